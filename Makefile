@@ -1,0 +1,36 @@
+# Two commands on a fresh machine:
+#   make run   environment from uv.lock, then `dvc repro` → corpus/published/
+#   make test  the same environment, the local doccano server's environment, then the whole suite
+SHELL := /bin/bash
+UV_VERSION := 0.13.8
+PYTHON ?= python3.11
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/$(TOOLS)/bin:$(PATH)
+export DVC_NO_ANALYTICS := 1
+export GX_ANALYTICS_ENABLED := False
+export UV_COMPILE_BYTECODE := 1
+
+.PHONY: run test env repro lint bench clean
+
+run: env
+	dvc repro
+
+test: env doccano-env
+	python -m pytest $(PYTEST_ARGS)
+
+env: $(VENV)/.synced
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+clean:
+	rm -rf corpus/interim corpus/reports corpus/.published.staging corpus/.published.old
+
+-include Makefile.doccano

@@ -1,0 +1,1 @@
+"""German news corpus pipeline."""

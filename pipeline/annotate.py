@@ -1,0 +1,581 @@
+"""Stage 2, annotate: apply the annotation layers to the ingested documents.
+
+Reads every ``corpus/annotations/<layer>/*.jsonl`` record, checks it against the JSON Schema, the
+label schema and its document (anchored by ``text_sha256``), picks one record per document by the
+layer priority in ``params.yaml``, splits tokens at annotated boundaries (``US`` in
+``US-Präsident``), derives BIO tags, assigns the deterministic split and builds every table that
+``publish`` will ship. Problems are collected, never raised one at a time, so that ``validate``
+reports all of them; a record with an error contributes nothing to the tables.
+"""
+
+from __future__ import annotations
+
+import bisect
+import fnmatch
+import hashlib
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import pyarrow as pa
+
+from pipeline import tables
+from pipeline.ingest import decode_utf8
+from pipeline.model import AnnotationRecord, Entity, Problem, Relation, Severity, overlapping_pairs, record_from_json
+from pipeline.problemlog import write_problems
+from pipeline.progress import progress
+from pipeline.schema import LabelSchema, load_json_schema, load_label_schema
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    doc_id: str
+    text: str
+    text_sha256: str
+    path: str
+    line: int | None
+
+
+# --------------------------------------------------------------------------- reading layers
+
+
+def layer_name(path: Path, annotations_dir: Path) -> str:
+    """``gold`` for ``annotations/gold/x.jsonl``; the file stem for a file directly in the folder."""
+    relative = path.relative_to(annotations_dir)
+    return relative.parent.as_posix() if relative.parent != Path(".") else relative.stem
+
+
+def read_layers(annotations_dir: Path, validator: Any, root: Path | None = None) -> tuple[list[AnnotationRecord], list[Problem]]:
+    """All records of all layers, in file and line order, with every structural problem."""
+    root = root or Path.cwd()
+    records: list[AnnotationRecord] = []
+    problems: list[Problem] = []
+    if not annotations_dir.exists():
+        return records, problems
+    for path in sorted(annotations_dir.rglob("*.jsonl")):
+        display = _display(path, root)
+        layer = layer_name(path, annotations_dir)
+        raw, problem = decode_utf8(path.read_bytes(), display)
+        if problem:
+            problems.append(problem)
+            continue
+        for number, line in enumerate(raw.removeprefix("\ufeff").split("\n"), start=1):
+            line = line.rstrip("\r")
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as error:
+                problems.append(Problem(display, number, None, "invalid-json", f"line is not JSON: {error.msg} at column {error.colno}"))
+                continue
+            doc_id = data.get("doc_id") if isinstance(data, dict) and isinstance(data.get("doc_id"), str) else None
+            errors = sorted(validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+            if errors:
+                problems.extend(Problem(display, number, doc_id, "schema", f"at {e.json_path}: {e.message}") for e in errors)
+                continue
+            records.append(record_from_json(data, layer=layer, path=display, line=number))
+    return records, problems
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
+# --------------------------------------------------------------------------- semantic checks
+
+
+def check_record(record: AnnotationRecord, document: DocumentInfo | None, schema: LabelSchema, whitespace: Severity) -> list[Problem]:
+    """Every semantic problem of one record against its document and the label schema."""
+
+    def problem(kind: str, message: str, severity: Severity = Severity.ERROR) -> Problem:
+        return Problem(record.path, record.line, record.doc_id, kind, message, severity)
+
+    if document is None:
+        return [problem("unknown-document", f"no ingested document has doc_id {record.doc_id!r}")]
+    if record.text_sha256 != document.text_sha256:
+        return [
+            problem(
+                "hash-mismatch",
+                f"text_sha256 {record.text_sha256[:12]}… does not match the document text ({document.text_sha256[:12]}…): "
+                "the text changed since it was annotated, or the offsets refer to a form other than the NFC, LF-only "
+                "text; re-anchor the record instead of re-applying it",
+            )
+        ]
+    found: list[Problem] = []
+    text = document.text
+    seen: dict[str, Entity] = {}
+    for entity in record.entities:
+        where = f"entity {entity.id} [{entity.start}, {entity.end})"
+        if entity.id in seen:
+            found.append(problem("duplicate-entity-id", f"entity id {entity.id!r} is used more than once"))
+            continue
+        seen[entity.id] = entity
+        if entity.end > len(text):
+            found.append(problem("offset-out-of-range", f"{where} ends after the text (length {len(text)})"))
+            continue
+        if entity.start >= entity.end:
+            found.append(problem("empty-span", f"{where} has start >= end"))
+            continue
+        span = text[entity.start : entity.end]
+        stored = record.span_texts.get(entity.id)
+        if stored is not None and stored != span:
+            found.append(problem("span-text-mismatch", f"{where} stores text {stored!r} but the document has {span!r} there"))
+        if entity.label not in schema.entity_types:
+            found.append(problem("unknown-label", f"{where} has label {entity.label!r}, not in the label schema {list(schema.entity_types)}"))
+        if span != span.strip():
+            found.append(problem("whitespace-span", f"{where} {span!r} has leading or trailing whitespace", whitespace))
+    entities = {e.id: e for e in record.entities}
+    if schema.overlap != "any":
+        valid = [e for e in seen.values() if 0 <= e.start < e.end <= len(text)]
+        for first, second in overlapping_pairs(valid):
+            nested = first.start <= second.start and second.end <= first.end
+            if schema.overlap == "nested" and nested:
+                continue
+            how = "nests" if nested else "overlaps"
+            found.append(
+                problem(
+                    "overlapping-spans",
+                    f"entity {second.id} [{second.start}, {second.end}) {how} entity {first.id} [{first.start}, {first.end}); "
+                    f"the label schema allows overlap: {schema.overlap}",
+                )
+            )
+    relation_ids: set[str] = set()
+    seen_pairs: dict[tuple[str, str, str], str] = {}
+    for relation in record.relations:
+        where = f"relation {relation.id}"
+        if relation.id in relation_ids:
+            found.append(problem("duplicate-relation-id", f"relation id {relation.id!r} is used more than once"))
+            continue
+        relation_ids.add(relation.id)
+        rtype = schema.relation(relation.label)
+        if rtype is None:
+            found.append(problem("unknown-relation-label", f"{where} has label {relation.label!r}, not in the label schema {list(schema.relation_names)}"))
+        missing = [role for role, ref in (("head", relation.head), ("tail", relation.tail)) if ref not in entities]
+        if missing:
+            refs = ", ".join(f"{role} {getattr(relation, role)!r}" for role in missing)
+            found.append(problem("missing-argument", f"{where} refers to {refs}, not an entity of this record"))
+            continue
+        if relation.head == relation.tail:
+            found.append(problem("self-relation", f"{where} has the same entity {relation.head!r} as head and tail"))
+            continue
+        head, tail = entities[relation.head], entities[relation.tail]
+        if rtype is not None and not rtype.allows(head.label, tail.label):
+            found.append(
+                problem(
+                    "relation-type-violation",
+                    f"{where} {relation.label}({head.label} {relation.head}, {tail.label} {relation.tail}) is not allowed: "
+                    f"{relation.label} takes head {list(rtype.head)} and tail {list(rtype.tail)}",
+                )
+            )
+        key = (relation.label, relation.head, relation.tail)
+        if key in seen_pairs:
+            found.append(problem("duplicate-relation", f"{where} repeats relation {seen_pairs[key]}"))
+        elif rtype is not None and rtype.symmetric and (relation.label, relation.tail, relation.head) in seen_pairs:
+            other = seen_pairs[(relation.label, relation.tail, relation.head)]
+            found.append(problem("symmetric-duplicate", f"{where} repeats symmetric relation {other} with head and tail swapped"))
+        else:
+            seen_pairs[key] = relation.id
+    return found
+
+
+def select_records(records: Sequence[AnnotationRecord], priority: Sequence[str]) -> tuple[dict[str, AnnotationRecord], list[Problem]]:
+    """One record per document: the one from the first layer matching the priority patterns.
+
+    Layers matching no pattern come last, alphabetically. Two records for the same document in
+    the same layer are an error.
+    """
+
+    def rank(layer: str) -> tuple[int, str]:
+        for index, pattern in enumerate(priority):
+            if fnmatch.fnmatchcase(layer, pattern):
+                return index, layer
+        return len(priority), layer
+
+    problems: list[Problem] = []
+    by_layer: dict[tuple[str, str], AnnotationRecord] = {}
+    for record in records:
+        key = (record.layer, record.doc_id)
+        if key in by_layer:
+            first = by_layer[key]
+            problems.append(
+                Problem(record.path, record.line, record.doc_id, "duplicate-record", f"layer {record.layer!r} already annotates this document at {first.path}:{first.line}")
+            )
+            continue
+        by_layer[key] = record
+    chosen: dict[str, AnnotationRecord] = {}
+    for (layer, doc_id), record in sorted(by_layer.items(), key=lambda item: (rank(item[0][0]), item[0][1])):
+        chosen.setdefault(doc_id, record)
+    return chosen, problems
+
+
+# --------------------------------------------------------------------------- tokens, sentences, BIO
+
+
+def split_tokens(tokens: Sequence[tuple[int, int]], boundaries: Iterable[int]) -> list[tuple[int, int]]:
+    """Cut tokens at every boundary strictly inside them (``US|-Präsident``)."""
+    cuts = sorted(set(boundaries))
+    result: list[tuple[int, int]] = []
+    for start, end in tokens:
+        left = bisect.bisect_right(cuts, start)
+        right = bisect.bisect_left(cuts, end)
+        position = start
+        for cut in cuts[left:right]:
+            result.append((position, cut))
+            position = cut
+        result.append((position, end))
+    return result
+
+
+HYPHENS = "-\u2010\u2011\u2012\u2013"
+
+
+def hyphen_aware_cuts(text: str, boundaries: Iterable[int]) -> list[int]:
+    """Entity boundaries plus a cut on the far side of a hyphen touching one, so that
+    ``US-Präsident`` becomes ``US`` ``-`` ``Präsident`` and ``Nord-`` becomes ``Nord`` ``-``."""
+    cuts = set(boundaries)
+    for boundary in list(cuts):
+        if text[boundary : boundary + 1] in HYPHENS and boundary + 1 <= len(text):
+            cuts.add(boundary + 1)
+        if boundary > 0 and text[boundary - 1 : boundary] in HYPHENS:
+            cuts.add(boundary - 1)
+    return sorted(cuts)
+
+
+def bio_tags(tokens: Sequence[tuple[int, int]], entities: Sequence[Entity]) -> list[str]:
+    """BIO tag per token. With nested spans the outermost (longest, then first) entity wins."""
+    tags = ["O"] * len(tokens)
+    starts = [t[0] for t in tokens]
+    for entity in sorted(entities, key=lambda e: (-(e.end - e.start), e.start, e.id)):
+        first = bisect.bisect_left(starts, entity.start)
+        last = bisect.bisect_left(starts, entity.end)
+        if any(tag != "O" for tag in tags[first:last]):
+            continue
+        for index in range(first, last):
+            tags[index] = ("B-" if index == first else "I-") + entity.label
+    return tags
+
+
+def alignment_problems(record: AnnotationRecord, tokens: Sequence[tuple[int, int]], text: str, entities: Sequence[Entity]) -> list[Problem]:
+    """Entities whose edges still do not fall on token edges (e.g. they start on whitespace)."""
+    starts = {t[0] for t in tokens}
+    ends = {t[1] for t in tokens}
+    found = []
+    for entity in entities:
+        edges = [name for name, ok in (("start", entity.start in starts), ("end", entity.end in ends)) if not ok]
+        if edges:
+            found.append(
+                Problem(
+                    record.path,
+                    record.line,
+                    record.doc_id,
+                    "unaligned-span",
+                    f"entity {entity.id} [{entity.start}, {entity.end}) {text[entity.start:entity.end]!r}: its "
+                    f"{' and '.join(edges)} does not fall on a token boundary",
+                )
+            )
+    return found
+
+
+def merge_sentences(sentences: list[dict[str, Any]], tokens: list[tuple[int, int, int]], entities: Sequence[Entity]) -> tuple[list[dict[str, Any]], list[int], list[Entity]]:
+    """Join sentences that an entity crosses (the sentencizer must not cut a name in two).
+
+    ``tokens`` are ``(start, end, sent_idx)``. Returns the new sentences, each token's new
+    sentence index, and the entities that cross a paragraph (these cannot be joined).
+    """
+    starts = [t[0] for t in tokens]
+    join_next = [False] * len(sentences)
+    crossing = []
+    for entity in entities:
+        first = bisect.bisect_left(starts, entity.start)
+        last = bisect.bisect_left(starts, entity.end) - 1
+        if first > last or first >= len(tokens):
+            continue
+        a, b = tokens[first][2], tokens[last][2]
+        if a == b:
+            continue
+        if sentences[a]["paragraph_idx"] != sentences[b]["paragraph_idx"]:
+            crossing.append(entity)
+            continue
+        for index in range(a, b):
+            join_next[index] = True
+    new_index: list[int] = []
+    merged: list[dict[str, Any]] = []
+    for index, sentence in enumerate(sentences):
+        if index > 0 and join_next[index - 1]:
+            merged[-1] = dict(merged[-1], end=sentence["end"])
+        else:
+            merged.append(dict(sentence))
+        new_index.append(len(merged) - 1)
+    for index, sentence in enumerate(merged):
+        sentence["sent_idx"] = index
+    return merged, [new_index[t[2]] for t in tokens], crossing
+
+
+def assign_split(doc_id: str, ratios: dict[str, float]) -> str:
+    """The document's split from sha256(doc_id): stable whatever other documents exist."""
+    value = int(hashlib.sha256(doc_id.encode("utf-8")).hexdigest()[:16], 16) / 2**64
+    cumulative = 0.0
+    names = list(ratios)
+    for name in names:
+        cumulative += ratios[name]
+        if value < cumulative:
+            return name
+    return names[-1]
+
+
+def check_ratios(ratios: dict[str, float]) -> None:
+    if not ratios or any(not isinstance(v, (int, float)) or v < 0 for v in ratios.values()):
+        raise ValueError(f"annotate.splits must map split names to non-negative ratios, got {ratios!r}")
+    if abs(sum(ratios.values()) - 1.0) > 1e-9:
+        raise ValueError(f"annotate.splits ratios must sum to 1, got {sum(ratios.values())} from {ratios!r}")
+
+
+# --------------------------------------------------------------------------- views
+
+
+def relation_candidates(
+    doc_id: str,
+    text: str,
+    split: str,
+    sentences: Sequence[dict[str, Any]],
+    entities: Sequence[Entity],
+    relations: Sequence[Relation],
+    schema: LabelSchema,
+) -> list[dict[str, Any]]:
+    """The ``re`` view: every annotated relation, plus every unannotated same-sentence pair whose
+    types some relation type allows, labelled ``no_relation``. Symmetric types are matched in
+    either direction and proposed once per pair (in text order)."""
+    sentence_starts = [s["start"] for s in sentences]
+
+    def sentence_of(entity: Entity) -> int:
+        return max(0, bisect.bisect_right(sentence_starts, entity.start) - 1)
+
+    by_id = {e.id: e for e in entities}
+    gold: dict[tuple[str, str], Relation] = {}
+    for relation in relations:
+        gold[(relation.head, relation.tail)] = relation
+        rtype = schema.relation(relation.label)
+        if rtype is not None and rtype.symmetric:
+            gold.setdefault((relation.tail, relation.head), relation)
+
+    rows: list[dict[str, Any]] = []
+    emitted: set[frozenset[str] | tuple[str, str]] = set()
+
+    def emit(head: Entity, tail: Entity, relation: Relation | None) -> None:
+        first, last = sorted((sentence_of(head), sentence_of(tail)))
+        start, end = sentences[first]["start"], sentences[last]["end"]
+
+        def argument(entity: Entity) -> dict[str, Any]:
+            return {"id": entity.id, "start": entity.start - start, "end": entity.end - start, "text": text[entity.start : entity.end], "label": entity.label}
+
+        rows.append(
+            {
+                "id": f"{doc_id}:{head.id}:{tail.id}",
+                "doc_id": doc_id,
+                "rel_id": relation.id if relation else None,
+                "text": text[start:end],
+                "window_start": start,
+                "head": argument(head),
+                "tail": argument(tail),
+                "label": relation.label if relation else "no_relation",
+                "split": split,
+            }
+        )
+
+    for relation in relations:
+        if relation.head in by_id and relation.tail in by_id:
+            emit(by_id[relation.head], by_id[relation.tail], relation)
+            emitted.add(frozenset((relation.head, relation.tail)))
+    ordered = sorted(entities, key=lambda e: (e.start, e.end, e.id))
+    for i, head in enumerate(ordered):
+        for tail in ordered:
+            if head is tail or sentence_of(head) != sentence_of(tail):
+                continue
+            if frozenset((head.id, tail.id)) in emitted or (head.id, tail.id) in gold:
+                continue
+            directed = [r for r in schema.relation_types if head.label in r.head and tail.label in r.tail]
+            if not directed:
+                continue
+            if all(r.symmetric for r in directed) and ordered.index(tail) < i:
+                continue
+            if (head.id, tail.id) in emitted:
+                continue
+            emitted.add((head.id, tail.id))
+            emit(head, tail, None)
+    return rows
+
+
+# --------------------------------------------------------------------------- the stage
+
+
+@dataclass
+class Result:
+    tables: dict[str, pa.Table]
+    problems: list[Problem]
+    layers: dict[str, int]
+
+
+def build(
+    documents: pa.Table,
+    sentences: pa.Table,
+    tokens: pa.Table,
+    records: Sequence[AnnotationRecord],
+    schema: LabelSchema,
+    *,
+    priority: Sequence[str],
+    ratios: dict[str, float],
+    whitespace: Severity = Severity.ERROR,
+) -> Result:
+    """The pure core: interim tables + annotation records → publishable tables and problems."""
+    check_ratios(ratios)
+    docs = {
+        row["doc_id"]: DocumentInfo(row["doc_id"], row["text"], row["text_sha256"], row["path"], row["line"])
+        for row in documents.select(["doc_id", "text", "text_sha256", "path", "line"]).to_pylist()
+    }
+    problems: list[Problem] = []
+    valid_records = []
+    for record in records:
+        found = check_record(record, docs.get(record.doc_id), schema, whitespace)
+        problems.extend(found)
+        if not any(p.severity is Severity.ERROR for p in found):
+            valid_records.append(record)
+    chosen, selection_problems = select_records(valid_records, priority)
+    problems.extend(selection_problems)
+
+    sentences_by_doc: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in sentences.to_pylist():
+        sentences_by_doc[row["doc_id"]].append(row)
+    tokens_by_doc: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
+    for doc_id, sent_idx, start, end in zip(*(tokens.column(c).to_pylist() for c in ("doc_id", "sent_idx", "start", "end"))):
+        tokens_by_doc[doc_id].append((start, end, sent_idx))
+
+    rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    layers: dict[str, int] = defaultdict(int)
+    bio_index = {label: index for index, label in enumerate(schema.bio_labels)}
+    for doc_id in progress(sorted(docs), total=len(docs), description="annotate"):
+        document = docs[doc_id]
+        text = document.text
+        record = chosen.get(doc_id)
+        entities = list(record.entities) if record else []
+        relations = list(record.relations) if record else []
+        if record:
+            layers[record.layer] += 1
+        doc_tokens = tokens_by_doc[doc_id]
+        boundaries = hyphen_aware_cuts(text, [edge for e in entities for edge in (e.start, e.end)])
+        refined: list[tuple[int, int, int]] = []
+        for start, end, sent_idx in doc_tokens:
+            for piece in split_tokens([(start, end)], boundaries):
+                refined.append((piece[0], piece[1], sent_idx))
+        doc_sentences, token_sentences, crossing = merge_sentences(sentences_by_doc[doc_id], refined, entities)
+        if record:
+            spans = [(t[0], t[1]) for t in refined]
+            problems.extend(alignment_problems(record, spans, text, entities))
+            problems.extend(
+                Problem(record.path, record.line, doc_id, "entity-crosses-paragraph", f"entity {e.id} [{e.start}, {e.end}) spans a paragraph break")
+                for e in crossing
+            )
+        spans = [(t[0], t[1]) for t in refined]
+        tags = bio_tags(spans, entities)
+        split = assign_split(doc_id, ratios)
+
+        rows["documents"].append({"doc_id": doc_id, "split": split})
+        rows["sentences"].extend({**s, "doc_id": doc_id} for s in doc_sentences)
+        per_sentence: dict[int, list[int]] = defaultdict(list)
+        for tok_idx, ((start, end), sent_idx, tag) in enumerate(zip(spans, token_sentences, tags)):
+            rows["tokens"].append({"doc_id": doc_id, "sent_idx": sent_idx, "tok_idx": tok_idx, "start": start, "end": end, "text": text[start:end], "ner_tag": tag})
+            per_sentence[sent_idx].append(tok_idx)
+        for sent_idx, indices in sorted(per_sentence.items()):
+            rows["ner"].append(
+                {
+                    "id": f"{doc_id}:{sent_idx}",
+                    "doc_id": doc_id,
+                    "sent_idx": sent_idx,
+                    "tokens": [text[spans[i][0] : spans[i][1]] for i in indices],
+                    "ner_tags": [bio_index[tags[i]] for i in indices],
+                    "ner_labels": [tags[i] for i in indices],
+                    "token_starts": [spans[i][0] for i in indices],
+                    "token_ends": [spans[i][1] for i in indices],
+                    "split": split,
+                }
+            )
+        layer = record.layer if record else None
+        rows["entities"].extend(
+            {"doc_id": doc_id, "ent_id": e.id, "start": e.start, "end": e.end, "text": text[e.start : e.end], "label": e.label, "source": e.source, "layer": layer}
+            for e in entities
+        )
+        rows["relations"].extend(
+            {"doc_id": doc_id, "rel_id": r.id, "head": r.head, "tail": r.tail, "label": r.label, "source": r.source, "layer": layer}
+            for r in relations
+        )
+        rows["re"].extend(relation_candidates(doc_id, text, split, doc_sentences, entities, relations, schema))
+
+    split_of = {row["doc_id"]: row["split"] for row in rows["documents"]}
+    documents_out = documents.drop_columns(["path", "line"]).append_column("split", pa.array([split_of[d] for d in documents.column("doc_id").to_pylist()], pa.string()))
+    result_tables = {"documents": tables.sort_table("documents", documents_out.select(tables.DOCUMENTS.names).cast(tables.DOCUMENTS))}
+    for name in ("sentences", "tokens", "entities", "relations", "ner", "re"):
+        result_tables[name] = tables.from_rows(name, rows[name])
+    return Result(result_tables, problems, dict(sorted(layers.items())))
+
+
+def dataset_info(params: dict[str, Any], schema: LabelSchema) -> dict[str, Any]:
+    """What every published Parquet file carries in its schema metadata."""
+    publish = params["publish"]
+    return {"dataset": publish["dataset_name"], "version": str(publish["version"]), **schema.to_metadata()}
+
+
+def hf_features(name: str, schema: LabelSchema) -> dict[str, Any] | None:
+    """``datasets`` features for the training views, as ``datasets`` reads them from Parquet."""
+    string = {"dtype": "string", "_type": "Value"}
+    int64 = {"dtype": "int64", "_type": "Value"}
+    if name == "ner":
+        return {
+            "id": string,
+            "doc_id": string,
+            "sent_idx": {"dtype": "int32", "_type": "Value"},
+            "tokens": {"feature": string, "_type": "Sequence"},
+            "ner_tags": {"feature": {"names": list(schema.bio_labels), "_type": "ClassLabel"}, "_type": "Sequence"},
+            "ner_labels": {"feature": string, "_type": "Sequence"},
+            "token_starts": {"feature": int64, "_type": "Sequence"},
+            "token_ends": {"feature": int64, "_type": "Sequence"},
+            "split": string,
+        }
+    return None
+
+
+def run(params: dict[str, Any]) -> list[Problem]:
+    section = params["annotate"]
+    ingest_dir = Path(params["ingest"]["out_dir"])
+    out_dir = Path(section["out_dir"])
+    schema = load_label_schema(params["schemas"]["labels"])
+    validator = load_json_schema(params["schemas"]["annotation"])
+    records, problems = read_layers(Path(section["annotations_dir"]), validator)
+    result = build(
+        tables.read_parquet(ingest_dir / "documents.parquet"),
+        tables.read_parquet(ingest_dir / "sentences.parquet"),
+        tables.read_parquet(ingest_dir / "tokens.parquet"),
+        records,
+        schema,
+        priority=section.get("layer_priority", ["gold", "*"]),
+        ratios=section["splits"],
+        whitespace=Severity(params["validate"].get("whitespace_spans", "error")),
+    )
+    problems.extend(result.problems)
+    info = dataset_info(params, schema)
+    for name, table in result.tables.items():
+        metadata = tables.corpus_metadata({**info, "table": name})
+        features = hf_features(name, schema)
+        if features:
+            metadata[b"huggingface"] = json.dumps({"info": {"features": features}}, sort_keys=True).encode()
+        tables.write_parquet(tables.with_metadata(table, metadata), out_dir / f"{name}.parquet")
+    (out_dir / "layers.json").write_text(json.dumps(result.layers, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    write_problems(problems, out_dir / "problems.jsonl")
+    log.info("annotate: %d records, %d problems", len(records), len(problems))
+    return problems

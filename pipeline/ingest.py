@@ -1,0 +1,212 @@
+"""Stage 1, ingest: ``seeds/`` → normalised documents, sentences and tokens.
+
+Inputs: ``*.txt`` (one document per file, ``doc_id`` = file stem) and ``*.jsonl`` (one document per
+line, see ``schemas/document.schema.json``). Text is decoded as UTF-8 (a BOM is stripped), CRLF/CR
+become LF and the text is NFC-normalised; offsets everywhere refer to that text. Bad input never
+stops the stage early: every problem is collected, so that ``validate`` reports them all at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from pipeline import tables
+from pipeline.model import Document, Problem, normalise_text
+from pipeline.problemlog import write_problems
+from pipeline.progress import progress
+from pipeline.schema import load_json_schema
+from pipeline.segment import segment_many
+
+log = logging.getLogger(__name__)
+
+INTERIM_DOCUMENTS = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("text", pa.large_string()),
+        ("text_sha256", pa.string()),
+        ("source", pa.string()),
+        ("title", pa.string()),
+        ("date", pa.string()),
+        ("url", pa.string()),
+        ("meta", pa.string()),
+        ("path", pa.string()),
+        ("line", pa.int64()),
+    ]
+)
+INTERIM_TOKENS = pa.schema(
+    [("doc_id", pa.string()), ("sent_idx", pa.int32()), ("start", pa.int64()), ("end", pa.int64())]
+)
+
+
+@dataclass(frozen=True)
+class SourcedDocument:
+    """A document and the place (file, line) it was read from."""
+
+    document: Document
+    path: str
+    line: int | None
+
+
+def decode_utf8(data: bytes, path: str) -> tuple[str | None, Problem | None]:
+    """Decode strictly; on failure a problem naming the byte offset and line of the bad byte."""
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        bad = data[error.start : error.end].hex(" ")
+        return None, Problem(
+            path, line, None, "invalid-utf8", f"invalid UTF-8 at byte offset {error.start} (bytes {bad}): {error.reason}"
+        )
+
+
+def _schema_problems(validator: Any, data: Any, path: str, line: int | None, doc_id: str | None) -> list[Problem]:
+    return [
+        Problem(path, line, doc_id, "schema", f"at {error.json_path}: {error.message}")
+        for error in sorted(validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    ]
+
+
+def read_txt(path: Path, display: str, validator: Any) -> tuple[list[SourcedDocument], list[Problem]]:
+    raw, problem = decode_utf8(path.read_bytes(), display)
+    if problem:
+        return [], [problem]
+    text = normalise_text(raw)
+    doc_id = path.stem
+    if not text.strip():
+        return [], [Problem(display, None, doc_id, "empty-document", "the document has no text after normalisation")]
+    problems = _schema_problems(validator, {"id": doc_id, "text": text}, display, None, doc_id)
+    if problems:
+        return [], problems
+    return [SourcedDocument(Document(doc_id=doc_id, text=text, source=path.name), display, None)], []
+
+
+def read_jsonl(path: Path, display: str, validator: Any) -> tuple[list[SourcedDocument], list[Problem]]:
+    raw, problem = decode_utf8(path.read_bytes(), display)
+    if problem:
+        return [], [problem]
+    documents: list[SourcedDocument] = []
+    problems: list[Problem] = []
+    for number, line in enumerate(raw.removeprefix("\ufeff").split("\n"), start=1):
+        line = line.rstrip("\r")
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as error:
+            problems.append(Problem(display, number, None, "invalid-json", f"line is not JSON: {error.msg} at column {error.colno}"))
+            continue
+        doc_id = data.get("id") if isinstance(data, dict) and isinstance(data.get("id"), str) else None
+        line_problems = _schema_problems(validator, data, display, number, doc_id)
+        if line_problems:
+            problems.extend(line_problems)
+            continue
+        text = normalise_text(data["text"])
+        if not text.strip():
+            problems.append(Problem(display, number, doc_id, "empty-document", "the document has no text after normalisation"))
+            continue
+        document = Document(
+            doc_id=data["id"],
+            text=text,
+            source=f"{path.name}#{data['id']}",
+            title=data.get("title"),
+            date=data.get("date"),
+            url=data.get("url"),
+            meta=data.get("meta") or {},
+        )
+        documents.append(SourcedDocument(document, display, number))
+    return documents, problems
+
+
+def read_seeds(seeds_dir: Path, document_schema: Path, root: Path | None = None) -> tuple[list[SourcedDocument], list[Problem]]:
+    """Every document under ``seeds_dir`` in a stable order, and every problem found reading them."""
+    validator = load_json_schema(document_schema)
+    root = root or Path.cwd()
+    documents: list[SourcedDocument] = []
+    problems: list[Problem] = []
+    files = sorted(p for p in seeds_dir.rglob("*") if p.is_file() and p.suffix in (".txt", ".jsonl"))
+    if not files:
+        problems.append(Problem(str(seeds_dir), None, None, "no-documents", "no *.txt or *.jsonl files found"))
+    for path in files:
+        display = _display(path, root)
+        reader = read_txt if path.suffix == ".txt" else read_jsonl
+        found, found_problems = reader(path, display, validator)
+        documents.extend(found)
+        problems.extend(found_problems)
+    return _drop_duplicates(documents, problems)
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _drop_duplicates(documents: list[SourcedDocument], problems: list[Problem]) -> tuple[list[SourcedDocument], list[Problem]]:
+    first_seen: dict[str, SourcedDocument] = {}
+    unique = []
+    for item in documents:
+        doc_id = item.document.doc_id
+        if doc_id in first_seen:
+            other = first_seen[doc_id]
+            where = other.path if other.line is None else f"{other.path}:{other.line}"
+            problems.append(Problem(item.path, item.line, doc_id, "duplicate-doc-id", f"document id already used at {where}"))
+            continue
+        first_seen[doc_id] = item
+        unique.append(item)
+    return unique, problems
+
+
+def segment_documents(documents: list[SourcedDocument], language: str) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """The interim documents, sentences and tokens tables for ``documents``."""
+    doc_rows: list[dict[str, Any]] = []
+    sentence_rows: list[dict[str, Any]] = []
+    token_rows: list[dict[str, Any]] = []
+    texts = (item.document.text for item in documents)
+    for item, seg in progress(zip(documents, segment_many(texts, language)), total=len(documents), description="ingest"):
+        doc = item.document
+        doc_rows.append(
+            {
+                "doc_id": doc.doc_id,
+                "text": doc.text,
+                "text_sha256": doc.text_sha256,
+                "source": doc.source,
+                "title": doc.title,
+                "date": doc.date,
+                "url": doc.url,
+                "meta": json.dumps(doc.meta, sort_keys=True, ensure_ascii=False) if doc.meta else None,
+                "path": item.path,
+                "line": item.line,
+            }
+        )
+        for sent_idx, (sentence, sent_tokens) in enumerate(zip(seg.sentences, seg.tokens)):
+            sentence_rows.append(
+                {"doc_id": doc.doc_id, "sent_idx": sent_idx, "start": sentence.start, "end": sentence.end, "paragraph_idx": sentence.paragraph_idx}
+            )
+            token_rows.extend({"doc_id": doc.doc_id, "sent_idx": sent_idx, "start": t.start, "end": t.end} for t in sent_tokens)
+    documents_table = pa.Table.from_pylist(doc_rows, schema=INTERIM_DOCUMENTS).sort_by("doc_id") if doc_rows else INTERIM_DOCUMENTS.empty_table()
+    sentences_table = tables.from_rows("sentences", sentence_rows)
+    tokens_table = pa.Table.from_pylist(token_rows, schema=INTERIM_TOKENS)
+    if token_rows:
+        tokens_table = tokens_table.sort_by([("doc_id", "ascending"), ("start", "ascending")])
+    return documents_table, sentences_table, tokens_table
+
+
+def run(params: dict[str, Any]) -> list[Problem]:
+    """Read the seeds, segment them and write the interim tables; return the problems found."""
+    section = params["ingest"]
+    out_dir = Path(section["out_dir"])
+    documents, problems = read_seeds(Path(section["seeds_dir"]), Path(params["schemas"]["document"]))
+    log.info("ingest: %d documents, %d problems", len(documents), len(problems))
+    documents_table, sentences_table, tokens_table = segment_documents(documents, section.get("language", "de"))
+    tables.write_parquet(documents_table, out_dir / "documents.parquet")
+    tables.write_parquet(sentences_table, out_dir / "sentences.parquet")
+    tables.write_parquet(tokens_table, out_dir / "tokens.parquet")
+    write_problems(problems, out_dir / "problems.jsonl")
+    return problems

@@ -1,0 +1,279 @@
+"""Stage 4, publish: promote the validated tables to ``corpus/published/``, atomically.
+
+The new dataset is assembled in a staging folder beside the old one, completed with
+``manifest.json`` (row counts and sha256 of every file) and a Hugging Face style dataset card,
+flushed to disk, and only then swapped in by two renames. A run killed at any moment leaves the
+previous dataset readable (at worst under ``.published.old``, which the next run restores), and
+the next run cleans up without help.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import yaml
+
+from pipeline import tables
+from pipeline.schema import LabelSchema, load_label_schema
+
+log = logging.getLogger(__name__)
+
+FLAT_TABLES = ("documents", "sentences", "tokens", "entities", "relations")
+
+
+class PublishRefused(RuntimeError):
+    """Validation did not pass: nothing is published."""
+
+
+def staging_dir(published: Path) -> Path:
+    return published.with_name(f".{published.name}.staging")
+
+
+def old_dir(published: Path) -> Path:
+    return published.with_name(f".{published.name}.old")
+
+
+def recover(published: Path) -> None:
+    """Finish or undo a swap that a killed run left half done, and drop stale staging data."""
+    old = old_dir(published)
+    if old.exists():
+        if published.exists():
+            shutil.rmtree(old)
+        else:
+            os.replace(old, published)
+            log.warning("publish: restored the previous dataset from %s", old)
+    staging = staging_dir(published)
+    if staging.exists():
+        shutil.rmtree(staging)
+
+
+def swap_in(staging: Path, published: Path) -> None:
+    old = old_dir(published)
+    if published.exists():
+        os.replace(published, old)
+    os.replace(staging, published)
+    _fsync_dir(published.parent)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def layout(name: str, table: pa.Table, split_order: list[str]) -> dict[str, pa.Table]:
+    """Relative file path → rows. Training views are split per ``split``; empty splits are omitted."""
+    if name in FLAT_TABLES:
+        return {f"{name}/part-00000.parquet": table}
+    files = {}
+    for split in split_order:
+        part = table.filter(pc.equal(table.column("split"), split))
+        if part.num_rows:
+            files[f"{name}/{split}-00000.parquet"] = part
+    return files
+
+
+def metrics(loaded: dict[str, pa.Table]) -> dict[str, Any]:
+    def count(table: pa.Table, column: str) -> dict[str, int]:
+        return dict(sorted(Counter(table.column(column).to_pylist()).items()))
+
+    return {
+        "documents": loaded["documents"].num_rows,
+        "sentences": loaded["sentences"].num_rows,
+        "tokens": loaded["tokens"].num_rows,
+        "entities": loaded["entities"].num_rows,
+        "relations": loaded["relations"].num_rows,
+        "entities_by_label": count(loaded["entities"], "label"),
+        "relations_by_label": count(loaded["relations"], "label"),
+        "documents_by_split": count(loaded["documents"], "split"),
+        "re_candidates_by_label": count(loaded["re"], "label"),
+    }
+
+
+def dataset_card(params: dict[str, Any], schema: LabelSchema, manifest: dict[str, Any], stats: dict[str, Any]) -> str:
+    """A dataset card in the Hugging Face style: YAML header (configs, features, splits) + prose."""
+    publish = params["publish"]
+    files = manifest["files"]
+    configs = []
+    infos = []
+    for name in list(FLAT_TABLES) + ["ner", "re"]:
+        if name in FLAT_TABLES:
+            configs.append({"config_name": name, "data_files": [{"split": "train", "path": f"{name}/*.parquet"}]})
+            continue
+        splits = [s for s in params["annotate"]["splits"] if f"{name}/{s}-00000.parquet" in files]
+        configs.append({"config_name": name, "data_files": [{"split": s, "path": f"{name}/{s}-*.parquet"} for s in splits]})
+        info: dict[str, Any] = {"config_name": name, "splits": [{"name": s, "num_examples": files[f"{name}/{s}-00000.parquet"]["rows"]} for s in splits]}
+        if name == "ner":
+            info["features"] = [
+                {"name": "id", "dtype": "string"},
+                {"name": "doc_id", "dtype": "string"},
+                {"name": "sent_idx", "dtype": "int32"},
+                {"name": "tokens", "sequence": "string"},
+                {"name": "ner_tags", "sequence": {"class_label": {"names": {str(i): n for i, n in enumerate(schema.bio_labels)}}}},
+                {"name": "ner_labels", "sequence": "string"},
+                {"name": "token_starts", "sequence": "int64"},
+                {"name": "token_ends", "sequence": "int64"},
+                {"name": "split", "dtype": "string"},
+            ]
+        infos.append(info)
+    header = {
+        "language": ["de"],
+        "license": publish.get("license", "other"),
+        "pretty_name": publish["pretty_name"],
+        "task_categories": ["token-classification", "text-classification"],
+        "task_ids": ["named-entity-recognition"],
+        "tags": ["relation-extraction", "german", "news"],
+        "configs": configs,
+        "dataset_info": infos,
+    }
+    entity_rows = "\n".join(f"| {t} | {schema.descriptions[t]} | {stats['entities_by_label'].get(t, 0)} |" for t in schema.entity_types)
+    relation_rows = "\n".join(
+        f"| {r.name} | {', '.join(r.head)} | {', '.join(r.tail)} | {'yes' if r.symmetric else 'no'} | {r.description} | {stats['relations_by_label'].get(r.name, 0)} |"
+        for r in schema.relation_types
+    )
+    file_rows = "\n".join(f"| `{path}` | {info['rows']} | `{info['sha256'][:16]}…` |" for path, info in files.items())
+    split_rows = "\n".join(f"| {s} | {n} |" for s, n in stats["documents_by_split"].items())
+    layer_rows = "\n".join(f"| {layer} | {n} |" for layer, n in manifest["layers"].items()) or "| (none) | 0 |"
+    return f"""---
+{yaml.safe_dump(header, sort_keys=False, allow_unicode=True, width=1000)}---
+
+# {publish['pretty_name']}
+
+{publish.get('description', '').strip()}
+
+Version **{manifest['version']}**, label schema **{manifest['schema_version']}**.
+
+## Loading
+
+```python
+import pandas as pd
+entities = pd.read_parquet("entities")            # one folder per table
+import datasets
+ner = datasets.load_dataset("parquet", data_files={{"train": "ner/train-*.parquet"}})
+```
+
+Offsets (`start`, `end`) are half-open `[start, end)` in Unicode code points into `documents.text`,
+which is NFC-normalised with LF line endings: `text[start:end]` is the token, sentence or entity.
+In the `re` view, argument offsets are relative to the row's `text` (the sentence window), which
+starts at `window_start` in the document.
+
+## Sources
+
+{publish.get('sources', '').strip()}
+
+## Annotation process
+
+Entities and relations are annotated by the rules in `docs/annotation-guidelines.md` of the source
+repository, in doccano or as JSONL annotation layers. Every entity and relation keeps its
+provenance in `source` (`gold`, `annotator:<name>`, `preannotation:<tool>`, `imported:<corpus>`)
+and the layer it came from in `layer`. Each document's annotations come from one layer, chosen by
+priority; every record of every layer is validated before anything is published.
+
+| layer | documents |
+|---|---|
+{layer_rows}
+
+## Label schema
+
+| entity type | definition | mentions |
+|---|---|---|
+{entity_rows}
+
+| relation | head | tail | symmetric | definition | count |
+|---|---|---|---|---|---|
+{relation_rows}
+
+Token tags are BIO over the entity types (`ner_tags` as class ids, `ner_labels` as strings);
+with nested spans the outermost entity is tagged. In the `re` view, entity pairs in one sentence
+whose types a relation type allows but that carry no relation are labelled `no_relation`.
+
+## Licence
+
+{publish.get('license_note', '').strip()}
+
+## Statistics
+
+| split | documents |
+|---|---|
+{split_rows}
+
+| file | rows | sha256 |
+|---|---|---|
+{file_rows}
+"""
+
+
+def assemble(params: dict[str, Any], staging: Path) -> dict[str, Any]:
+    """Write every file of the new dataset into ``staging``; return the manifest."""
+    section = params["annotate"]
+    tables_dir = Path(section["out_dir"])
+    schema = load_label_schema(params["schemas"]["labels"])
+    loaded = {name: tables.read_parquet(tables_dir / f"{name}.parquet") for name in tables.SCHEMAS}
+    split_order = list(section["splits"])
+    files: dict[str, dict[str, Any]] = {}
+    for name, table in loaded.items():
+        for relative, part in layout(name, table, split_order).items():
+            target = staging / relative
+            tables.write_parquet(part, target)
+            files[relative] = {"rows": part.num_rows, "bytes": target.stat().st_size, "sha256": sha256_file(target)}
+    stats = metrics(loaded)
+    layers = json.loads((tables_dir / "layers.json").read_text(encoding="utf-8"))
+    manifest = {
+        "dataset": params["publish"]["dataset_name"],
+        "version": str(params["publish"]["version"]),
+        "schema_version": schema.schema_version,
+        "label_schema": schema.to_metadata(),
+        "offsets": "half-open [start, end) in Unicode code points into NFC, LF-only documents.text",
+        "layers": layers,
+        "rows": {name: table.num_rows for name, table in loaded.items()},
+        "files": dict(sorted(files.items())),
+    }
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    (staging / "README.md").write_text(dataset_card(params, schema, manifest, stats), encoding="utf-8")
+    for path in sorted(staging.rglob("*")):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+    manifest["metrics"] = stats
+    return manifest
+
+
+def run(params: dict[str, Any]) -> dict[str, Any]:
+    report = Path(params["validate"]["report"])
+    if not report.exists():
+        raise PublishRefused(f"{report} does not exist: run validate first; nothing was published")
+    summary = json.loads(report.read_text(encoding="utf-8"))
+    if not summary.get("passed"):
+        raise PublishRefused(f"{report} records {summary.get('errors')} validation error(s); nothing was published")
+    published = Path(params["publish"]["out_dir"])
+    published.parent.mkdir(parents=True, exist_ok=True)
+    recover(published)
+    staging = staging_dir(published)
+    staging.mkdir(parents=True)
+    manifest = assemble(params, staging)
+    swap_in(staging, published)
+    metrics_path = Path(params["publish"]["metrics"])
+    metrics_path.write_text(json.dumps(manifest["metrics"], indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    log.info("publish: %s %s → %s", manifest["dataset"], manifest["version"], published)
+    return manifest
