@@ -71,8 +71,16 @@ def _mount_optional() -> None:
     try:
         from pipeline.doccano.cli import app as doccano_app
     except ImportError:
-        return
-    app.add_typer(doccano_app, name="doccano", help="Run a local doccano server; push and pull annotations.")
+        pass
+    else:
+        app.add_typer(doccano_app, name="doccano", help="Run a local doccano server; push and pull annotations.")
+    try:
+        from pipeline.formats.cli import export_corpus, import_corpus
+    except ImportError:
+        pass
+    else:
+        app.command("import")(import_corpus)
+        app.command("export")(export_corpus)
 
 
 _mount_optional()
