@@ -167,7 +167,8 @@ def check_record(record: AnnotationRecord, document: DocumentInfo | None, schema
             found.append(problem("self-relation", f"{where} has the same entity {relation.head!r} as head and tail"))
             continue
         head, tail = entities[relation.head], entities[relation.tail]
-        if rtype is not None and not rtype.allows(head.label, tail.label):
+        labels_known = head.label in schema.entity_types and tail.label in schema.entity_types
+        if rtype is not None and labels_known and not rtype.allows(head.label, tail.label):
             found.append(
                 problem(
                     "relation-type-violation",

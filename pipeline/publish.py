@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,14 @@ from pipeline.schema import LabelSchema, load_label_schema
 log = logging.getLogger(__name__)
 
 FLAT_TABLES = ("documents", "sentences", "tokens", "entities", "relations")
+KILL_SWITCH = "PIPELINE_PUBLISH_KILL_AT"
+
+
+def checkpoint(name: str) -> None:
+    """Fault injection for the crash tests: ``PIPELINE_PUBLISH_KILL_AT=<name>`` makes the process
+    SIGKILL itself here, exactly as ``kill -9`` would at that moment."""
+    if os.environ.get(KILL_SWITCH) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class PublishRefused(RuntimeError):
@@ -60,6 +69,7 @@ def swap_in(staging: Path, published: Path) -> None:
     old = old_dir(published)
     if published.exists():
         os.replace(published, old)
+    checkpoint("mid-swap")
     os.replace(staging, published)
     _fsync_dir(published.parent)
     if old.exists():
@@ -236,6 +246,7 @@ def assemble(params: dict[str, Any], staging: Path) -> dict[str, Any]:
         for relative, part in layout(name, table, split_order).items():
             target = staging / relative
             tables.write_parquet(part, target)
+            checkpoint(f"wrote:{relative}")
             files[relative] = {"rows": part.num_rows, "bytes": target.stat().st_size, "sha256": sha256_file(target)}
     stats = metrics(loaded)
     layers = json.loads((tables_dir / "layers.json").read_text(encoding="utf-8"))
@@ -272,7 +283,9 @@ def run(params: dict[str, Any]) -> dict[str, Any]:
     staging = staging_dir(published)
     staging.mkdir(parents=True)
     manifest = assemble(params, staging)
+    checkpoint("before-swap")
     swap_in(staging, published)
+    checkpoint("after-swap")
     metrics_path = Path(params["publish"]["metrics"])
     metrics_path.write_text(json.dumps(manifest["metrics"], indent=2, sort_keys=True) + "\n", encoding="utf-8")
     log.info("publish: %s %s → %s", manifest["dataset"], manifest["version"], published)

@@ -1,0 +1,616 @@
+"""Install, initialise, start and stop a local doccano 1.8.4 server bound to 127.0.0.1 only.
+
+Layout of the home directory (default ``<repo>/.doccano/``, which ignores itself through its own
+``.gitignore``)::
+
+    .doccano/
+      .gitignore        "*": nothing in here is ever committed
+      venv/             the server's own environment (uv venv + hashed lock server-requirements.txt)
+      data/             DOCCANO_HOME: db.sqlite3, media/, secret_key, filepond-temp-uploads/
+      settings/         doccano_local_settings.py (production settings + eager celery), on PYTHONPATH
+      server.pid        "PID PORT" of the gunicorn master (leader of its own process group)
+      server.log        output of init, createuser and gunicorn
+
+The admin account comes from ``DOCCANO_ADMIN_USER`` / ``DOCCANO_ADMIN_PASSWORD``; the password is only
+ever handed to the one ``createuser`` child process through its environment, never written to a file,
+a command line or a log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"  # the only address the server is ever bound to
+DEFAULT_PORT = 8765
+USER_ENV = "DOCCANO_ADMIN_USER"
+PASSWORD_ENV = "DOCCANO_ADMIN_PASSWORD"
+PORT_ENV = "DOCCANO_PORT"
+SERVER_DIR_ENV = "DOCCANO_SERVER_DIR"
+UV_ENV = "UV"
+PYTHON_VERSION = "3.11"  # the lock is compiled for it
+
+REQUIREMENTS = Path(__file__).resolve().with_name("server-requirements.txt")
+SETTINGS_MODULE = "doccano_local_settings"
+STAMP_NAME = ".requirements.sha256"
+
+# Variables of the caller that must not leak into the server's processes.
+_SCRUBBED_ENV = (
+    "VIRTUAL_ENV",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONSTARTUP",
+    "DJANGO_SETTINGS_MODULE",
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "DOCCANO_HOME",
+    "MEDIA_ROOT",
+    "SECRET_KEY",
+    "DEBUG",
+    PASSWORD_ENV,
+)
+
+SETTINGS_TEMPLATE = '''"""Written by pipeline.doccano.server on every start: do not edit.
+
+doccano's production settings, with celery tasks (imports, exports) run eagerly inside the request,
+so that no worker process and no broker are needed.
+"""
+
+import os
+from pathlib import Path
+
+from config.settings.production import *  # noqa: F401,F403
+
+_HOME = Path(os.environ["DOCCANO_HOME"])
+SECRET_KEY = (_HOME / "secret_key").read_text(encoding="utf-8").strip()
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_STORE_EAGER_RESULT = True
+# By default filepond keeps its temporary uploads inside the installed package.
+DJANGO_DRF_FILEPOND_UPLOAD_TMP = str(_HOME / "filepond-temp-uploads")
+'''
+
+
+class DoccanoServerError(RuntimeError):
+    """The local doccano server could not be installed, started or stopped."""
+
+
+class MissingCredentialsError(DoccanoServerError):
+    """The admin credentials are not set."""
+
+
+def _repo_root() -> Path:
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() else Path.cwd()
+
+
+def _default_home() -> Path:
+    override = os.environ.get(SERVER_DIR_ENV)
+    return Path(override).expanduser().resolve() if override else _repo_root() / ".doccano"
+
+
+def _default_port() -> int:
+    raw = os.environ.get(PORT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_PORT
+    try:
+        port = int(raw)
+    except ValueError:
+        raise DoccanoServerError(f"{PORT_ENV}={raw!r} is not a port number") from None
+    return port
+
+
+def _env_or_none(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value else None
+
+
+@dataclass
+class ServerConfig:
+    """Where and how the local doccano server lives.
+
+    ``venv`` defaults to ``home / "venv"``. The credentials default to the environment and are only
+    required by :func:`start` (see :meth:`require_credentials`).
+    """
+
+    port: int = field(default_factory=_default_port)
+    home: Path = field(default_factory=_default_home)
+    venv: Path | None = None
+    username: str | None = field(default_factory=lambda: _env_or_none(USER_ENV))
+    password: str | None = field(default_factory=lambda: _env_or_none(PASSWORD_ENV), repr=False)
+    requirements: Path = REQUIREMENTS
+    workers: int = 2
+    worker_timeout_s: int = 600  # eager imports run inside the request: allow big files
+    start_timeout_s: float = 120.0
+
+    def __post_init__(self) -> None:
+        self.home = Path(self.home).expanduser().resolve()
+        self.venv = (self.home / "venv") if self.venv is None else Path(self.venv).expanduser().resolve()
+        if not 1 <= int(self.port) <= 65535:
+            raise DoccanoServerError(f"port {self.port} is out of range (set {PORT_ENV})")
+        self.port = int(self.port)
+
+    # Paths -------------------------------------------------------------------------------------
+    @property
+    def venv_dir(self) -> Path:
+        assert self.venv is not None
+        return self.venv
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def settings_dir(self) -> Path:
+        return self.home / "settings"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "server.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "server.log"
+
+    @property
+    def stamp_file(self) -> Path:
+        return self.venv_dir / STAMP_NAME
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def bin(self, name: str) -> Path:
+        return self.venv_dir / "bin" / name
+
+    def require_credentials(self) -> tuple[str, str]:
+        missing = [name for name, value in ((USER_ENV, self.username), (PASSWORD_ENV, self.password)) if not value]
+        if missing:
+            raise MissingCredentialsError(
+                f"doccano admin credentials missing: set {' and '.join(missing)} in the environment "
+                f"(both {USER_ENV} and {PASSWORD_ENV} are needed to initialise the local doccano server)"
+            )
+        assert self.username and self.password
+        return self.username, self.password
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    running: bool
+    url: str
+    pid: int | None
+
+
+# Helpers -------------------------------------------------------------------------------------------
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def find_uv() -> str:
+    """Path of the uv binary: ``$UV`` (a path or a name on PATH), ``uv`` on PATH, or the ``uv`` module."""
+    candidates: list[str] = []
+    from_env = os.environ.get(UV_ENV)
+    if from_env:
+        found = shutil.which(from_env)
+        if found:
+            return found
+        candidates.append(f"{UV_ENV}={from_env}")
+    found = shutil.which("uv")
+    if found:
+        return found
+    candidates.append("uv on PATH")
+    try:
+        import uv  # type: ignore[import-not-found,unused-ignore]
+
+        return str(uv.find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        candidates.append("the 'uv' Python module")
+    raise DoccanoServerError(
+        "uv is needed to build the doccano server environment but was not found "
+        f"(tried {', '.join(candidates)}); install uv or set {UV_ENV}=/path/to/uv"
+    )
+
+
+def _prepare_home(config: ServerConfig) -> None:
+    config.home.mkdir(parents=True, exist_ok=True)
+    ignore = config.home / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# Local doccano server: environment, database, logs. Never committed.\n*\n")
+
+
+@contextlib.contextmanager
+def _locked(config: ServerConfig) -> Iterator[None]:
+    """Serialise install/start/stop between processes sharing one home directory."""
+    _prepare_home(config)
+    with open(config.home / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _run(cmd: list[str], *, env: dict[str, str] | None = None, log_to: Path | None = None, what: str) -> None:
+    """Run a command; on failure raise with the tail of its output (its command line holds no secret)."""
+    log.debug("running %s", " ".join(cmd))
+    result = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+    output = (result.stdout or "") + (result.stderr or "")
+    if log_to is not None:
+        with open(log_to, "a", encoding="utf-8") as handle:
+            handle.write(f"--- {what} ---\n{output}")
+    if result.returncode != 0:
+        tail = "\n".join(output.splitlines()[-30:])
+        raise DoccanoServerError(f"{what} failed (exit {result.returncode}):\n{tail}")
+
+
+def _log_tail(config: ServerConfig, lines: int = 40) -> str:
+    try:
+        text = config.log_file.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return "(no log file)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+# Environment ---------------------------------------------------------------------------------------
+def env_ready(config: ServerConfig) -> bool:
+    """Whether the server environment exists and matches the current requirements lock."""
+    try:
+        stamp = config.stamp_file.read_text().strip()
+    except FileNotFoundError:
+        return False
+    return config.bin("python").exists() and stamp == _sha256(config.requirements)
+
+
+def ensure_env(config: ServerConfig) -> Path:
+    """Create or update the server's virtual environment from the hashed lock; return its directory.
+
+    Idempotent: a stamp file in the environment holds the sha256 of the lock it was synced with.
+    """
+    with _locked(config):
+        digest = _sha256(config.requirements)
+        if env_ready(config):
+            log.debug("doccano server environment %s is up to date", config.venv_dir)
+            return config.venv_dir
+        uv = find_uv()
+        started = time.monotonic()
+        if not config.bin("python").exists():
+            log.info("creating the doccano server environment in %s", config.venv_dir)
+            # The project's own interpreter when it is the right version (uv resolves a venv's python to
+            # its base interpreter), so that uv never needs to find or download one.
+            python = sys.executable if sys.version_info[:2] == (3, 11) else PYTHON_VERSION
+            _run([uv, "venv", "--quiet", "--python", python, str(config.venv_dir)], what="uv venv")
+        config.stamp_file.unlink(missing_ok=True)
+        log.info("installing doccano into %s from %s", config.venv_dir, config.requirements.name)
+        # sync, not install: the environment ends up exactly as locked, also after the lock changed.
+        # Bytecode up front (~25 s) keeps every later start fast (~2 s warm instead of ~7 s).
+        _run(
+            [
+                uv, "pip", "sync", "--quiet", "--require-hashes", "--compile-bytecode",
+                "--python", str(config.bin("python")),
+                str(config.requirements),
+            ],
+            what="uv pip sync",
+        )  # fmt: skip
+        config.stamp_file.write_text(digest + "\n")
+        log.info("doccano server environment ready in %.1f s", time.monotonic() - started)
+        return config.venv_dir
+
+
+def _backend_dir(config: ServerConfig) -> Path:
+    found = sorted(config.venv_dir.glob("lib/python3*/site-packages/backend/config/wsgi.py"))
+    if found:
+        return found[0].parent.parent
+    out = subprocess.run(
+        [str(config.bin("python")), "-c", "import backend, os; print(os.path.dirname(backend.__file__))"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if out.returncode != 0:
+        raise DoccanoServerError(f"doccano is not installed in {config.venv_dir}: {out.stderr.strip()}")
+    return Path(out.stdout.strip())
+
+
+def _server_env(config: ServerConfig) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
+    data = config.data_dir
+    env.update(
+        {
+            "DOCCANO_HOME": str(data),
+            "DATABASE_URL": f"sqlite:///{data / 'db.sqlite3'}",
+            "MEDIA_ROOT": str(data / "media"),
+            "STANDALONE": "True",
+            "DEBUG": "False",
+            "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE,
+            "PYTHONPATH": str(config.settings_dir),
+            "PATH": f"{config.venv_dir / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def _write_runtime_files(config: ServerConfig) -> None:
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    (config.data_dir / "media").mkdir(exist_ok=True)
+    (config.data_dir / "filepond-temp-uploads").mkdir(exist_ok=True)
+    secret = config.data_dir / "secret_key"
+    if not secret.exists():
+        fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50) + "\n")
+    config.settings_dir.mkdir(parents=True, exist_ok=True)
+    settings = config.settings_dir / f"{SETTINGS_MODULE}.py"
+    if not settings.exists() or settings.read_text(encoding="utf-8") != SETTINGS_TEMPLATE:
+        settings.write_text(SETTINGS_TEMPLATE, encoding="utf-8")
+
+
+# Probing -------------------------------------------------------------------------------------------
+def _probe(config: ServerConfig, timeout_s: float = 2.0) -> int | None:
+    """HTTP status of ``GET /v1/projects`` (403 when doccano is up), or None if nothing answers."""
+    try:
+        with urllib.request.urlopen(f"{config.url}/v1/projects", timeout=timeout_s) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as err:
+        return int(err.code)
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return None
+
+
+def _answering(config: ServerConfig) -> bool:
+    return _probe(config) == 403
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status if ``pid`` is our own child (it is when started in this process)."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def _alive(pid: int) -> bool:
+    _reap(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return True
+
+
+def _is_our_server(config: ServerConfig, pid: int) -> bool:
+    """Guard against pid reuse: the process must be gunicorn from our server environment."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except FileNotFoundError:
+        return False
+    return "gunicorn" in cmdline and str(config.venv_dir) in cmdline
+
+
+def _read_pid(config: ServerConfig) -> tuple[int, int | None] | None:
+    """(pid, port) from the pid file, or None."""
+    try:
+        fields = config.pid_file.read_text().split()
+        return int(fields[0]), (int(fields[1]) if len(fields) > 1 else None)
+    except (FileNotFoundError, ValueError, IndexError):
+        return None
+
+
+def _running(config: ServerConfig) -> tuple[int, int | None] | None:
+    """(pid, port) of the live gunicorn master started from this home directory, whatever its port."""
+    found = _read_pid(config)
+    if found is not None and _alive(found[0]) and _is_our_server(config, found[0]):
+        return found
+    return None
+
+
+def _running_pid(config: ServerConfig) -> int | None:
+    """Pid of this home's live server if it serves ``config.port``."""
+    found = _running(config)
+    return found[0] if found is not None and found[1] in (None, config.port) else None
+
+
+# Lifecycle -----------------------------------------------------------------------------------------
+def status(config: ServerConfig) -> ServerStatus:
+    """Whether the server answers on its URL, and the pid of its gunicorn master if we started it."""
+    return ServerStatus(running=_answering(config), url=config.url, pid=_running_pid(config))
+
+
+def _initialise(config: ServerConfig, env: dict[str, str]) -> None:
+    marker = config.data_dir / ".initialised"
+    if marker.exists():
+        return
+    username, password = config.require_credentials()
+    started = time.monotonic()
+    log.info("initialising the doccano database in %s", config.data_dir)
+    _run([str(config.bin("doccano")), "init"], env=env, log_to=config.log_file, what="doccano init")
+    # doccano's own `createuser` command, but with the password taken from the environment rather than
+    # from the command line (which other users could read in the process table).
+    create_env = dict(env, _DOCCANO_CREATEUSER_PASSWORD=password)
+    script = (
+        "import os, sys\n"
+        "sys.argv = ['doccano', 'createuser', '--username', sys.argv[1],"
+        " '--password', os.environ.pop('_DOCCANO_CREATEUSER_PASSWORD')]\n"
+        "from backend.cli import main\n"
+        "main()\n"
+    )
+    _run(
+        [str(config.bin("python")), "-c", script, username],
+        env=create_env,
+        log_to=config.log_file,
+        what="doccano createuser",
+    )
+    marker.write_text("")
+    log.info("created doccano admin %r in %.1f s", username, time.monotonic() - started)
+
+
+def _wait_ready(config: ServerConfig, pid: int, deadline: float, *, ours: bool) -> None:
+    while time.monotonic() < deadline:
+        if _answering(config):
+            return
+        if not _alive(pid):
+            config.pid_file.unlink(missing_ok=True)
+            raise DoccanoServerError(
+                f"doccano server (pid {pid}) exited during start-up; log {config.log_file}:\n{_log_tail(config)}"
+            )
+        time.sleep(0.25)
+    if ours:
+        _stop_pid(config, pid)
+    raise DoccanoServerError(
+        f"doccano server did not answer on {config.url} within {config.start_timeout_s:.0f} s; "
+        f"log {config.log_file}:\n{_log_tail(config)}"
+    )
+
+
+def start(config: ServerConfig) -> str:
+    """Start the server unless it already answers; return its URL (``http://127.0.0.1:PORT``)."""
+    config.require_credentials()
+    with _locked(config):
+        if _answering(config):
+            log.info("doccano server already running at %s", config.url)
+            return config.url
+        if not env_ready(config):
+            raise DoccanoServerError(
+                f"the doccano server environment in {config.venv_dir} is missing or outdated: "
+                "run ensure_env() first (make doccano-env)"
+            )
+        deadline = time.monotonic() + config.start_timeout_s
+        running = _running(config)
+        if running is not None:
+            pid, port = running
+            if port not in (None, config.port):
+                raise DoccanoServerError(
+                    f"the doccano server of {config.home} already runs on port {port} (pid {pid}); "
+                    "stop it first to move it to another port"
+                )
+            # started by another process and still coming up
+            log.info("doccano server (pid %d) is starting, waiting for it", pid)
+            _wait_ready(config, pid, deadline, ours=False)
+            return config.url
+        config.pid_file.unlink(missing_ok=True)
+        if not _port_free(config.port):
+            raise DoccanoServerError(
+                f"port {config.port} on {HOST} is in use by something that is not this doccano server "
+                f"(answered {_probe(config)}); choose another port with {PORT_ENV}"
+            )
+        _write_runtime_files(config)
+        env = _server_env(config)
+        _initialise(config, env)
+        cmd = [
+            str(config.bin("gunicorn")),
+            "--bind", f"{HOST}:{config.port}",
+            "--chdir", str(_backend_dir(config)),
+            "--workers", str(config.workers),
+            "--timeout", str(config.worker_timeout_s),
+            "--capture-output",
+            "--access-logfile", "-",
+            "--error-logfile", "-",
+            "config.wsgi",
+        ]  # fmt: skip
+        log.info("starting doccano on %s (log %s)", config.url, config.log_file)
+        with open(config.log_file, "a", encoding="utf-8") as log_handle:
+            log_handle.write(f"--- gunicorn on {HOST}:{config.port} ---\n")
+            log_handle.flush()
+            process = subprocess.Popen(
+                cmd,
+                env=env,
+                cwd=config.home,
+                stdin=subprocess.DEVNULL,
+                stdout=log_handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # own process group, detached from our terminal
+                close_fds=True,
+            )
+        config.pid_file.write_text(f"{process.pid} {config.port}\n")
+        started = time.monotonic()
+        _wait_ready(config, process.pid, deadline, ours=True)
+        log.info("doccano server up at %s (pid %d) in %.1f s", config.url, process.pid, time.monotonic() - started)
+        return config.url
+
+
+def _stop_pid(config: ServerConfig, pid: int, grace_s: float = 20.0) -> None:
+    try:
+        pgid = os.getpgid(pid)
+    except ProcessLookupError:
+        pgid = None
+    # Our gunicorn master leads its own group (start_new_session); never signal any other group.
+    target = pgid if pgid == pid else None
+
+    def send(sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            if target is not None:
+                os.killpg(target, sig)
+            else:
+                os.kill(pid, sig)
+
+    send(signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.1)
+    if _alive(pid):
+        log.warning("doccano server (pid %d) ignored SIGTERM for %.0f s, killing it", pid, grace_s)
+        send(signal.SIGKILL)
+        while _alive(pid):
+            time.sleep(0.05)
+    config.pid_file.unlink(missing_ok=True)
+
+
+def stop(config: ServerConfig) -> bool:
+    """Stop the server started from this home directory; return whether one was running."""
+    with _locked(config):
+        running = _running(config)  # the home's server, whichever port it serves
+        if running is None:
+            config.pid_file.unlink(missing_ok=True)
+            if _answering(config):
+                log.warning("something answers on %s but was not started from %s: left alone", config.url, config.home)
+            else:
+                log.info("doccano server is not running")
+            return False
+        pid, port = running
+        log.info("stopping doccano server (pid %d, port %s)", pid, port)
+        _stop_pid(config, pid)
+        return True
+
+
+__all__ = [
+    "DEFAULT_PORT",
+    "HOST",
+    "DoccanoServerError",
+    "MissingCredentialsError",
+    "ServerConfig",
+    "ServerStatus",
+    "ensure_env",
+    "env_ready",
+    "find_uv",
+    "start",
+    "status",
+    "stop",
+]

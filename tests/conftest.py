@@ -1,0 +1,75 @@
+"""Shared fixtures: the repository root, temporary copies of it, and stage runs inside them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+COPIED = ["pipeline", "schemas", "seeds", "corpus/annotations", "params.yaml", "dvc.yaml", "dvc.lock", "pyproject.toml", ".dvc/config", ".dvcignore", ".gitignore"]
+
+
+def copy_repo(target: Path) -> Path:
+    """A minimal git + DVC working copy of the project in ``target`` (no outputs, no caches)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in COPIED:
+        source = REPO / name
+        if not source.exists():
+            continue
+        destination = target / name
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, destination, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(source, destination)
+    (target / ".dvc" / ".gitignore").write_text("/config.local\n/tmp\n/cache\n")
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.org"]
+    subprocess.run(git + ["init", "-q"], cwd=target, check=True)
+    subprocess.run(git + ["add", "-A"], cwd=target, check=True)
+    subprocess.run(git + ["commit", "-qm", "copy"], cwd=target, check=True)
+    return target
+
+
+def tool_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["DVC_NO_ANALYTICS"] = "1"
+    env["GX_ANALYTICS_ENABLED"] = "False"
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+def run(cmd: list[str], cwd: Path, check: bool = False, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(cmd, cwd=cwd, env=tool_env(), capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def tree_bytes(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` by relative path, for byte-identity checks."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def built_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the repository on which `dvc repro` has run once (read-only for tests)."""
+    repo = copy_repo(tmp_path_factory.mktemp("built") / "repo")
+    run(["dvc", "repro"], repo, check=True)
+    return repo
+
+
+@pytest.fixture
+def repo_copy(tmp_path: Path) -> Path:
+    return copy_repo(tmp_path / "repo")
+
+
+@pytest.fixture(scope="session")
+def published(built_repo: Path) -> Path:
+    return built_repo / "corpus" / "published"
