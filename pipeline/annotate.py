@@ -39,6 +39,7 @@ class DocumentInfo:
     text_sha256: str
     path: str
     line: int | None
+    raw_sha256: str | None = None
 
 
 # --------------------------------------------------------------------------- reading layers
@@ -92,14 +93,34 @@ def _display(path: Path, root: Path) -> str:
 # --------------------------------------------------------------------------- semantic checks
 
 
-def check_record(record: AnnotationRecord, document: DocumentInfo | None, schema: LabelSchema, whitespace: Severity) -> list[Problem]:
-    """Every semantic problem of one record against its document and the label schema."""
+def check_record(
+    record: AnnotationRecord,
+    document: DocumentInfo | None,
+    schema: LabelSchema,
+    whitespace: Severity,
+    entity_homes: dict[tuple[str, str], list[str]] | None = None,
+) -> list[Problem]:
+    """Every semantic problem of one record against its document and the label schema.
+
+    ``entity_homes`` maps (layer, entity id) to the documents whose records define that id, so
+    that a relation pointing into another document can say so.
+    """
 
     def problem(kind: str, message: str, severity: Severity = Severity.ERROR) -> Problem:
         return Problem(record.path, record.line, record.doc_id, kind, message, severity)
 
     if document is None:
         return [problem("unknown-document", f"no ingested document has doc_id {record.doc_id!r}")]
+    if record.text_sha256 != document.text_sha256 and record.text_sha256 == document.raw_sha256:
+        return [
+            problem(
+                "hash-of-raw-text",
+                "text_sha256 is the hash of the document's raw text before normalisation (BOM, CRLF/CR line "
+                "endings or NFD): the corpus normalises every text to NFC with LF line endings and all offsets "
+                "refer to that form; convert the offsets (the importers do) and anchor the record to "
+                f"{document.text_sha256[:12]}…",
+            )
+        ]
     if record.text_sha256 != document.text_sha256:
         return [
             problem(
@@ -161,7 +182,9 @@ def check_record(record: AnnotationRecord, document: DocumentInfo | None, schema
         missing = [role for role, ref in (("head", relation.head), ("tail", relation.tail)) if ref not in entities]
         if missing:
             refs = ", ".join(f"{role} {getattr(relation, role)!r}" for role in missing)
-            found.append(problem("missing-argument", f"{where} refers to {refs}, not an entity of this record"))
+            homes = sorted({d for role in missing for d in (entity_homes or {}).get((record.layer, getattr(relation, role)), []) if d != record.doc_id})
+            elsewhere = f" (that id belongs to document(s) {', '.join(homes)}: relations link entities of one document)" if homes else ""
+            found.append(problem("missing-argument", f"{where} refers to {refs}, not an entity of this record{elsewhere}"))
             continue
         if relation.head == relation.tail:
             found.append(problem("self-relation", f"{where} has the same entity {relation.head!r} as head and tail"))
@@ -320,6 +343,16 @@ def merge_sentences(sentences: list[dict[str, Any]], tokens: list[tuple[int, int
     return merged, [new_index[t[2]] for t in tokens], crossing
 
 
+def segment_for(
+    text: str, tokens: Sequence[tuple[int, int, int]], sentences: list[dict[str, Any]], entities: Sequence[Entity]
+) -> tuple[list[tuple[int, int, int]], list[dict[str, Any]], list[int], list[Entity]]:
+    """Tokens cut at the entities' edges, sentences joined where an entity crosses them."""
+    boundaries = hyphen_aware_cuts(text, [edge for e in entities for edge in (e.start, e.end)])
+    refined = [(piece[0], piece[1], sent_idx) for start, end, sent_idx in tokens for piece in split_tokens([(start, end)], boundaries)]
+    merged, token_sentences, crossing = merge_sentences(sentences, refined, entities)
+    return refined, merged, token_sentences, crossing
+
+
 def assign_split(doc_id: str, ratios: dict[str, float]) -> str:
     """The document's split from sha256(doc_id): stable whatever other documents exist."""
     value = int(hashlib.sha256(doc_id.encode("utf-8")).hexdigest()[:16], 16) / 2**64
@@ -438,13 +471,17 @@ def build(
     """The pure core: interim tables + annotation records → publishable tables and problems."""
     check_ratios(ratios)
     docs = {
-        row["doc_id"]: DocumentInfo(row["doc_id"], row["text"], row["text_sha256"], row["path"], row["line"])
-        for row in documents.select(["doc_id", "text", "text_sha256", "path", "line"]).to_pylist()
+        row["doc_id"]: DocumentInfo(row["doc_id"], row["text"], row["text_sha256"], row["path"], row["line"], row["raw_sha256"])
+        for row in documents.select(["doc_id", "text", "text_sha256", "path", "line", "raw_sha256"]).to_pylist()
     }
     problems: list[Problem] = []
     valid_records = []
+    entity_homes: dict[tuple[str, str], list[str]] = defaultdict(list)
     for record in records:
-        found = check_record(record, docs.get(record.doc_id), schema, whitespace)
+        for entity in record.entities:
+            entity_homes[(record.layer, entity.id)].append(record.doc_id)
+    for record in records:
+        found = check_record(record, docs.get(record.doc_id), schema, whitespace, entity_homes)
         problems.extend(found)
         if not any(p.severity is Severity.ERROR for p in found):
             valid_records.append(record)
@@ -469,21 +506,19 @@ def build(
         relations = list(record.relations) if record else []
         if record:
             layers[record.layer] += 1
-        doc_tokens = tokens_by_doc[doc_id]
-        boundaries = hyphen_aware_cuts(text, [edge for e in entities for edge in (e.start, e.end)])
-        refined: list[tuple[int, int, int]] = []
-        for start, end, sent_idx in doc_tokens:
-            for piece in split_tokens([(start, end)], boundaries):
-                refined.append((piece[0], piece[1], sent_idx))
-        doc_sentences, token_sentences, crossing = merge_sentences(sentences_by_doc[doc_id], refined, entities)
+        refined, doc_sentences, token_sentences, crossing = segment_for(text, tokens_by_doc[doc_id], sentences_by_doc[doc_id], entities)
+        spans = [(t[0], t[1]) for t in refined]
         if record:
-            spans = [(t[0], t[1]) for t in refined]
-            problems.extend(alignment_problems(record, spans, text, entities))
-            problems.extend(
+            found = alignment_problems(record, spans, text, entities) + [
                 Problem(record.path, record.line, doc_id, "entity-crosses-paragraph", f"entity {e.id} [{e.start}, {e.end}) spans a paragraph break")
                 for e in crossing
-            )
-        spans = [(t[0], t[1]) for t in refined]
+            ]
+            if found:
+                # The record is rejected as a whole, like a record with any other error.
+                problems.extend(found)
+                entities, relations = [], []
+                refined, doc_sentences, token_sentences, _ = segment_for(text, tokens_by_doc[doc_id], sentences_by_doc[doc_id], [])
+                spans = [(t[0], t[1]) for t in refined]
         tags = bio_tags(spans, entities)
         split = assign_split(doc_id, ratios)
 
@@ -519,7 +554,7 @@ def build(
         rows["re"].extend(relation_candidates(doc_id, text, split, doc_sentences, entities, relations, schema))
 
     split_of = {row["doc_id"]: row["split"] for row in rows["documents"]}
-    documents_out = documents.drop_columns(["path", "line"]).append_column("split", pa.array([split_of[d] for d in documents.column("doc_id").to_pylist()], pa.string()))
+    documents_out = documents.drop_columns(["path", "line", "raw_sha256"]).append_column("split", pa.array([split_of[d] for d in documents.column("doc_id").to_pylist()], pa.string()))
     result_tables = {"documents": tables.sort_table("documents", documents_out.select(tables.DOCUMENTS.names).cast(tables.DOCUMENTS))}
     for name in ("sentences", "tokens", "entities", "relations", "ner", "re"):
         result_tables[name] = tables.from_rows(name, rows[name])

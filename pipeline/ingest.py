@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from pipeline import tables
-from pipeline.model import Document, Problem, normalise_text
+from pipeline.model import Document, Problem, normalise_text, text_sha256
 from pipeline.problemlog import write_problems
 from pipeline.progress import progress
 from pipeline.schema import load_json_schema
@@ -37,6 +37,7 @@ INTERIM_DOCUMENTS = pa.schema(
         ("meta", pa.string()),
         ("path", pa.string()),
         ("line", pa.int64()),
+        ("raw_sha256", pa.string()),
     ]
 )
 INTERIM_TOKENS = pa.schema(
@@ -51,6 +52,9 @@ class SourcedDocument:
     document: Document
     path: str
     line: int | None
+    raw_sha256: str
+    """sha256 of the decoded text before line-ending and NFC normalisation (BOM stripped), so
+    that annotations anchored to the raw text can be recognised and explained."""
 
 
 def decode_utf8(data: bytes, path: str) -> tuple[str | None, Problem | None]:
@@ -83,7 +87,8 @@ def read_txt(path: Path, display: str, validator: Any) -> tuple[list[SourcedDocu
     problems = _schema_problems(validator, {"id": doc_id, "text": text}, display, None, doc_id)
     if problems:
         return [], problems
-    return [SourcedDocument(Document(doc_id=doc_id, text=text, source=path.name), display, None)], []
+    document = Document(doc_id=doc_id, text=text, source=path.name)
+    return [SourcedDocument(document, display, None, text_sha256(raw.removeprefix("\ufeff")))], []
 
 
 def read_jsonl(path: Path, display: str, validator: Any) -> tuple[list[SourcedDocument], list[Problem]]:
@@ -119,7 +124,7 @@ def read_jsonl(path: Path, display: str, validator: Any) -> tuple[list[SourcedDo
             url=data.get("url"),
             meta=data.get("meta") or {},
         )
-        documents.append(SourcedDocument(document, display, number))
+        documents.append(SourcedDocument(document, display, number, text_sha256(data["text"].removeprefix("\ufeff"))))
     return documents, problems
 
 
@@ -183,6 +188,7 @@ def segment_documents(documents: list[SourcedDocument], language: str) -> tuple[
                 "meta": json.dumps(doc.meta, sort_keys=True, ensure_ascii=False) if doc.meta else None,
                 "path": item.path,
                 "line": item.line,
+                "raw_sha256": item.raw_sha256,
             }
         )
         for sent_idx, (sentence, sent_tokens) in enumerate(zip(seg.sentences, seg.tokens)):

@@ -84,6 +84,8 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_STORE_EAGER_RESULT = True
 # By default filepond keeps its temporary uploads inside the installed package.
 DJANGO_DRF_FILEPOND_UPLOAD_TMP = str(_HOME / "filepond-temp-uploads")
+# ... which lies outside the backend directory: filepond refuses uploads there unless allowed.
+DJANGO_DRF_FILEPOND_ALLOW_EXTERNAL_UPLOAD_DIR = True
 '''
 
 

@@ -1,0 +1,289 @@
+"""Pure conversion between the corpus span model and doccano examples: no I/O, no network.
+
+The doccano side is the JSONL line of a *RelationExtraction* import/export::
+
+    {"text": ..., "doc_id": ..., "text_sha256": ..., "corpus_ids": {...},
+     "entities": [{"id", "start_offset", "end_offset", "label"}],
+     "relations": [{"id", "from_id", "to_id", "type"}]}
+
+* Offsets on the doccano side are UTF-16 code units, the units of doccano's web editor (with its
+  default ``grapheme_mode`` off); on our side they are code points into the NFC, LF-only text.
+  The only conversion is :func:`pipeline.model.codepoint_to_utf16` / :func:`utf16_to_codepoint`.
+* Every line carries the same metadata keys (:data:`META_KEYS`); doccano fails a whole import when a
+  key is missing on one line.
+* doccano renumbers entity and relation ids to its database ids. Our ids travel in the example
+  metadata (``corpus_ids``) and are mapped back by a stable key: an entity by ``(start, end, label)``
+  in code points (then by ``(start, end)`` alone if the label was changed), a relation by
+  ``(head id, label, tail id)``. Spans and relations that were not pushed get ids derived from
+  their content (``E<start>-<end>``, ``R<hash>``), so that pulling twice yields the same ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+from pipeline.model import AnnotationRecord, codepoint_to_utf16, normalise_text, text_sha256, utf16_to_codepoint
+
+META_DOC_ID = "doc_id"
+META_SHA = "text_sha256"
+META_IDS = "corpus_ids"
+META_KEYS = (META_DOC_ID, META_SHA, META_IDS)
+"""The metadata keys of every pushed example, in this order, on every line."""
+
+SpanKey = tuple[int, int, str]
+"""``(start, end, label)`` of a span, in the units of the side it comes from."""
+RelationKey = tuple[SpanKey, str, SpanKey]
+"""``(head span, label, tail span)``: a relation independent of any id."""
+
+
+class ConversionError(ValueError):
+    """A document or record cannot be expressed on the other side."""
+
+
+class UnknownLabelError(ConversionError):
+    """doccano holds a span or relation label that the label schema does not define."""
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The entity and relation labels of the label schema (what doccano may hold)."""
+
+    entities: frozenset[str]
+    relations: frozenset[str]
+
+    @classmethod
+    def of(cls, schema: Any) -> "Labels":
+        return cls(frozenset(schema.entity_types), frozenset(schema.relation_names))
+
+
+# --------------------------------------------------------------------------- corpus → doccano
+
+
+def to_doccano(doc_id: str, text: str, record: AnnotationRecord | None) -> dict[str, Any]:
+    """The doccano import line of one document and its annotation record (or none).
+
+    ``text`` must already be normalised (ingest does it): doccano stores whatever it gets, and the
+    offsets and ``text_sha256`` refer to the normalised form.
+    """
+    if normalise_text(text) != text:
+        raise ConversionError(f"document {doc_id!r}: text is not normalised (NFC, LF-only, no BOM); ingest it first")
+    sha = text_sha256(text)
+    if record is not None and record.text_sha256 != sha:
+        raise ConversionError(f"document {doc_id!r}: the record's text_sha256 does not match the document text")
+    entities = sorted(record.entities, key=lambda e: (e.start, e.end, e.label, e.id)) if record else []
+    relations = sorted(record.relations, key=lambda r: (r.head, r.tail, r.label, r.id)) if record else []
+    edges = codepoint_to_utf16(text, [edge for e in entities for edge in (e.start, e.end)])
+    local = {entity.id: index for index, entity in enumerate(entities, start=1)}
+    doccano_entities = [
+        {"id": local[entity.id], "start_offset": edges[2 * i], "end_offset": edges[2 * i + 1], "label": entity.label}
+        for i, entity in enumerate(entities)
+    ]
+    doccano_relations = []
+    for index, relation in enumerate(relations, start=1):
+        if relation.head not in local or relation.tail not in local:
+            raise ConversionError(f"document {doc_id!r}: relation {relation.id} refers to an entity the record does not have")
+        doccano_relations.append({"id": index, "from_id": local[relation.head], "to_id": local[relation.tail], "type": relation.label})
+    return {
+        "text": text,
+        META_DOC_ID: doc_id,
+        META_SHA: sha,
+        META_IDS: corpus_ids(entities, relations),
+        "entities": doccano_entities,
+        "relations": doccano_relations,
+    }
+
+
+def corpus_ids(entities: Iterable[Any], relations: Iterable[Any]) -> dict[str, list[list[Any]]]:
+    """Our ids, keyed by content: ``[start, end, label, id]`` (code points) and ``[head, label, tail, id]``."""
+    return {
+        "entities": [[e.start, e.end, e.label, e.id] for e in entities],
+        "relations": [[r.head, r.label, r.tail, r.id] for r in relations],
+    }
+
+
+def label_state(line: Mapping[str, Any]) -> tuple[frozenset[SpanKey], frozenset[RelationKey]]:
+    """What a doccano line annotates, without any id: to compare what is there with what should be."""
+    spans = {e["id"]: (e["start_offset"], e["end_offset"], e["label"]) for e in line.get("entities", [])}
+    relations = frozenset(
+        (spans[r["from_id"]], r["type"], spans[r["to_id"]])
+        for r in line.get("relations", [])
+        if r["from_id"] in spans and r["to_id"] in spans
+    )
+    return frozenset(spans.values()), relations
+
+
+# --------------------------------------------------------------------------- doccano → corpus
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A doccano example that was not imported, and why (reported, never fatal)."""
+
+    doc_id: str | None
+    example_id: int | None
+    kind: str
+    message: str
+
+    def format(self) -> str:
+        where = self.doc_id if self.doc_id is not None else f"example {self.example_id}"
+        return f"{where}: {self.kind}: {self.message}"
+
+
+@dataclass
+class Pulled:
+    record: dict[str, Any] | None = None
+    skipped: Skipped | None = None
+    labels_seen: set[str] = field(default_factory=set)
+
+
+def from_doccano(
+    line: Mapping[str, Any],
+    *,
+    username: str,
+    project: str,
+    labels: Labels,
+    expected_sha: Mapping[str, str] | None = None,
+) -> Pulled:
+    """One user's annotations of one exported example as an annotation record (schema shape).
+
+    ``expected_sha`` (doc_id → text_sha256 of the corpus) also reports documents whose corpus
+    text changed since they were pushed. A label outside the schema raises
+    :class:`UnknownLabelError`: that is a project set-up problem, not one document's.
+    """
+    example_id = line.get("id")
+    doc_id = line.get(META_DOC_ID)
+    if not isinstance(doc_id, str) or not doc_id:
+        return Pulled(skipped=Skipped(None, example_id, "no-doc-id", "the example has no doc_id metadata (not pushed by the pipeline)"))
+    text = line.get("text")
+    pushed_sha = line.get(META_SHA)
+    if not isinstance(text, str) or text_sha256(text) != pushed_sha:
+        return Pulled(
+            skipped=Skipped(
+                doc_id,
+                example_id,
+                "hash-mismatch",
+                "the text in doccano no longer matches the text_sha256 it was pushed with (edited in doccano); "
+                "its annotations are not imported: restore the text in doccano or push the document again as a new example",
+            )
+        )
+    if expected_sha is not None:
+        corpus_sha = expected_sha.get(doc_id)
+        if corpus_sha is None:
+            return Pulled(skipped=Skipped(doc_id, example_id, "unknown-document", "no ingested document has this doc_id"))
+        if corpus_sha != pushed_sha:
+            return Pulled(
+                skipped=Skipped(
+                    doc_id, example_id, "hash-mismatch", "the corpus text changed since this example was pushed; not imported (re-push the document)"
+                )
+            )
+    entities_in = list(line.get("entities") or [])
+    relations_in = list(line.get("relations") or [])
+    for entity in entities_in:
+        if entity["label"] not in labels.entities:
+            raise UnknownLabelError(f"span label {entity['label']!r} (document {doc_id}, example {example_id})")
+    for relation in relations_in:
+        if relation["type"] not in labels.relations:
+            raise UnknownLabelError(f"relation label {relation['type']!r} (document {doc_id}, example {example_id})")
+    try:
+        edges = utf16_to_codepoint(text, [edge for e in entities_in for edge in (e["start_offset"], e["end_offset"])])
+    except ValueError as error:
+        return Pulled(skipped=Skipped(doc_id, example_id, "bad-offset", f"a span offset is not a UTF-16 position in the text: {error}"))
+    spans = [(e["id"], edges[2 * i], edges[2 * i + 1], e["label"]) for i, e in enumerate(entities_in)]
+    ids = line.get(META_IDS) or {}
+    entity_ids = map_entity_ids(spans, ids.get("entities") or [])
+    entities_out = sorted(
+        ({"id": entity_ids[db_id], "start": start, "end": end, "label": label, "text": text[start:end]} for db_id, start, end, label in spans),
+        key=lambda e: (e["start"], e["end"], e["label"], e["id"]),
+    )
+    position = {e["id"]: index for index, e in enumerate(entities_out)}
+    triples = []
+    for relation in relations_in:
+        head, tail = entity_ids.get(relation["from_id"]), entity_ids.get(relation["to_id"])
+        if head is None or tail is None:
+            return Pulled(
+                skipped=Skipped(doc_id, example_id, "dangling-relation", f"relation {relation['id']} links a span this user does not have")
+            )
+        triples.append((relation["id"], head, relation["type"], tail))
+    relation_ids = map_relation_ids(triples, ids.get("relations") or [])
+    relations_out = sorted(
+        ({"id": relation_ids[db_id], "head": head, "tail": tail, "label": label} for db_id, head, label, tail in triples),
+        key=lambda r: (position[r["head"]], position[r["tail"]], r["label"], r["id"]),
+    )
+    record = {
+        "doc_id": doc_id,
+        "text_sha256": pushed_sha,
+        "source": f"annotator:{username}",
+        "annotator": username,
+        "entities": entities_out,
+        "relations": relations_out,
+        "meta": {"doccano": {"project": project, "example_id": example_id}},
+    }
+    return Pulled(record=record)
+
+
+def map_entity_ids(spans: Sequence[tuple[int, int, int, str]], pushed: Sequence[Sequence[Any]]) -> dict[int, str]:
+    """doccano span id → our entity id, for ``(db_id, start, end, label)`` spans in code points.
+
+    1. same ``(start, end, label)`` as a pushed entity: its id;
+    2. same ``(start, end)`` as exactly one pushed entity not yet matched (label changed): its id;
+    3. otherwise ``E<start>-<end>`` (plus ``-<label>``, then ``-<db id>`` if still taken).
+    """
+    exact: dict[SpanKey, str] = {}
+    by_offsets: dict[tuple[int, int], list[str]] = {}
+    for start, end, label, our_id in pushed:
+        exact.setdefault((start, end, label), our_id)
+        by_offsets.setdefault((start, end), []).append(our_id)
+    reserved = {entry[3] for entry in pushed}
+    taken: set[str] = set()
+    result: dict[int, str] = {}
+    ordered = sorted(spans, key=lambda s: (s[1], s[2], s[3], s[0]))
+    for db_id, start, end, label in ordered:
+        our_id = exact.get((start, end, label))
+        if our_id is not None and our_id not in taken:
+            result[db_id] = our_id
+            taken.add(our_id)
+    for db_id, start, end, label in ordered:
+        if db_id in result:
+            continue
+        candidates = [i for i in by_offsets.get((start, end), []) if i not in taken]
+        if len(candidates) == 1:
+            result[db_id] = candidates[0]
+            taken.add(candidates[0])
+    for db_id, start, end, label in ordered:
+        if db_id in result:
+            continue
+        for candidate in (f"E{start}-{end}", f"E{start}-{end}-{label}", f"E{start}-{end}-{label}-{db_id}"):
+            if candidate not in taken and candidate not in reserved:
+                break
+        result[db_id] = candidate
+        taken.add(candidate)
+    return result
+
+
+def map_relation_ids(triples: Sequence[tuple[int, str, str, str]], pushed: Sequence[Sequence[Any]]) -> dict[int, str]:
+    """doccano relation id → our relation id, for ``(db_id, head, label, tail)`` in our entity ids."""
+    known = {}
+    for head, label, tail, our_id in pushed:
+        known.setdefault((head, label, tail), our_id)
+    reserved = {entry[3] for entry in pushed}
+    taken: set[str] = set()
+    result: dict[int, str] = {}
+    for db_id, head, label, tail in sorted(triples, key=lambda t: (t[1], t[2], t[3], t[0])):
+        our_id = known.get((head, label, tail))
+        if our_id is None or our_id in taken:
+            digest = hashlib.sha256(f"{head}\t{label}\t{tail}".encode("utf-8")).hexdigest()[:12]
+            our_id = f"R{digest}"
+            if our_id in taken or our_id in reserved:
+                our_id = f"R{digest}-{db_id}"
+        result[db_id] = our_id
+        taken.add(our_id)
+    return result
+
+
+def utf16_spans(text: str, entities: Iterable[tuple[int, int, str]]) -> list[SpanKey]:
+    """``(start, end, label)`` in code points → the same spans in UTF-16 units (doccano's editor)."""
+    entities = list(entities)
+    edges = codepoint_to_utf16(text, [edge for start, end, _ in entities for edge in (start, end)])
+    return [(edges[2 * i], edges[2 * i + 1], label) for i, (_, _, label) in enumerate(entities)]

@@ -1,0 +1,197 @@
+"""MobIE / SmartData JSON (DFKI): one document per line, ``.jsonl`` or ``.jsonl.gz``.
+
+Read: ``id``, ``text``, ``date``, ``title``, ``uri`` and the source kind; entities from
+``conceptMentions`` (``span`` in UTF-16 code units, ``type``); relations from the n-ary
+``relationMentions`` (an event ``name`` with role-typed ``args``). Tokens, sentences, POS tags,
+linking ids and snorkel probabilities are not imported.
+
+n-ary → binary, configured under ``options.nary`` of the mapping file:
+
+``rule: trigger-to-arguments`` (default)
+    For each relation mention, one binary relation from its ``trigger`` argument (the role named
+    by ``trigger_role``) to every other argument, labelled by ``label`` (a template over
+    ``{name}``, the event type, and ``{role}``, the argument's role; default ``{role}``). The
+    result then goes through the ``relations`` part of the mapping like any other label.
+    A mention without a trigger yields no binary relation (reported as a warning).
+``rule: none``
+    No binary relations.
+
+Either way every relation mention is also kept whole, one row per mention, in
+``corpus/imported/<name>/nary_relations.jsonl`` (``keep_whole: false`` turns that off).
+
+An argument whose ``conceptMention.id`` is not among the document's concept mentions is matched
+to the concept mention with the same span and type; if there is none it is reported
+(``missing-argument``) and yields no binary relation.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+from pipeline.formats.common import (
+    ImportFailed,
+    ImportOptions,
+    ImportResult,
+    OffsetMap,
+    SourceDocument,
+    SourceEntity,
+    SourceRelation,
+    build_result,
+    decode,
+    display,
+    expand_paths,
+    sanitise_id,
+    refresh_stats,
+    to_codepoints,
+)
+from pipeline.model import Problem, Severity
+
+DEFAULT_NARY = {"rule": "trigger-to-arguments", "trigger_role": "trigger", "label": "{role}", "keep_whole": True}
+RULES = ("trigger-to-arguments", "none")
+
+
+def nary_options(options: ImportOptions) -> dict[str, Any]:
+    nary = {**DEFAULT_NARY, **(options.mapping.options.get("nary") or {})}
+    if nary["rule"] not in RULES:
+        raise ImportFailed(f"{options.mapping.path}: options.nary.rule {nary['rule']!r} is not one of {list(RULES)}")
+    return nary
+
+
+def _lines(path: Path) -> list[str]:
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    return decode(data, display(path)).split("\n")
+
+
+def read(paths: Sequence[Path], options: ImportOptions) -> ImportResult:
+    nary = nary_options(options)
+    documents: list[SourceDocument] = []
+    problems: list[Problem] = []
+    mentions: list[tuple[SourceDocument, list[dict[str, Any]]]] = []
+    for path in expand_paths(paths, (".jsonl", ".jsonl.gz", ".json")):
+        shown = display(path)
+        for number, line in enumerate(_lines(path), start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ImportFailed(f"{shown}:{number}: not JSON: {error.msg} at column {error.colno}") from None
+            if not isinstance(data, dict) or not isinstance(data.get("text"), str):
+                problems.append(Problem(shown, number, None, "missing-text", "the line is not a MobIE document with a 'text'; skipped"))
+                continue
+            document, found = _document(data, shown, number, nary)
+            problems.extend(found)
+            documents.append(document)
+            mentions.append((document, data.get("relationMentions") or []))
+    if options.limit is not None:
+        mentions = mentions[: options.limit]
+    result = build_result(documents, options)
+    result.problems[:0] = problems
+    if nary["keep_whole"]:
+        result.extras["nary_relations"] = _whole_table(mentions, result, options)
+    result.stats["nary_relations"] = sum(len(m) for _, m in mentions)
+    result.stats["nary_rule"] = nary
+    refresh_stats(result)
+    return result
+
+
+def _span(mention: dict[str, Any]) -> tuple[int, int]:
+    return mention["span"]["start"], mention["span"]["end"]
+
+
+def _document(data: dict[str, Any], path: str, line: int, nary: dict[str, Any]) -> tuple[SourceDocument, list[Problem]]:
+    source_id = str(data.get("id")) if data.get("id") is not None else None
+    problems: list[Problem] = []
+    concepts = [c for c in data.get("conceptMentions") or [] if isinstance(c, dict)]
+    by_id = {c["id"]: c for c in concepts}
+    by_span_type = {(_span(c), c["type"]): c for c in concepts}
+    entities = [SourceEntity(c["id"], *_span(c), c["type"]) for c in concepts]
+    relations: list[SourceRelation] = []
+    for mention in data.get("relationMentions") or []:
+        args = []
+        for arg in mention.get("args") or []:
+            concept = arg.get("conceptMention") or {}
+            target = by_id.get(concept.get("id"))
+            if target is None and "span" in concept:
+                target = by_span_type.get((_span(concept), concept.get("type")))
+                if target is not None:
+                    problems.append(
+                        Problem(path, line, source_id, "argument-matched-by-span", f"relation {mention.get('id')} argument {arg.get('role')!r}: concept id {concept.get('id')!r} is not in conceptMentions; matched {target['id']!r} by span and type", Severity.WARNING)
+                    )
+            if target is None:
+                problems.append(
+                    Problem(path, line, source_id, "missing-argument", f"relation {mention.get('id')} argument {arg.get('role')!r}: concept {concept.get('id')!r} {concept.get('type')!r} {concept.get('span')} matches no concept mention by id or by span and type; no binary relation for it")
+                )
+                continue
+            args.append((arg.get("role"), target))
+        if nary["rule"] != "trigger-to-arguments":
+            continue
+        triggers = [concept for role, concept in args if role == nary["trigger_role"]]
+        if len(triggers) != 1:
+            problems.append(
+                Problem(path, line, source_id, "no-single-trigger", f"relation {mention.get('id')} {mention.get('name')!r} has {len(triggers)} {nary['trigger_role']!r} arguments; no binary relations (kept whole in the n-ary table)", Severity.WARNING)
+            )
+            continue
+        trigger = triggers[0]
+        for index, (role, concept) in enumerate((r, c) for r, c in args if r != nary["trigger_role"]):
+            label = nary["label"].format(name=mention.get("name"), role=role)
+            relations.append(SourceRelation(f"{sanitise_id(str(mention.get('id')))}.{index + 1}", trigger["id"], concept["id"], label))
+    refids = data.get("refids") if isinstance(data.get("refids"), dict) else {}
+    meta = {k: v for k, v in {"docType": data.get("docType"), "langCode": data.get("langCode"), "source": refids.get("source"), "fileName": refids.get("fileName")}.items() if v is not None}
+    return (
+        SourceDocument(
+            source_id=source_id,
+            text=data["text"],
+            path=path,
+            line=line,
+            offsets="utf16",
+            entities=entities,
+            relations=relations,
+            title=data.get("title"),
+            date=data.get("date"),
+            url=data.get("uri"),
+            meta=meta,
+        ),
+        problems,
+    )
+
+
+def _whole_table(mentions: list[tuple[SourceDocument, list[dict[str, Any]]]], result: ImportResult, options: ImportOptions) -> list[dict[str, Any]]:
+    """Every relation mention, whole: its event type and each argument's role, span (code points
+    into the normalised text), text, MobIE type and, when the entity was imported, its id."""
+    records = {r.doc_id: r for r in result.records_of(options.layer(""))}
+    documents = {d.doc_id: d for d in result.documents}
+    rows = []
+    for document, doc_mentions in mentions:
+        doc_id = options.prefix + sanitise_id(document.source_id) if document.source_id is not None else None
+        if doc_id not in documents:
+            continue
+        offsets = OffsetMap(document.text)
+        record = records.get(doc_id)
+        by_span = {(e.start, e.end, e.label): e.id for e in record.entities} if record else {}
+        for mention in doc_mentions:
+            args = []
+            for arg in mention.get("args") or []:
+                concept = arg.get("conceptMention") or {}
+                try:
+                    start, end = offsets.map(to_codepoints(document.text, list(_span(concept)), "utf16"))
+                except (KeyError, ValueError):
+                    start = end = None
+                args.append(
+                    {
+                        "role": arg.get("role"),
+                        "type": concept.get("type"),
+                        "start": start,
+                        "end": end,
+                        "text": offsets.text[start:end] if start is not None else None,
+                        "entity_id": by_span.get((start, end, options.mapping.entities.get(concept.get("type")))) if start is not None else None,
+                        "source_id": concept.get("id"),
+                    }
+                )
+            rows.append({"doc_id": doc_id, "id": mention.get("id"), "name": mention.get("name"), "args": args})
+    return rows

@@ -1,0 +1,171 @@
+"""The validation gate.
+
+``tests/catalogue/<kind>/<case>/files/`` holds one bad input each (laid over a repository on
+which the pipeline already published), ``expected.txt`` the exact problem lines validation must
+print. Every case must: exit non-zero, print exactly those lines (naming file, line, document),
+publish nothing new and leave the previous published dataset byte-identical.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from conftest import tree_bytes
+from pipeline.cli import app
+from pipeline.schema import load_label_schema
+from pipeline.validate import bio_transitions, derive_columns, load_suites, run_expectations, substitutions
+
+REPO = Path(__file__).resolve().parent.parent
+CATALOGUE = Path(__file__).resolve().parent / "catalogue"
+CASES = sorted(p for p in CATALOGUE.glob("*/*") if (p / "files").is_dir())
+STAGES = ["ingest", "annotate", "validate", "publish"]
+
+
+def run_pipeline(repo: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+    """The stages in dvc.yaml order, stopping at the first failure, as `dvc repro` does."""
+    monkeypatch.chdir(repo)
+    runner = CliRunner()
+    stderr = ""
+    for stage in STAGES:
+        result = runner.invoke(app, [stage])
+        stderr += result.stderr
+        if result.exit_code != 0:
+            return result.exit_code, stderr
+    return 0, stderr
+
+
+def test_the_catalogue_has_at_least_30_cases_in_every_kind():
+    assert len(CASES) >= 30
+    assert {case.parent.name for case in CASES} == {"1-structure", "2-semantics"}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.parent.name}/{c.name}" for c in CASES])
+def test_bad_input_is_reported_and_nothing_is_published(case: Path, built_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    repo = tmp_path / "repo"
+    shutil.copytree(built_repo, repo, symlinks=True)
+    before = tree_bytes(repo / "corpus" / "published")
+    shutil.copytree(case / "files", repo, dirs_exist_ok=True)
+
+    code, stderr = run_pipeline(repo, monkeypatch)
+
+    problems = [
+        json.loads(line)
+        for line in (repo / "corpus" / "reports" / "validation-problems.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    from pipeline.model import Problem
+
+    printed = [Problem.from_json(p).format() for p in problems]
+    expected_file = case / "expected.txt"
+    if os.environ.get("CATALOGUE_RECORD") and not expected_file.exists():
+        expected_file.write_text("\n".join(printed) + "\n", encoding="utf-8")
+    expected = expected_file.read_text(encoding="utf-8").splitlines()
+    assert code != 0
+    assert printed == expected
+    for line in expected:
+        assert line in stderr
+    report = json.loads((repo / "corpus" / "reports" / "validation.json").read_text())
+    assert report["passed"] is False and report["errors"] == len([p for p in problems if p["severity"] == "error"])
+    assert tree_bytes(repo / "corpus" / "published") == before
+    assert not (repo / "corpus" / ".published.staging").exists()
+
+
+def test_publish_refuses_without_a_passing_report(built_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    repo = tmp_path / "repo"
+    shutil.copytree(built_repo, repo, symlinks=True)
+    report = repo / "corpus" / "reports" / "validation.json"
+    report.write_text(json.dumps({"passed": False, "errors": 3}))
+    monkeypatch.chdir(repo)
+    result = CliRunner().invoke(app, ["publish"])
+    assert result.exit_code == 1
+    assert "records 3 validation error(s); nothing was published" in result.stderr
+
+
+def test_whitespace_spans_are_warnings_when_configured(built_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    repo = tmp_path / "repo"
+    shutil.copytree(built_repo, repo, symlinks=True)
+    shutil.copytree(CATALOGUE / "2-semantics" / "trailing-whitespace-span" / "files", repo, dirs_exist_ok=True)
+    params = (repo / "params.yaml").read_text().replace("whitespace_spans: error", "whitespace_spans: warning")
+    (repo / "params.yaml").write_text(params)
+    code, stderr = run_pipeline(repo, monkeypatch)
+    assert code != 0  # the span still ends on whitespace, so it cannot align with tokens
+    report = json.loads((repo / "corpus" / "reports" / "validation.json").read_text())
+    assert report["warnings_by_kind"] == {"whitespace-span": 1}
+    assert report["errors_by_kind"] == {"unaligned-span": 1}
+
+
+# --------------------------------------------------------------------------- table checks (GX)
+
+
+def published_frames(built_repo: Path) -> dict[str, pd.DataFrame]:
+    tables_dir = built_repo / "corpus" / "interim" / "tables"
+    return {name: pd.read_parquet(tables_dir / f"{name}.parquet") for name in ("documents", "sentences", "tokens", "entities", "relations", "ner", "re")}
+
+
+def table_problems(frames: dict[str, pd.DataFrame]) -> list[str]:
+    schema = load_label_schema(REPO / "schemas" / "labels.yaml")
+    derive_columns(frames)
+    suites = load_suites(REPO / "schemas" / "expectations.yaml", substitutions(frames, schema, ["train", "dev", "test"]))
+    problems, checked = run_expectations(frames, suites, {})
+    assert checked > 30
+    return [p.format() for p in problems]
+
+
+def test_clean_tables_pass_every_expectation(built_repo: Path):
+    assert table_problems(published_frames(built_repo)) == []
+
+
+@pytest.mark.parametrize(
+    ("table", "corrupt", "expected"),
+    [
+        ("tokens", "bio-i-after-o", "expect_column_pair_values_to_be_in_set(column_A=prev_tag, column_B=ner_tag)"),
+        ("tokens", "bio-disagrees", "expect_column_pair_values_to_be_equal(column_A=ner_tag, column_B=expected_tag)"),
+        ("entities", "label", "expect_column_values_to_be_in_set(column=label)"),
+        ("entities", "duplicate-key", "expect_compound_columns_to_be_unique(column_list=['doc_id', 'ent_id'])"),
+        ("entities", "end-before-start", "expect_column_pair_values_a_to_be_greater_than_b(column_A=end, column_B=start)"),
+        ("entities", "past-document", "expect_column_pair_values_a_to_be_greater_than_b(column_A=doc_length, column_B=end)"),
+        ("relations", "dangling-head", "expect_column_values_to_be_in_set(column=head_key)"),
+        ("documents", "split", "expect_column_values_to_be_in_set(column=split)"),
+        ("entities", "null-source", "expect_column_values_to_not_be_null(column=source)"),
+    ],
+)
+def test_each_table_expectation_catches_its_corruption(built_repo: Path, table: str, corrupt, expected):
+    frames = published_frames(built_repo)
+    frame = frames[table]
+    if corrupt == "bio-i-after-o":
+        index = frame.index[frame.ner_tag == "O"][0]
+        frame.loc[index, "ner_tag"] = "I-ORG"
+    elif corrupt == "bio-disagrees":
+        index = frame.index[frame.ner_tag == "B-PER"][0]
+        frame.loc[index, "ner_tag"] = "B-ORG"
+        frame.loc[index + 1, "ner_tag"] = "I-ORG" if frame.loc[index + 1, "ner_tag"] == "I-PER" else frame.loc[index + 1, "ner_tag"]
+    elif corrupt == "label":
+        frame.loc[0, "label"] = "PERSON"
+    elif corrupt == "duplicate-key":
+        frame.loc[1, "ent_id"] = frame.loc[0, "ent_id"]
+    elif corrupt == "end-before-start":
+        frame.loc[0, "end"] = frame.loc[0, "start"]
+    elif corrupt == "past-document":
+        frame.loc[0, "end"] = 10**6
+    elif corrupt == "dangling-head":
+        frame.loc[0, "head"] = "T999"
+    elif corrupt == "split":
+        frame.loc[0, "split"] = "validation"
+    elif corrupt == "null-source":
+        frame.loc[0, "source"] = None
+    found = table_problems(frames)
+    assert any(expected in line and "000_ea687b33c55d6d88" in line for line in found), found
+
+
+def test_bio_transitions_forbid_i_after_other_types():
+    schema = load_label_schema(REPO / "schemas" / "labels.yaml")
+    pairs = set(bio_transitions(schema))
+    assert ("B-PER", "I-PER") in pairs and ("I-PER", "I-PER") in pairs
+    assert ("O", "I-PER") not in pairs and ("B-ORG", "I-PER") not in pairs
+    assert ("I-PER", "B-PER") in pairs and ("I-PER", "O") in pairs
