@@ -1,0 +1,105 @@
+"""Property-based: every valid corpus passes validation and reaches the published tables unchanged."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import unicodedata
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline import annotate, ingest, publish, validate
+from pipeline.model import normalise_text, text_sha256
+from pipeline.schema import load_label_schema
+
+REPO = Path(__file__).resolve().parent.parent
+SCHEMA = load_label_schema(REPO / "schemas" / "labels.yaml")
+WORDS = ["Kim", "Moon", "Südkorea", "Straße", "Öl", "Ärger", "café", unicodedata.normalize("NFD", "Müller"), "q\u0301x", "🙂", "Gipfel🇩🇪", "👩‍👩‍👧", "US-Präsident", "Grüße", "Jae", "2018"]
+
+
+@st.composite
+def documents(draw):
+    paragraphs = []
+    for _ in range(draw(st.integers(1, 3))):
+        sentences = []
+        for _ in range(draw(st.integers(1, 3))):
+            words = draw(st.lists(st.sampled_from(WORDS), min_size=1, max_size=8))
+            sentences.append(" ".join(words) + ".")
+        line_break = draw(st.sampled_from(["\n", "\r\n", "\r"]))
+        paragraphs.append(line_break.join(sentences) if draw(st.booleans()) else " ".join(sentences))
+    raw = draw(st.sampled_from(["\n\n", "\r\n\r\n"])).join(paragraphs)
+    if draw(st.booleans()):
+        raw = "\ufeff" + raw
+    text = normalise_text(raw)
+    runs = [m for m in re.finditer(r"[^\s.]+", text)]
+    chosen = draw(st.lists(st.integers(0, len(runs) - 1), unique=True, max_size=6)) if runs else []
+    entities = []
+    for number, index in enumerate(sorted(chosen), start=1):
+        match = runs[index]
+        entities.append({"id": f"T{number}", "start": match.start(), "end": match.end(), "label": draw(st.sampled_from(SCHEMA.entity_types)), "text": match.group()})
+    relations = []
+    seen = set()
+    for head in entities:
+        for tail in entities:
+            if head is tail or not draw(st.booleans()):
+                continue
+            allowed = [r for r in SCHEMA.relation_types if head["label"] in r.head and tail["label"] in r.tail]
+            if not allowed:
+                continue
+            rtype = draw(st.sampled_from(allowed))
+            key = (rtype.name, head["id"], tail["id"])
+            if key in seen or (rtype.symmetric and (rtype.name, tail["id"], head["id"]) in seen):
+                continue
+            seen.add(key)
+            relations.append({"id": f"R{len(relations) + 1}", "head": head["id"], "tail": tail["id"], "label": rtype.name})
+    return raw, text, entities, relations
+
+
+def params_for(root: Path) -> dict:
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["schemas"] = {k: str(REPO / v) for k, v in params["schemas"].items()}
+    params["ingest"].update(seeds_dir=str(root / "seeds"), out_dir=str(root / "interim" / "ingest"))
+    params["annotate"].update(annotations_dir=str(root / "annotations"), out_dir=str(root / "interim" / "tables"))
+    params["validate"].update(report=str(root / "reports" / "v.json"), problems=str(root / "reports" / "p.jsonl"), summary=str(root / "reports" / "v.md"))
+    params["publish"].update(out_dir=str(root / "published"), metrics=str(root / "metrics.json"))
+    return params
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(st.lists(documents(), min_size=1, max_size=3))
+def test_valid_corpora_pass_and_round_trip(tmp_path: Path, corpus):
+    root = tmp_path / "corpus"
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "seeds").mkdir(parents=True)
+    (root / "annotations" / "gold").mkdir(parents=True)
+    records = []
+    for number, (raw, text, entities, relations) in enumerate(corpus):
+        (root / "seeds" / f"doc{number}.txt").write_bytes(raw.encode("utf-8"))
+        records.append({"doc_id": f"doc{number}", "text_sha256": text_sha256(text), "source": "gold", "entities": entities, "relations": relations})
+    (root / "annotations" / "gold" / "g.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    params = params_for(root)
+
+    assert ingest.run(params) == []
+    assert annotate.run(params) == []
+    assert validate.run(params), (root / "reports" / "p.jsonl").read_text()
+    publish.run(params)
+
+    published = root / "published"
+    documents_table = pd.read_parquet(published / "documents")
+    assert dict(zip(documents_table.doc_id, documents_table.text)) == {f"doc{i}": c[1] for i, c in enumerate(corpus)}
+    entities = pd.read_parquet(published / "entities")
+    got = sorted(zip(entities.doc_id, entities.ent_id, entities.start, entities.end, entities.label, entities.text))
+    want = sorted((f"doc{i}", e["id"], e["start"], e["end"], e["label"], e["text"]) for i, c in enumerate(corpus) for e in c[2])
+    assert got == want
+    relations = pd.read_parquet(published / "relations")
+    got = sorted(zip(relations.doc_id, relations.rel_id, relations["head"], relations["tail"], relations.label))
+    want = sorted((f"doc{i}", r["id"], r["head"], r["tail"], r["label"]) for i, c in enumerate(corpus) for r in c[3])
+    assert got == want
+    tokens = pd.read_parquet(published / "tokens")
+    texts = dict(zip(documents_table.doc_id, documents_table.text))
+    assert all(texts[d][s:e] == t for d, s, e, t in zip(tokens.doc_id, tokens.start, tokens.end, tokens.text))
