@@ -15,19 +15,21 @@ import fnmatch
 import hashlib
 import json
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline import tables
-from pipeline.ingest import decode_utf8
+from pipeline.ingest import decode_utf8, read_documents
 from pipeline.model import AnnotationRecord, Entity, Problem, Relation, Severity, overlapping_pairs, record_from_json
-from pipeline.problemlog import write_problems
+from pipeline.problemlog import read_problems, write_problems
 from pipeline.progress import progress
 from pipeline.schema import LabelSchema, load_json_schema, load_label_schema
+from pipeline.shards import ShardCache, clean_dir, code_fingerprint, digest, group, parallel_map, part_name, shard_of, workers_from
 
 log = logging.getLogger(__name__)
 
@@ -273,15 +275,26 @@ def hyphen_aware_cuts(text: str, boundaries: Iterable[int]) -> list[int]:
     return sorted(cuts)
 
 
+def tagged_entities(entities: Sequence[Entity]) -> list[Entity]:
+    """The entities BIO can show: in order of start (longest first), each one that does not
+    overlap any entity before it. Without overlaps that is all of them; a nested span loses to
+    the span around it."""
+    kept = []
+    reach = -1
+    for entity in sorted(entities, key=lambda e: (e.start, -(e.end - e.start), e.id)):
+        if entity.start >= reach:
+            kept.append(entity)
+        reach = max(reach, entity.end)
+    return kept
+
+
 def bio_tags(tokens: Sequence[tuple[int, int]], entities: Sequence[Entity]) -> list[str]:
-    """BIO tag per token. With nested spans the outermost (longest, then first) entity wins."""
+    """BIO tag per token for :func:`tagged_entities`; tokens are sorted and aligned."""
     tags = ["O"] * len(tokens)
     starts = [t[0] for t in tokens]
-    for entity in sorted(entities, key=lambda e: (-(e.end - e.start), e.start, e.id)):
+    for entity in tagged_entities(entities):
         first = bisect.bisect_left(starts, entity.start)
         last = bisect.bisect_left(starts, entity.end)
-        if any(tag != "O" for tag in tags[first:last]):
-            continue
         for index in range(first, last):
             tags[index] = ("B-" if index == first else "I-") + entity.label
     return tags
@@ -457,23 +470,20 @@ class Result:
     layers: dict[str, int]
 
 
-def build(
-    documents: pa.Table,
-    sentences: pa.Table,
-    tokens: pa.Table,
+def document_infos(documents: pa.Table) -> dict[str, DocumentInfo]:
+    columns = ["doc_id", "text", "text_sha256", "path", "line", "raw_sha256"]
+    return {row["doc_id"]: DocumentInfo(**row) for row in documents.select(columns).to_pylist()}
+
+
+def check_and_select(
     records: Sequence[AnnotationRecord],
+    docs: dict[str, DocumentInfo],
     schema: LabelSchema,
     *,
     priority: Sequence[str],
-    ratios: dict[str, float],
     whitespace: Severity = Severity.ERROR,
-) -> Result:
-    """The pure core: interim tables + annotation records → publishable tables and problems."""
-    check_ratios(ratios)
-    docs = {
-        row["doc_id"]: DocumentInfo(row["doc_id"], row["text"], row["text_sha256"], row["path"], row["line"], row["raw_sha256"])
-        for row in documents.select(["doc_id", "text", "text_sha256", "path", "line", "raw_sha256"]).to_pylist()
-    }
+) -> tuple[dict[str, AnnotationRecord], list[Problem]]:
+    """Check every record of every layer; choose one valid record per document by priority."""
     problems: list[Problem] = []
     valid_records = []
     entity_homes: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -486,8 +496,21 @@ def build(
         if not any(p.severity is Severity.ERROR for p in found):
             valid_records.append(record)
     chosen, selection_problems = select_records(valid_records, priority)
-    problems.extend(selection_problems)
+    return chosen, problems + selection_problems
 
+
+def build_shard(
+    documents: pa.Table,
+    sentences: pa.Table,
+    tokens: pa.Table,
+    chosen: dict[str, AnnotationRecord],
+    schema: LabelSchema,
+    ratios: dict[str, float],
+) -> Result:
+    """The pure core for one shard: interim tables + chosen records → publishable tables."""
+    check_ratios(ratios)
+    docs = document_infos(documents)
+    problems: list[Problem] = []
     sentences_by_doc: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in sentences.to_pylist():
         sentences_by_doc[row["doc_id"]].append(row)
@@ -496,16 +519,16 @@ def build(
         tokens_by_doc[doc_id].append((start, end, sent_idx))
 
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    token_columns: dict[str, list[Any]] = {name: [] for name in tables.TOKENS.names}
     layers: dict[str, int] = defaultdict(int)
     bio_index = {label: index for index, label in enumerate(schema.bio_labels)}
-    for doc_id in progress(sorted(docs), total=len(docs), description="annotate"):
+    split_of: dict[str, str] = {}
+    for doc_id in sorted(docs):
         document = docs[doc_id]
         text = document.text
         record = chosen.get(doc_id)
         entities = list(record.entities) if record else []
         relations = list(record.relations) if record else []
-        if record:
-            layers[record.layer] += 1
         refined, doc_sentences, token_sentences, crossing = segment_for(text, tokens_by_doc[doc_id], sentences_by_doc[doc_id], entities)
         spans = [(t[0], t[1]) for t in refined]
         if record:
@@ -516,17 +539,24 @@ def build(
             if found:
                 # The record is rejected as a whole, like a record with any other error.
                 problems.extend(found)
-                entities, relations = [], []
+                record, entities, relations = None, [], []
                 refined, doc_sentences, token_sentences, _ = segment_for(text, tokens_by_doc[doc_id], sentences_by_doc[doc_id], [])
                 spans = [(t[0], t[1]) for t in refined]
+            else:
+                layers[record.layer] += 1
         tags = bio_tags(spans, entities)
-        split = assign_split(doc_id, ratios)
+        split = split_of[doc_id] = assign_split(doc_id, ratios)
 
-        rows["documents"].append({"doc_id": doc_id, "split": split})
         rows["sentences"].extend({**s, "doc_id": doc_id} for s in doc_sentences)
+        token_columns["doc_id"].extend([doc_id] * len(spans))
+        token_columns["sent_idx"].extend(token_sentences)
+        token_columns["tok_idx"].extend(range(len(spans)))
+        token_columns["start"].extend(s for s, _ in spans)
+        token_columns["end"].extend(e for _, e in spans)
+        token_columns["text"].extend(text[s:e] for s, e in spans)
+        token_columns["ner_tag"].extend(tags)
         per_sentence: dict[int, list[int]] = defaultdict(list)
-        for tok_idx, ((start, end), sent_idx, tag) in enumerate(zip(spans, token_sentences, tags)):
-            rows["tokens"].append({"doc_id": doc_id, "sent_idx": sent_idx, "tok_idx": tok_idx, "start": start, "end": end, "text": text[start:end], "ner_tag": tag})
+        for tok_idx, sent_idx in enumerate(token_sentences):
             per_sentence[sent_idx].append(tok_idx)
         for sent_idx, indices in sorted(per_sentence.items()):
             rows["ner"].append(
@@ -553,10 +583,14 @@ def build(
         )
         rows["re"].extend(relation_candidates(doc_id, text, split, doc_sentences, entities, relations, schema))
 
-    split_of = {row["doc_id"]: row["split"] for row in rows["documents"]}
-    documents_out = documents.drop_columns(["path", "line", "raw_sha256"]).append_column("split", pa.array([split_of[d] for d in documents.column("doc_id").to_pylist()], pa.string()))
-    result_tables = {"documents": tables.sort_table("documents", documents_out.select(tables.DOCUMENTS.names).cast(tables.DOCUMENTS))}
-    for name in ("sentences", "tokens", "entities", "relations", "ner", "re"):
+    documents_out = documents.drop_columns(["path", "line", "raw_sha256"]).append_column(
+        "split", pa.array([split_of[d] for d in documents.column("doc_id").to_pylist()], pa.string())
+    )
+    result_tables = {
+        "documents": tables.sort_table("documents", documents_out.select(tables.DOCUMENTS.names).cast(tables.DOCUMENTS)),
+        "tokens": tables.sort_table("tokens", pa.Table.from_pydict(token_columns, schema=tables.TOKENS)),
+    }
+    for name in ("sentences", "entities", "relations", "ner", "re"):
         result_tables[name] = tables.from_rows(name, rows[name])
     return Result(result_tables, problems, dict(sorted(layers.items())))
 
@@ -586,32 +620,94 @@ def hf_features(name: str, schema: LabelSchema) -> dict[str, Any] | None:
     return None
 
 
-def run(params: dict[str, Any]) -> list[Problem]:
-    section = params["annotate"]
-    ingest_dir = Path(params["ingest"]["out_dir"])
-    out_dir = Path(section["out_dir"])
-    schema = load_label_schema(params["schemas"]["labels"])
-    validator = load_json_schema(params["schemas"]["annotation"])
-    records, problems = read_layers(Path(section["annotations_dir"]), validator)
-    result = build(
-        tables.read_parquet(ingest_dir / "documents.parquet"),
-        tables.read_parquet(ingest_dir / "sentences.parquet"),
-        tables.read_parquet(ingest_dir / "tokens.parquet"),
-        records,
-        schema,
-        priority=section.get("layer_priority", ["gold", "*"]),
-        ratios=section["splits"],
-        whitespace=Severity(params["validate"].get("whitespace_spans", "error")),
-    )
-    problems.extend(result.problems)
-    info = dataset_info(params, schema)
+CODE_MODULES = ["annotate", "model", "tables", "schema", "shards"]
+
+
+def shard_files(name: str, shard: int, table: pa.Table, splits: Sequence[str]) -> dict[str, pa.Table]:
+    """Relative path → rows for one shard of one table; training views are split per ``split``."""
+    if name not in tables.SPLIT_TABLES:
+        return {f"{name}/part-{part_name(shard)}.parquet": table}
+    files = {}
+    for split in splits:
+        part = table.filter(pc.equal(table.column("split"), split))
+        if part.num_rows:
+            files[f"{name}/{split}-{part_name(shard)}.parquet"] = part
+    return files
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    shard: int
+    ingest_dir: str
+    staging: str
+    records: dict[str, AnnotationRecord]
+    labels_path: str
+    ratios: dict[str, float]
+    info: dict[str, Any]
+
+
+def annotate_shard(job: ShardJob) -> tuple[int, str]:
+    """Worker: build one shard's publishable tables and write them with their metadata."""
+    schema = load_label_schema(job.labels_path)
+    part = f"part-{part_name(job.shard)}.parquet"
+    interim = {name: tables.read_parquet(Path(job.ingest_dir) / name / part) for name in ("documents", "sentences", "tokens")}
+    result = build_shard(interim["documents"], interim["sentences"], interim["tokens"], job.records, schema, job.ratios)
+    staging = Path(job.staging)
     for name, table in result.tables.items():
-        metadata = tables.corpus_metadata({**info, "table": name})
+        metadata = tables.corpus_metadata({**job.info, "table": name})
         features = hf_features(name, schema)
         if features:
             metadata[b"huggingface"] = json.dumps({"info": {"features": features}}, sort_keys=True).encode()
-        tables.write_parquet(tables.with_metadata(table, metadata), out_dir / f"{name}.parquet")
-    (out_dir / "layers.json").write_text(json.dumps(result.layers, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        for relative, rows in shard_files(name, job.shard, tables.with_metadata(table, metadata), list(job.ratios)).items():
+            tables.write_parquet(rows, staging / relative)
+    write_problems(result.problems, staging / "problems" / f"{part_name(job.shard)}.jsonl")
+    (staging / "layers").mkdir(parents=True, exist_ok=True)
+    (staging / "layers" / f"{part_name(job.shard)}.json").write_text(json.dumps(result.layers, sort_keys=True), encoding="utf-8")
+    return job.shard, job.staging
+
+
+def record_fingerprint(record: AnnotationRecord) -> list[Any]:
+    return [record.layer, record.path, record.line, record.to_json(), record.span_texts]
+
+
+def run(params: dict[str, Any]) -> list[Problem]:
+    """Check all layers, then build every shard's tables (cached, parallel) into ``out_dir``."""
+    section = params["annotate"]
+    runtime = params["runtime"]
+    ingest_dir = Path(params["ingest"]["out_dir"])
+    out_dir = Path(section["out_dir"])
+    schema = load_label_schema(params["schemas"]["labels"])
+    check_ratios(section["splits"])
+    validator = load_json_schema(params["schemas"]["annotation"])
+    records, problems = read_layers(Path(section["annotations_dir"]), validator)
+    docs = document_infos(read_documents(ingest_dir))
+    chosen, found = check_and_select(
+        records, docs, schema, priority=section.get("layer_priority", ["gold", "*"]), whitespace=Severity(params["validate"].get("whitespace_spans", "error"))
+    )
+    problems.extend(found)
+    ingest_keys = json.loads((ingest_dir / "shards.json").read_text(encoding="utf-8"))
+    info = dataset_info(params, schema)
+    cache = ShardCache(Path(runtime["cache_dir"]), "annotate")
+    fingerprint = code_fingerprint(CODE_MODULES)
+    by_shard = group(sorted(docs), lambda doc_id: shard_of(doc_id, runtime["shards"]))
+    keys: dict[int, str] = {}
+    todo = []
+    for shard, doc_ids in by_shard.items():
+        shard_records = {d: chosen[d] for d in doc_ids if d in chosen}
+        keys[shard] = digest(fingerprint, ingest_keys[part_name(shard)], info, section["splits"], [record_fingerprint(r) for r in shard_records.values()])
+        if not cache.has(keys[shard]):
+            todo.append(ShardJob(shard, str(ingest_dir), str(cache.staging(keys[shard])), shard_records, params["schemas"]["labels"], dict(section["splits"]), info))
+    for shard, staging in progress(parallel_map(annotate_shard, todo, workers_from(params)), total=len(todo), description="annotate", minimum=2):
+        cache.commit(keys[shard], Path(staging))
+    clean_dir(out_dir)
+    layers: Counter[str] = Counter()
+    for shard in by_shard:
+        cache.link_into(keys[shard], out_dir)
+        problems.extend(read_problems(out_dir / "problems" / f"{part_name(shard)}.jsonl"))
+        layers.update(json.loads((out_dir / "layers" / f"{part_name(shard)}.json").read_text(encoding="utf-8")))
+    (out_dir / "shards.json").write_text(json.dumps({part_name(s): k for s, k in keys.items()}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    (out_dir / "layers.json").write_text(json.dumps(dict(sorted(layers.items())), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     write_problems(problems, out_dir / "problems.jsonl")
-    log.info("annotate: %d records, %d problems", len(records), len(problems))
+    cache.prune()
+    log.info("annotate: %d records, %d shards (%d computed), %d problems", len(records), len(by_shard), len(todo), len(problems))
     return problems

@@ -14,7 +14,12 @@ from rich.logging import RichHandler
 
 from pipeline.params import load_params
 
-app = typer.Typer(help="German news corpus: ingest → annotate → validate → publish.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="German news corpus: ingest → annotate → validate → publish.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # a traceback must never show a password held in a local variable
+)
 
 ParamsOption = typer.Option(Path("params.yaml"), "--params", help="The params file (one section per stage).")
 
@@ -41,6 +46,14 @@ def ingest(params: Path = ParamsOption) -> None:
 def annotate(params: Path = ParamsOption) -> None:
     """Apply the annotation layers: entity and relation tables, BIO tags, splits, training views."""
     from pipeline import annotate as stage
+
+    stage.run(load_params(params))
+
+
+@app.command()
+def preannotate(params: Path = ParamsOption) -> None:
+    """Propose entities and rule-based relations for documents without gold; report P/R/F1 (DVC metric)."""
+    from pipeline import preannotate as stage
 
     stage.run(load_params(params))
 

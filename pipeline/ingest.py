@@ -22,6 +22,7 @@ from pipeline.problemlog import write_problems
 from pipeline.progress import progress
 from pipeline.schema import load_json_schema
 from pipeline.segment import segment_many
+from pipeline.shards import ShardCache, clean_dir, code_fingerprint, digest, group, parallel_map, part_name, shard_of, workers_from
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ def segment_documents(documents: list[SourcedDocument], language: str) -> tuple[
     sentence_rows: list[dict[str, Any]] = []
     token_rows: list[dict[str, Any]] = []
     texts = (item.document.text for item in documents)
-    for item, seg in progress(zip(documents, segment_many(texts, language)), total=len(documents), description="ingest"):
+    for item, seg in zip(documents, segment_many(texts, language)):
         doc = item.document
         doc_rows.append(
             {
@@ -204,15 +205,50 @@ def segment_documents(documents: list[SourcedDocument], language: str) -> tuple[
     return documents_table, sentences_table, tokens_table
 
 
+CODE_MODULES = ["ingest", "segment", "model", "tables", "schema", "shards"]
+TABLES = ("documents", "sentences", "tokens")
+
+
+def document_fingerprint(item: SourcedDocument) -> list[Any]:
+    doc = item.document
+    return [doc.doc_id, doc.text_sha256, doc.source, doc.title, doc.date, doc.url, doc.meta, item.path, item.line, item.raw_sha256]
+
+
+def segment_shard(job: tuple[int, list[SourcedDocument], str, str]) -> tuple[int, str]:
+    """Worker: segment one shard's documents and write its three tables into ``staging``."""
+    shard, documents, language, staging = job
+    for name, table in zip(TABLES, segment_documents(documents, language)):
+        tables.write_parquet(table, Path(staging) / name / f"part-{part_name(shard)}.parquet")
+    return shard, staging
+
+
 def run(params: dict[str, Any]) -> list[Problem]:
-    """Read the seeds, segment them and write the interim tables; return the problems found."""
+    """Read the seeds, segment them shard by shard (cached, parallel), write the interim tables."""
     section = params["ingest"]
+    runtime = params["runtime"]
     out_dir = Path(section["out_dir"])
+    language = section.get("language", "de")
     documents, problems = read_seeds(Path(section["seeds_dir"]), Path(params["schemas"]["document"]))
-    log.info("ingest: %d documents, %d problems", len(documents), len(problems))
-    documents_table, sentences_table, tokens_table = segment_documents(documents, section.get("language", "de"))
-    tables.write_parquet(documents_table, out_dir / "documents.parquet")
-    tables.write_parquet(sentences_table, out_dir / "sentences.parquet")
-    tables.write_parquet(tokens_table, out_dir / "tokens.parquet")
+    cache = ShardCache(Path(runtime["cache_dir"]), "ingest")
+    fingerprint = code_fingerprint(CODE_MODULES)
+    groups = group(documents, lambda item: shard_of(item.document.doc_id, runtime["shards"]))
+    keys = {shard: digest(fingerprint, language, [document_fingerprint(d) for d in docs]) for shard, docs in groups.items()}
+    todo = [(shard, docs, language, str(cache.staging(keys[shard]))) for shard, docs in groups.items() if not cache.has(keys[shard])]
+    for shard, staging in progress(parallel_map(segment_shard, todo, workers_from(params)), total=len(todo), description="ingest", minimum=2):
+        cache.commit(keys[shard], Path(staging))
+    clean_dir(out_dir)
+    for shard in groups:
+        cache.link_into(keys[shard], out_dir)
+    (out_dir / "shards.json").write_text(json.dumps({part_name(s): k for s, k in keys.items()}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     write_problems(problems, out_dir / "problems.jsonl")
+    cache.prune()
+    log.info("ingest: %d documents in %d shards (%d computed, %d from cache), %d problems", len(documents), len(groups), len(todo), len(groups) - len(todo), len(problems))
     return problems
+
+
+def read_documents(ingest_dir: Path, columns: list[str] | None = None) -> pa.Table:
+    """All interim documents (every shard), optionally only some columns."""
+    files = sorted((ingest_dir / "documents").glob("*.parquet"))
+    if not files:
+        return INTERIM_DOCUMENTS.empty_table() if columns is None else INTERIM_DOCUMENTS.empty_table().select(columns)
+    return pa.concat_tables(tables.read_parquet(f, columns=columns) for f in files)

@@ -19,8 +19,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import yaml
 
 from pipeline import tables
@@ -92,33 +91,43 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def layout(name: str, table: pa.Table, split_order: list[str]) -> dict[str, pa.Table]:
-    """Relative file path → rows. Training views are split per ``split``; empty splits are omitted."""
-    if name in FLAT_TABLES:
-        return {f"{name}/part-00000.parquet": table}
-    files = {}
-    for split in split_order:
-        part = table.filter(pc.equal(table.column("split"), split))
-        if part.num_rows:
-            files[f"{name}/{split}-00000.parquet"] = part
-    return files
+def table_files(tables_dir: Path) -> dict[str, list[Path]]:
+    """Every Parquet shard of every published table, by table, in name order."""
+    return {name: sorted((tables_dir / name).glob("*.parquet")) for name in tables.SCHEMAS}
 
 
-def metrics(loaded: dict[str, pa.Table]) -> dict[str, Any]:
-    def count(table: pa.Table, column: str) -> dict[str, int]:
-        return dict(sorted(Counter(table.column(column).to_pylist()).items()))
+def metrics(files: dict[str, list[Path]]) -> dict[str, Any]:
+    """Counts for ``corpus/metrics.json``, reading only the columns they need."""
+
+    def column_counts(name: str, column: str) -> dict[str, int]:
+        counter: Counter[str] = Counter()
+        for path in files[name]:
+            counter.update(pq.read_table(path, columns=[column]).column(column).to_pylist())
+        return dict(sorted(counter.items()))
+
+    def rows(name: str) -> int:
+        return sum(pq.ParquetFile(path).metadata.num_rows for path in files[name])
 
     return {
-        "documents": loaded["documents"].num_rows,
-        "sentences": loaded["sentences"].num_rows,
-        "tokens": loaded["tokens"].num_rows,
-        "entities": loaded["entities"].num_rows,
-        "relations": loaded["relations"].num_rows,
-        "entities_by_label": count(loaded["entities"], "label"),
-        "relations_by_label": count(loaded["relations"], "label"),
-        "documents_by_split": count(loaded["documents"], "split"),
-        "re_candidates_by_label": count(loaded["re"], "label"),
+        "documents": rows("documents"),
+        "sentences": rows("sentences"),
+        "tokens": rows("tokens"),
+        "entities": rows("entities"),
+        "relations": rows("relations"),
+        "entities_by_label": column_counts("entities", "label"),
+        "relations_by_label": column_counts("relations", "label"),
+        "documents_by_split": column_counts("documents", "split"),
+        "re_candidates_by_label": column_counts("re", "label"),
     }
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """Files are never modified in place once written, so a hard link is as good as a copy."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def dataset_card(params: dict[str, Any], schema: LabelSchema, manifest: dict[str, Any], stats: dict[str, Any]) -> str:
@@ -131,9 +140,10 @@ def dataset_card(params: dict[str, Any], schema: LabelSchema, manifest: dict[str
         if name in FLAT_TABLES:
             configs.append({"config_name": name, "data_files": [{"split": "train", "path": f"{name}/*.parquet"}]})
             continue
-        splits = [s for s in params["annotate"]["splits"] if f"{name}/{s}-00000.parquet" in files]
+        split_rows = {s: sum(f["rows"] for path, f in files.items() if path.startswith(f"{name}/{s}-")) for s in params["annotate"]["splits"]}
+        splits = [s for s, n in split_rows.items() if n]
         configs.append({"config_name": name, "data_files": [{"split": s, "path": f"{name}/{s}-*.parquet"} for s in splits]})
-        info: dict[str, Any] = {"config_name": name, "splits": [{"name": s, "num_examples": files[f"{name}/{s}-00000.parquet"]["rows"]} for s in splits]}
+        info: dict[str, Any] = {"config_name": name, "splits": [{"name": s, "num_examples": split_rows[s]} for s in splits]}
         if name == "ner":
             info["features"] = [
                 {"name": "id", "dtype": "string"},
@@ -235,20 +245,20 @@ whose types a relation type allows but that carry no relation are labelled `no_r
 
 
 def assemble(params: dict[str, Any], staging: Path) -> dict[str, Any]:
-    """Write every file of the new dataset into ``staging``; return the manifest."""
-    section = params["annotate"]
-    tables_dir = Path(section["out_dir"])
+    """Put every file of the new dataset into ``staging``; return the manifest."""
+    tables_dir = Path(params["annotate"]["out_dir"])
     schema = load_label_schema(params["schemas"]["labels"])
-    loaded = {name: tables.read_parquet(tables_dir / f"{name}.parquet") for name in tables.SCHEMAS}
-    split_order = list(section["splits"])
-    files: dict[str, dict[str, Any]] = {}
-    for name, table in loaded.items():
-        for relative, part in layout(name, table, split_order).items():
+    files = table_files(tables_dir)
+    listed: dict[str, dict[str, Any]] = {}
+    for name, paths in files.items():
+        for source in paths:
+            written = len(listed) + 1
+            relative = f"{name}/{source.name}"
             target = staging / relative
-            tables.write_parquet(part, target)
-            checkpoint(f"wrote:{relative}")
-            files[relative] = {"rows": part.num_rows, "bytes": target.stat().st_size, "sha256": sha256_file(target)}
-    stats = metrics(loaded)
+            link_or_copy(source, target)
+            checkpoint(f"wrote:{written}")
+            listed[relative] = {"rows": pq.ParquetFile(target).metadata.num_rows, "bytes": target.stat().st_size, "sha256": sha256_file(target)}
+    stats = metrics(files)
     layers = json.loads((tables_dir / "layers.json").read_text(encoding="utf-8"))
     manifest = {
         "dataset": params["publish"]["dataset_name"],
@@ -257,8 +267,8 @@ def assemble(params: dict[str, Any], staging: Path) -> dict[str, Any]:
         "label_schema": schema.to_metadata(),
         "offsets": "half-open [start, end) in Unicode code points into NFC, LF-only documents.text",
         "layers": layers,
-        "rows": {name: table.num_rows for name, table in loaded.items()},
-        "files": dict(sorted(files.items())),
+        "rows": {name: stats[name] for name in FLAT_TABLES} | {name: sum(listed[f"{name}/{p.name}"]["rows"] for p in files[name]) for name in tables.SPLIT_TABLES},
+        "files": dict(sorted(listed.items())),
     }
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
     (staging / "README.md").write_text(dataset_card(params, schema, manifest, stats), encoding="utf-8")

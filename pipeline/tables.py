@@ -157,8 +157,8 @@ def write_parquet(table: pa.Table, path: str | Path) -> None:
     os.replace(tmp, path)
 
 
-def read_parquet(path: str | Path) -> pa.Table:
-    return pq.read_table(path)
+def read_parquet(path: str | Path, columns: list[str] | None = None) -> pa.Table:
+    return pq.read_table(path, columns=columns)
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -47,28 +48,41 @@ def bio_transitions(schema: LabelSchema) -> list[tuple[str, str]]:
     return pairs
 
 
-def expected_tags(tokens: pd.DataFrame, entities: pd.DataFrame) -> list[str]:
-    """The tag each token should carry according to the entity table (outermost entity wins)."""
-    from pipeline.annotate import bio_tags
-    from pipeline.model import Entity
+def expected_tags(tokens: pd.DataFrame, entities: pd.DataFrame) -> np.ndarray:
+    """The tag each token should carry according to the entity table, vectorised.
 
-    result: list[str] = []
-    grouped = {doc_id: frame for doc_id, frame in entities.groupby("doc_id", sort=False)} if len(entities) else {}
-    for doc_id, frame in tokens.groupby("doc_id", sort=False):
-        spans = list(zip(frame["start"].tolist(), frame["end"].tolist()))
-        ents = grouped.get(doc_id)
-        doc_entities = [] if ents is None else [
-            Entity(id=i, start=s, end=e, label=label, source="")
-            for i, s, e, label in zip(ents["ent_id"], ents["start"], ents["end"], ents["label"])
-        ]
-        result.extend(bio_tags(spans, doc_entities))
-    return result
+    Same rule as ``annotate.tagged_entities``: entities in order of start (longest first), each
+    one overlapping an earlier entity of its document is not tagged.
+    """
+    tags = np.full(len(tokens), "O", dtype=object)
+    if entities.empty or tokens.empty:
+        return tags
+    ents = entities.sort_values(["doc_id", "start", "end"], ascending=[True, True, False], kind="stable")
+    reach = ents.groupby("doc_id", sort=False)["end"].cummax().groupby(ents["doc_id"], sort=False).shift(1)
+    ents = ents[reach.isna().to_numpy() | (ents["start"].to_numpy() >= reach.fillna(-1).to_numpy())]
+    codes, _ = pd.factorize(pd.concat([tokens["doc_id"], ents["doc_id"]], ignore_index=True))
+    scale = np.int64(1) << np.int64(40)
+    token_keys = codes[: len(tokens)].astype(np.int64) * scale + tokens["start"].to_numpy(np.int64)
+    ent_codes = codes[len(tokens) :].astype(np.int64)
+    ent_starts = ent_codes * scale + ents["start"].to_numpy(np.int64)
+    ent_ends = ent_codes * scale + ents["end"].to_numpy(np.int64)
+    order = np.argsort(ent_starts, kind="stable")
+    ent_starts, ent_ends, labels = ent_starts[order], ent_ends[order], ents["label"].to_numpy(object)[order]
+    index = np.searchsorted(ent_starts, token_keys, side="right") - 1
+    safe = index.clip(0)
+    inside = (index >= 0) & (token_keys < ent_ends[safe])
+    begins = token_keys == ent_starts[safe]
+    prefixes = np.where(begins, "B-", "I-").astype(object)
+    tags[inside] = prefixes[inside] + labels[safe[inside]]
+    return tags
 
 
 def derive_columns(frames: dict[str, pd.DataFrame]) -> None:
     """Add the derived columns the expectation suites refer to (see schemas/expectations.yaml)."""
     documents = frames["documents"]
-    lengths = dict(zip(documents["doc_id"], documents["text"].str.len()))
+    if "doc_length" not in documents:
+        documents["doc_length"] = documents["text"].str.len()
+    lengths = dict(zip(documents["doc_id"], documents["doc_length"]))
     for name in ("sentences", "tokens", "entities"):
         frame = frames[name]
         frame["doc_length"] = frame["doc_id"].map(lengths).fillna(-1).astype("int64")
@@ -82,8 +96,7 @@ def derive_columns(frames: dict[str, pd.DataFrame]) -> None:
     tokens["expected_tag"] = expected_tags(tokens, frames["entities"])
 
 
-def substitutions(frames: dict[str, pd.DataFrame], schema: LabelSchema, splits: Sequence[str]) -> dict[str, Any]:
-    entities = frames["entities"]
+def base_substitutions(documents: pd.DataFrame, schema: LabelSchema, splits: Sequence[str]) -> dict[str, Any]:
     return {
         "$entity_types": list(schema.entity_types),
         "$relation_types": list(schema.relation_names),
@@ -91,9 +104,14 @@ def substitutions(frames: dict[str, pd.DataFrame], schema: LabelSchema, splits: 
         "$bio_labels": list(schema.bio_labels),
         "$bio_transitions": [list(pair) for pair in bio_transitions(schema)],
         "$splits": list(splits),
-        "$doc_ids": frames["documents"]["doc_id"].tolist(),
-        "$entity_keys": (entities["doc_id"] + KEY_SEPARATOR + entities["ent_id"]).tolist(),
+        "$doc_ids": documents["doc_id"].tolist(),
     }
+
+
+def substitutions(frames: dict[str, pd.DataFrame], schema: LabelSchema, splits: Sequence[str]) -> dict[str, Any]:
+    entities = frames["entities"]
+    keys = (entities["doc_id"] + KEY_SEPARATOR + entities["ent_id"]).tolist()
+    return {**base_substitutions(frames["documents"], schema, splits), "$entity_keys": keys}
 
 
 def load_suites(path: Path, values: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -124,45 +142,57 @@ KEYS = {
 }
 
 
-def run_expectations(frames: dict[str, pd.DataFrame], suites: dict[str, list[dict[str, Any]]], table_paths: dict[str, str]) -> tuple[list[Problem], int]:
-    """Run each table's suite with GX; one problem per failed expectation and document."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    import great_expectations as gx
-    import great_expectations.expectations as gxe
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+class Expectations:
+    """One ephemeral GX context; each call validates one set of frames (a chunk of shards)."""
 
-    for name in list(logging.root.manager.loggerDict):
-        if name.startswith("great_expectations"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+    def __init__(self) -> None:
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+        import great_expectations as gx
+        import great_expectations.expectations as gxe
+        from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    source = context.data_sources.add_pandas("corpus")
-    problems: list[Problem] = []
-    checked = 0
-    for table, specs in suites.items():
-        if table not in frames:
-            raise ValueError(f"schemas/expectations.yaml names table {table!r}, which validate does not know")
-        frame = frames[table]
-        if frame.empty:
-            continue
-        batch = source.add_dataframe_asset(table).add_batch_definition_whole_dataframe("all").get_batch(
-            batch_parameters={"dataframe": frame}
-        )
-        suite = gx.ExpectationSuite(name=table)
-        for spec in specs:
-            suite.add_expectation(getattr(gxe, spec["type"])(**spec["kwargs"]))
-        suite = context.suites.add(suite)
-        result = batch.validate(
-            suite,
-            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": KEYS[table], "return_unexpected_index_query": False},
-        )
-        for outcome in result.results:
-            checked += 1
-            if outcome.success:
+        for name in list(logging.root.manager.loggerDict):
+            if name.startswith("great_expectations"):
+                logging.getLogger(name).setLevel(logging.WARNING)
+        self.gx, self.gxe = gx, gxe
+        self.context = gx.get_context(mode="ephemeral")
+        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        self.source = self.context.data_sources.add_pandas("corpus")
+        self.calls = 0
+
+    def run(self, frames: dict[str, pd.DataFrame], suites: dict[str, list[dict[str, Any]]], table_paths: dict[str, str]) -> tuple[list[Problem], int]:
+        """Run each table's suite on its frame; one problem per failed expectation and document."""
+        self.calls += 1
+        problems: list[Problem] = []
+        checked = 0
+        for table, specs in suites.items():
+            if table not in frames:
                 continue
-            problems.extend(_expectation_problems(table, table_paths.get(table, table), outcome))
-    return problems, checked
+            frame = frames[table]
+            if frame.empty:
+                continue
+            name = f"{table}-{self.calls}"
+            batch = self.source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": frame})
+            suite = self.gx.ExpectationSuite(name=name)
+            for spec in specs:
+                suite.add_expectation(getattr(self.gxe, spec["type"])(**spec["kwargs"]))
+            suite = self.context.suites.add(suite)
+            result = batch.validate(
+                suite,
+                result_format={"result_format": "COMPLETE", "unexpected_index_column_names": KEYS[table], "return_unexpected_index_query": False},
+            )
+            for outcome in result.results:
+                checked += 1
+                if not outcome.success:
+                    problems.extend(_expectation_problems(table, table_paths.get(table, table), outcome))
+        return problems, checked
+
+
+def run_expectations(frames: dict[str, pd.DataFrame], suites: dict[str, list[dict[str, Any]]], table_paths: dict[str, str]) -> tuple[list[Problem], int]:
+    unknown = set(suites) - set(KEYS)
+    if unknown:
+        raise ValueError(f"schemas/expectations.yaml names table(s) {sorted(unknown)}, which validate does not know")
+    return Expectations().run(frames, suites, table_paths)
 
 
 def _expectation_problems(table: str, path: str, outcome: Any) -> list[Problem]:
@@ -189,7 +219,8 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def summarise(problems: Sequence[Problem], checked: int) -> dict[str, Any]:
+def summarise(problems: Sequence[Problem], expectations: int) -> dict[str, Any]:
+    """The metric: counts only, the same for the same inputs whatever the cache held."""
     errors = [p for p in problems if p.severity is Severity.ERROR]
     warnings = [p for p in problems if p.severity is Severity.WARNING]
     return {
@@ -197,7 +228,7 @@ def summarise(problems: Sequence[Problem], checked: int) -> dict[str, Any]:
         "warnings": len(warnings),
         "errors_by_kind": dict(sorted(Counter(p.kind for p in errors).items())),
         "warnings_by_kind": dict(sorted(Counter(p.kind for p in warnings).items())),
-        "expectations_checked": checked,
+        "expectations": expectations,
         "passed": not errors,
     }
 
@@ -205,7 +236,7 @@ def summarise(problems: Sequence[Problem], checked: int) -> dict[str, Any]:
 def markdown_report(summary: dict[str, Any], problems: Iterable[Problem]) -> str:
     lines = ["# Validation report", "", f"**{'PASSED' if summary['passed'] else 'FAILED'}**: "
              f"{summary['errors']} error(s), {summary['warnings']} warning(s), "
-             f"{summary['expectations_checked']} table expectations checked.", ""]
+             f"{summary['expectations']} table expectations in the suites.", ""]
     for title, key in (("Errors by kind", "errors_by_kind"), ("Warnings by kind", "warnings_by_kind")):
         if summary[key]:
             lines += [f"## {title}", "", "| kind | count |", "|---|---|"]
@@ -219,19 +250,105 @@ def markdown_report(summary: dict[str, Any], problems: Iterable[Problem]) -> str
     return "\n".join(lines)
 
 
+CHUNK_TABLES = ("sentences", "tokens", "entities", "relations", "ner", "re")
+
+
+def shard_paths(tables_dir: Path, part: str) -> dict[str, list[Path]]:
+    """The files of one shard, per table (training views have one file per split)."""
+    return {
+        "sentences": [tables_dir / "sentences" / f"part-{part}.parquet"],
+        "tokens": [tables_dir / "tokens" / f"part-{part}.parquet"],
+        "entities": [tables_dir / "entities" / f"part-{part}.parquet"],
+        "relations": [tables_dir / "relations" / f"part-{part}.parquet"],
+        "ner": sorted((tables_dir / "ner").glob(f"*-{part}.parquet")),
+        "re": sorted((tables_dir / "re").glob(f"*-{part}.parquet")),
+    }
+
+
+def chunks(parts: Sequence[str], tables_dir: Path, max_rows: int) -> list[list[str]]:
+    """Consecutive shards grouped so that each group has at most ``max_rows`` tokens (or one shard)."""
+    import pyarrow.parquet as pq
+
+    groups: list[list[str]] = []
+    rows = 0
+    for part in parts:
+        count = pq.ParquetFile(tables_dir / "tokens" / f"part-{part}.parquet").metadata.num_rows
+        if not groups or rows + count > max_rows:
+            groups.append([])
+            rows = 0
+        groups[-1].append(part)
+        rows += count
+    return groups
+
+
+def load_frames(tables_dir: Path, parts: Sequence[str]) -> dict[str, pd.DataFrame]:
+    import pyarrow as pa
+
+    frames = {}
+    for table in CHUNK_TABLES:
+        paths = [p for part in parts for p in shard_paths(tables_dir, part)[table]]
+        arrow = pa.concat_tables(tables.read_parquet(p) for p in paths) if paths else tables.SCHEMAS[table].empty_table()
+        frames[table] = arrow.to_pandas()
+    return frames
+
+
 def validate(params: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
-    """Collect the stage problems, run the table suites, return the summary and all problems."""
+    """Collect the stage problems, run the table suites, return the summary and all problems.
+
+    The documents table is checked whole; the other tables shard by shard, in chunks, skipping
+    shards whose exact contents already passed the same suites (a per-shard cache of passes).
+    """
+    import pyarrow.compute as pc
+
+    from pipeline.ingest import read_documents
+    from pipeline.shards import ShardCache, digest
+
     problems = list(read_problems(Path(params["ingest"]["out_dir"]) / "problems.jsonl"))
     tables_dir = Path(params["annotate"]["out_dir"])
     problems += list(read_problems(tables_dir / "problems.jsonl"))
     schema = load_label_schema(params["schemas"]["labels"])
-    paths = {name: str(tables_dir / f"{name}.parquet") for name in tables.SCHEMAS}
-    frames = {name: tables.read_parquet(path).to_pandas() for name, path in paths.items()}
-    derive_columns(frames)
-    suites = load_suites(Path(params["schemas"]["expectations"]), substitutions(frames, schema, list(params["annotate"]["splits"])))
-    table_problems, checked = run_expectations(frames, suites, paths)
-    problems += table_problems
-    return summarise(problems, checked), problems
+    splits = list(params["annotate"]["splits"])
+    suites_path = Path(params["schemas"]["expectations"])
+    section = params["validate"]
+
+    arrow_documents = read_documents(tables_dir, ["doc_id", "text", "text_sha256", "split"])
+    arrow_documents = arrow_documents.append_column("doc_length", pc.utf8_length(arrow_documents.column("text"))).drop_columns(["text"])
+    documents = arrow_documents.to_pandas()
+    expectations = Expectations()
+    values = base_substitutions(documents, schema, splits)
+    paths = {name: str(tables_dir / name) for name in tables.SCHEMAS}
+    suites = load_suites(suites_path, {**values, "$entity_keys": []})
+    unknown = set(suites) - set(KEYS)
+    if unknown:
+        raise ValueError(f"{suites_path} names table(s) {sorted(unknown)}, which validate does not know")
+    found, checked = expectations.run({"documents": documents}, {"documents": suites.get("documents", [])}, paths)
+    problems += found
+
+    shard_keys: dict[str, str] = json.loads((tables_dir / "shards.json").read_text(encoding="utf-8")) if (tables_dir / "shards.json").exists() else {}
+    passes = ShardCache(Path(params["runtime"]["cache_dir"]), "validate")
+    suite_key = digest(suites_path.read_text(encoding="utf-8"), schema.to_metadata(), splits)
+    pass_key = {part: digest(suite_key, key) for part, key in shard_keys.items()}
+    todo = [part for part in sorted(shard_keys) if not passes.has(pass_key[part])]
+    lengths = documents[["doc_id", "doc_length"]]
+    for group_parts in chunks(todo, tables_dir, int(section.get("chunk_rows", 2_000_000))):
+        frames = load_frames(tables_dir, group_parts)
+        frames["documents"] = lengths
+        derive_columns(frames)
+        entities = frames["entities"]
+        chunk_values = {**values, "$entity_keys": (entities["doc_id"] + KEY_SEPARATOR + entities["ent_id"]).tolist()}
+        chunk_suites = load_suites(suites_path, chunk_values)
+        chunk_suites.pop("documents", None)
+        found, count = expectations.run(frames, chunk_suites, paths)
+        problems += found
+        checked += count
+        if not found:
+            for part in group_parts:
+                staging = passes.staging(pass_key[part])
+                passes.commit(pass_key[part], staging)
+    passes.used.update(pass_key.values())
+    passes.prune()
+    log.info("validate: %d of %d shards checked (%d expectation results) in %d GX run(s)", len(todo), len(shard_keys), checked, expectations.calls)
+    return summarise(problems, sum(len(specs) for specs in suites.values())), problems
 
 
 def run(params: dict[str, Any]) -> bool:

@@ -12,23 +12,24 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
-COPIED = ["pipeline", "schemas", "seeds", "corpus/annotations", "params.yaml", "dvc.yaml", "dvc.lock", "pyproject.toml", ".dvc/config", ".dvcignore", ".gitignore"]
+SKIPPED = ("tests/", "docs/", "benchmarks/", ".ci/")
+
+
+def project_files() -> list[str]:
+    """What a clone of the repository holds (tracked or new, not ignored), minus tests and docs."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    return [name for name in listed if not name.startswith(SKIPPED) and (REPO / name).is_file()]
 
 
 def copy_repo(target: Path) -> Path:
-    """A minimal git + DVC working copy of the project in ``target`` (no outputs, no caches)."""
+    """A git + DVC working copy of the project in ``target`` (no outputs, no caches)."""
     target.mkdir(parents=True, exist_ok=True)
-    for name in COPIED:
-        source = REPO / name
-        if not source.exists():
-            continue
+    for name in project_files():
         destination = target / name
         destination.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, destination, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            shutil.copy2(source, destination)
-    (target / ".dvc" / ".gitignore").write_text("/config.local\n/tmp\n/cache\n")
+        shutil.copy2(REPO / name, destination)
     git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.org"]
     subprocess.run(git + ["init", "-q"], cwd=target, check=True)
     subprocess.run(git + ["add", "-A"], cwd=target, check=True)

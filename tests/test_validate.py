@@ -105,7 +105,7 @@ def test_whitespace_spans_are_warnings_when_configured(built_repo: Path, tmp_pat
 
 def published_frames(built_repo: Path) -> dict[str, pd.DataFrame]:
     tables_dir = built_repo / "corpus" / "interim" / "tables"
-    return {name: pd.read_parquet(tables_dir / f"{name}.parquet") for name in ("documents", "sentences", "tokens", "entities", "relations", "ner", "re")}
+    return {name: pd.read_parquet(tables_dir / name) for name in ("documents", "sentences", "tokens", "entities", "relations", "ner", "re")}
 
 
 def table_problems(frames: dict[str, pd.DataFrame]) -> list[str]:

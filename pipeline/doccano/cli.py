@@ -1,19 +1,25 @@
-"""Command line for the local doccano server: ``python -m pipeline doccano server start|stop|status``.
+"""Command line for doccano: ``python -m pipeline doccano server start|stop|status|env`` and
+``python -m pipeline doccano push|pull``.
 
 Also runnable on its own: ``python -m pipeline.doccano.cli server start``.
+Credentials for push and pull come only from the environment (``DOCCANO_USER``/``DOCCANO_PASSWORD``,
+else ``DOCCANO_ADMIN_USER``/``DOCCANO_ADMIN_PASSWORD``) or a netrc entry; the URL from ``DOCCANO_URL``
+(default: the local server, ``http://127.0.0.1:$DOCCANO_PORT``).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from pipeline.doccano import server as srv
 
-app = typer.Typer(no_args_is_help=True, help="Local doccano annotation server.")
+# Never show local variables in a traceback: a password may be among them.
+app = typer.Typer(no_args_is_help=True, help="Local doccano annotation server; push and pull annotations.", pretty_exceptions_show_locals=False)
 server_app = typer.Typer(no_args_is_help=True, help="Install, start, stop the local doccano server (127.0.0.1 only).")
 app.add_typer(server_app, name="server")
 
@@ -92,6 +98,178 @@ def status_cmd(port: PortOption = None, home: HomeOption = None) -> None:
     else:
         typer.echo(f"not running ({state.url})", err=True)
         raise typer.Exit(code=1)
+
+
+# --------------------------------------------------------------------------- push / pull
+
+ParamsOption = Annotated[Path, typer.Option("--params", help="The params file (paths of the corpus and the schemas).")]
+ProjectOption = Annotated[
+    str | None, typer.Option("--project", help="doccano project name (default: publish.dataset_name from params.yaml).")
+]
+
+
+class UsageError(Exception):
+    """A problem on our side of push/pull (params, layers, documents): one line for the user."""
+
+
+def _params(path: Path) -> dict[str, Any]:
+    from pipeline.params import load_params
+
+    try:
+        return load_params(path)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"cannot read {path} ({type(error).__name__}); run from the repository root or pass --params") from None
+
+
+def _project(params: dict[str, Any], project: str | None) -> str:
+    return project or str(params.get("publish", {}).get("dataset_name") or "corpus")
+
+
+def _warn(message: str) -> None:
+    typer.echo(f"warning: {message}", err=True)
+
+
+def select_documents(documents: list[Any], patterns: list[str] | None) -> list[Any]:
+    if not patterns:
+        return documents
+    chosen = [d for d in documents if any(fnmatch.fnmatchcase(d.doc_id, p) for p in patterns)]
+    if not chosen:
+        raise UsageError(f"no document id matches --documents {' '.join(patterns)} ({len(documents)} documents ingested)")
+    return chosen
+
+
+def load_records(params: dict[str, Any], layers: list[str], documents: list[Any], schema: Any) -> dict[str, Any]:
+    """doc_id → the record to push: from the layers matching ``layers``, chosen by annotate.layer_priority,
+    each checked against its document and the label schema (an error stops the push)."""
+    from pipeline.annotate import DocumentInfo, check_record, layer_name, read_layers, select_records
+    from pipeline.model import Severity
+    from pipeline.schema import load_json_schema
+
+    validator = load_json_schema(params["schemas"]["annotation"])
+    folders = [Path(params["annotate"]["annotations_dir"])]
+    pre = params.get("preannotate", {}).get("out_dir")
+    if pre:
+        folders.append(Path(pre))
+    records, problems = [], []
+    for folder in folders:
+        found, found_problems = read_layers(folder, validator)
+        records.extend(found)
+        for problem in found_problems:
+            try:
+                layer = layer_name(Path(problem.path).resolve(), folder.resolve())
+            except ValueError:
+                layer = ""
+            if any(fnmatch.fnmatchcase(layer, pattern) for pattern in layers):
+                problems.append(problem)
+    available = sorted({r.layer for r in records})
+    selected = [r for r in records if any(fnmatch.fnmatchcase(r.layer, pattern) for pattern in layers)]
+    for pattern in layers:
+        if not any(fnmatch.fnmatchcase(layer, pattern) for layer in available):
+            _warn(f"no annotation layer matches --layer {pattern!r} (layers: {', '.join(available) or 'none'})")
+    chosen, duplicates = select_records(selected, params["annotate"].get("layer_priority", ["gold", "*"]))
+    problems.extend(duplicates)
+    by_id = {d.doc_id: d for d in documents}
+    whitespace = Severity(params.get("validate", {}).get("whitespace_spans", "error"))
+    result = {}
+    for doc_id, record in sorted(chosen.items()):
+        document = by_id.get(doc_id)
+        if document is None:
+            continue
+        info = DocumentInfo(doc_id, document.text, document.text_sha256, document.source, None)
+        found = check_record(record, info, schema, whitespace)
+        problems.extend(found)
+        if not any(p.severity is Severity.ERROR for p in found):
+            result[doc_id] = record
+    errors = [p for p in problems if p.severity is Severity.ERROR]
+    if errors:
+        raise UsageError(
+            f"{len(errors)} problem(s) in the annotation layers to push, first: {errors[0].format()}; "
+            "fix them (see 'python -m pipeline validate') or leave the layer out with --layer"
+        )
+    return result
+
+
+@app.command("push")
+def push_cmd(
+    project: ProjectOption = None,
+    layer: Annotated[
+        list[str] | None,
+        typer.Option("--layer", help="Layer(s) whose records are pushed, fnmatch globs over layer names (default: gold; with --as-suggestions: preannotations). Among several, annotate.layer_priority chooses."),
+    ] = None,
+    as_suggestions: Annotated[
+        bool,
+        typer.Option("--as-suggestions", help="Pre-annotations: fill in only examples where your account has no labels yet; never overwrite."),
+    ] = False,
+    documents: Annotated[
+        list[str] | None, typer.Option("--documents", help="Only documents whose doc_id matches these fnmatch globs.")
+    ] = None,
+    params_path: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Create or update the doccano project, its labels, and upload documents with their annotations."""
+    _setup_logging()
+    from pipeline.doccano import client
+    from pipeline.schema import SchemaError, load_label_schema
+
+    try:
+        params = _params(params_path)
+        schema = load_label_schema(params["schemas"]["labels"])
+        ingest_dir = Path(params["ingest"]["out_dir"])
+        published = Path(params.get("publish", {}).get("out_dir", "corpus/published")) / "documents"
+        docs = select_documents(client.read_documents(ingest_dir, published), documents)
+        layers = layer or (["preannotations"] if as_suggestions else ["gold"])
+        records = load_records(params, layers, docs, schema)
+        session = client.connect()
+        report = client.push(session, project=_project(params, project), documents=docs, records=records, schema=schema, suggestions=as_suggestions)
+    except (client.DoccanoError, UsageError, SchemaError) as error:
+        raise _fail(error) from None
+    for message in report.warnings:
+        _warn(message)
+    typer.echo(report.summary())
+
+
+@app.command("pull")
+def pull_cmd(
+    project: ProjectOption = None,
+    confirmed_only: Annotated[
+        bool,
+        typer.Option("--confirmed-only/--all", help="Only examples each user marked as confirmed (default), or every example they labelled."),
+    ] = True,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out-dir", help="Annotations folder (default: annotate.annotations_dir); layers go to annotators/<user>/<project>.jsonl.")
+    ] = None,
+    user: Annotated[list[str] | None, typer.Option("--user", help="Only these doccano users (default: every member).")] = None,
+    params_path: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Download each annotator's labels as annotation layers (code points, our ids, provenance annotator:<user>)."""
+    _setup_logging()
+    from pipeline.doccano import client
+    from pipeline.schema import SchemaError, load_label_schema
+
+    try:
+        params = _params(params_path)
+        schema = load_label_schema(params["schemas"]["labels"])
+        target = out_dir or Path(params["annotate"]["annotations_dir"])
+        try:
+            expected: dict[str, str] | None = client.expected_hashes(client.read_documents(Path(params["ingest"]["out_dir"])))
+        except client.DoccanoError:
+            expected = None  # nothing ingested here: only doccano's own text hash is checked
+        session = client.connect()
+        report = client.pull(
+            session,
+            project=_project(params, project),
+            schema=schema,
+            out_dir=target,
+            confirmed_only=confirmed_only,
+            users=user,
+            expected_sha=expected,
+        )
+    except (client.DoccanoError, UsageError, SchemaError) as error:
+        raise _fail(error) from None
+    for skipped in report.skipped:
+        _warn(f"not imported: {skipped.format()}")
+    for path in report.written:
+        typer.echo(f"wrote {path}")
+    typer.echo(report.summary())
 
 
 if __name__ == "__main__":

@@ -230,18 +230,18 @@ def map_entity_ids(spans: Sequence[tuple[int, int, int, str]], pushed: Sequence[
     2. same ``(start, end)`` as exactly one pushed entity not yet matched (label changed): its id;
     3. otherwise ``E<start>-<end>`` (plus ``-<label>``, then ``-<db id>`` if still taken).
     """
-    exact: dict[SpanKey, str] = {}
+    exact: dict[SpanKey, list[str]] = {}
     by_offsets: dict[tuple[int, int], list[str]] = {}
     for start, end, label, our_id in pushed:
-        exact.setdefault((start, end, label), our_id)
+        exact.setdefault((start, end, label), []).append(our_id)
         by_offsets.setdefault((start, end), []).append(our_id)
     reserved = {entry[3] for entry in pushed}
     taken: set[str] = set()
     result: dict[int, str] = {}
     ordered = sorted(spans, key=lambda s: (s[1], s[2], s[3], s[0]))
     for db_id, start, end, label in ordered:
-        our_id = exact.get((start, end, label))
-        if our_id is not None and our_id not in taken:
+        our_id = next((i for i in exact.get((start, end, label), []) if i not in taken), None)
+        if our_id is not None:
             result[db_id] = our_id
             taken.add(our_id)
     for db_id, start, end, label in ordered:
@@ -264,15 +264,15 @@ def map_entity_ids(spans: Sequence[tuple[int, int, int, str]], pushed: Sequence[
 
 def map_relation_ids(triples: Sequence[tuple[int, str, str, str]], pushed: Sequence[Sequence[Any]]) -> dict[int, str]:
     """doccano relation id → our relation id, for ``(db_id, head, label, tail)`` in our entity ids."""
-    known = {}
+    known: dict[tuple[str, str, str], list[str]] = {}
     for head, label, tail, our_id in pushed:
-        known.setdefault((head, label, tail), our_id)
+        known.setdefault((head, label, tail), []).append(our_id)
     reserved = {entry[3] for entry in pushed}
     taken: set[str] = set()
     result: dict[int, str] = {}
     for db_id, head, label, tail in sorted(triples, key=lambda t: (t[1], t[2], t[3], t[0])):
-        our_id = known.get((head, label, tail))
-        if our_id is None or our_id in taken:
+        our_id = next((i for i in known.get((head, label, tail), []) if i not in taken), None)
+        if our_id is None:
             digest = hashlib.sha256(f"{head}\t{label}\t{tail}".encode("utf-8")).hexdigest()[:12]
             our_id = f"R{digest}"
             if our_id in taken or our_id in reserved:

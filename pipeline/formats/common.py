@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import bisect
+import hashlib
 import json
 import logging
 import os
@@ -54,7 +55,17 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]+$")
 MAX_DOC_ID = 200
 MAX_ID = 64
 OFFSET_UNITS = ("utf16", "codepoint")
+#: Error kinds whose item is written anyway (``validate`` rejects it); every other error means the
+#: item was skipped.
+KEPT_INVALID = frozenset({"whitespace-span", "overlapping-spans", "relation-type-violation"})
 MAIN_LAYER = ""
+#: A paragraph break as ``pipeline.segment`` cuts paragraphs (kept equal by a test; not imported
+#: from there to keep spaCy out of the importers).
+PARAGRAPH_BREAK = re.compile(r"\n[ \t\u00a0]*\n\s*")
+
+
+def _short(span: str, limit: int = 60) -> str:
+    return span if len(span) <= limit else span[: limit - 10] + "…" + span[-9:]
 
 
 class ImportFailed(Exception):
@@ -84,6 +95,17 @@ def check_name(name: str) -> str:
     return name
 
 
+def make_doc_id(prefix: str, raw: str) -> str:
+    """``prefix`` + the sanitised source id; an id longer than the schema allows keeps its first
+    characters and ends in 12 hex digits of the sha256 of the full source id (stable, unique)."""
+    doc_id = prefix + sanitise_id(raw)
+    if not DOC_ID_PATTERN.match(doc_id):
+        doc_id = sanitise_id(doc_id, doc=True)
+    if len(doc_id) > MAX_DOC_ID:
+        doc_id = doc_id[: MAX_DOC_ID - 13] + "-" + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:12]
+    return doc_id
+
+
 class _IdMaker:
     """Unique ids inside one record: the source id when it is a valid id, else a sanitised or
     generated one (``T1``/``R1``...)."""
@@ -94,7 +116,9 @@ class _IdMaker:
         self.counter = 0
 
     def make(self, raw: str | None) -> str:
-        candidate = sanitise_id(raw)[:MAX_ID] if raw else None
+        candidate = sanitise_id(raw) if raw else None
+        if candidate and len(candidate) > MAX_ID:
+            candidate = candidate[: MAX_ID - 13] + "-" + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:12]
         if candidate and candidate not in self.used:
             self.used.add(candidate)
             return candidate
@@ -492,6 +516,8 @@ class SourceDocument:
     """Layers that get a record even when empty (other layers only when they hold entities)."""
     annotators: dict[str, str] = field(default_factory=dict)
     """Layer → annotator name, for sources with several annotators."""
+    doc_id: str | None = None
+    """Set by :func:`build_result` when the document was imported."""
 
 
 @dataclass
@@ -585,7 +611,7 @@ def build_result(documents: Iterable[SourceDocument], options: ImportOptions) ->
     unmapped_pairs: Counter[str] = Counter()
     for index, source in enumerate(documents, start=1):
         where = source.path if source.line is None else f"{source.path}:{source.line}"
-        doc_id = options.prefix + sanitise_id(source.source_id if source.source_id is not None else f"{index:06d}")
+        doc_id = make_doc_id(options.prefix, source.source_id if source.source_id is not None else f"{index:06d}")
         if not DOC_ID_PATTERN.match(doc_id) or len(doc_id) > MAX_DOC_ID:
             result.problems.append(Problem(source.path, source.line, doc_id, "bad-doc-id", f"document id {doc_id!r} does not match {DOC_ID_PATTERN.pattern} or is longer than {MAX_DOC_ID}"))
             continue
@@ -610,6 +636,7 @@ class _Stats:
     dropped_relations: Counter[str] = field(default_factory=Counter)
     relations_without_argument: Counter[str] = field(default_factory=Counter)
     stripped: int = 0
+    whitespace_only: int = 0
     merged_duplicates: int = 0
     source_entities: int = 0
     source_relations: int = 0
@@ -631,7 +658,11 @@ class _Stats:
                 "relations": dict(sorted(self.dropped_relations.items())),
                 "relations_with_dropped_argument": dict(sorted(self.relations_without_argument.items())),
             },
-            "changed": {"whitespace_stripped": self.stripped, "duplicate_entities_merged": self.merged_duplicates},
+            "changed": {
+                "whitespace_stripped": self.stripped,
+                "whitespace_only_skipped": self.whitespace_only,
+                "duplicate_entities_merged": self.merged_duplicates,
+            },
             "problems": dict(sorted(Counter(p.kind for p in result.problems).items())),
             "errors": sum(1 for p in result.problems if p.severity is Severity.ERROR),
         }
@@ -653,6 +684,7 @@ def _build_document(
     if not text.strip():
         problem("empty-document", "the document has no text after normalisation; it is skipped")
         return
+    source.doc_id = doc_id
     result.documents.append(
         Document(
             doc_id=doc_id,
@@ -702,19 +734,25 @@ def _build_document(
             gone[key] = "error"
             continue
         span = text[start:end]
-        if span != span.strip():
-            if options.strip_whitespace:
-                lead = len(span) - len(span.lstrip())
-                trail = len(span) - len(span.rstrip())
-                if lead + trail >= len(span):
-                    problem("empty-span", f"{what} {span!r} is only whitespace; the entity is skipped")
-                    gone[key] = "error"
-                    continue
-                problem("whitespace-stripped", f"{what} {span!r} → {span.strip()!r} (--strip-whitespace)", Severity.WARNING)
-                stats.stripped += 1
-                start, end = start + lead, end - trail
-            else:
-                problem("whitespace-span", f"{what} {span!r} has leading or trailing whitespace; kept as is (validate rejects it; use --strip-whitespace to strip it)")
+        padded = span != span.strip()
+        if padded and options.strip_whitespace:
+            lead = len(span) - len(span.lstrip())
+            trail = len(span) - len(span.rstrip())
+            if lead + trail >= len(span):
+                problem("whitespace-only-span", f"{what} {span!r} is only whitespace; nothing is left after --strip-whitespace, the entity is skipped", Severity.WARNING)
+                stats.whitespace_only += 1
+                gone[key] = "stripped-away"
+                continue
+            start, end = start + lead, end - trail
+        if PARAGRAPH_BREAK.search(text[start:end]):
+            problem("entity-crosses-paragraph", f"{what} {_short(text[start:end])!r} spans a paragraph break (a blank line), which no entity of the corpus may do; the entity is skipped")
+            gone[key] = "error"
+            continue
+        if padded and options.strip_whitespace:
+            problem("whitespace-stripped", f"{what} {span!r} → {span.strip()!r} (--strip-whitespace)", Severity.WARNING)
+            stats.stripped += 1
+        elif padded:
+            problem("whitespace-span", f"{what} {span!r} has leading or trailing whitespace; kept as is (validate rejects it; use --strip-whitespace to strip it)")
         duplicate = span_index.get((layer, start, end, target))
         if duplicate is not None:
             problem("duplicate-entity", f"{what} repeats entity {duplicate.id} (same span and label); merged into it", Severity.WARNING)
@@ -744,7 +782,7 @@ def _build_document(
         if "mapped-to-null" in reasons:
             stats.relations_without_argument[source_relation.label] += 1
             continue
-        if "error" in reasons:
+        if "error" in reasons or "stripped-away" in reasons:
             problem("argument-skipped", f"{what}: an argument was skipped (see the problem above); the relation is skipped too", Severity.WARNING)
             continue
         head, tail = kept[keys[0]], kept[keys[1]]

@@ -43,28 +43,43 @@ from pipeline.model import Problem, codepoint_to_utf16
 
 def read(paths: Sequence[Path], options: ImportOptions) -> ImportResult:
     files = expand_paths(paths, (".jsonl", ".json"))
-    documents: list[SourceDocument] = []
-    problems: list[Problem] = []
-    skipped_users: Counter[str] = Counter()
+    values: list[tuple[str, int, str, Any]] = []
     for path in files:
         shown = display(path)
         for number, (line, value) in enumerate(iter_json_values(decode(path.read_bytes(), shown), shown), start=1):
             fallback_id = f"{path.stem}-{number:06d}" if len(files) > 1 else f"{number:06d}"
-            parsed = _parse(value, shown, line, fallback_id, options, skipped_users)
-            if isinstance(parsed, Problem):
-                problems.append(parsed)
-            else:
-                documents.append(parsed)
+            values.append((shown, line, fallback_id, value))
+    # Annotators are decided over the whole import: with several, each gets a layer everywhere.
+    users = sorted(
+        {str(a["user"]) for *_, value in values if isinstance(value, dict) for a in _spans_of(value) if isinstance(a, dict) and a.get("user") is not None}
+    )
+    documents: list[SourceDocument] = []
+    problems: list[Problem] = []
+    skipped_users: Counter[str] = Counter()
+    for shown, line, fallback_id, value in values:
+        parsed = _parse(value, shown, line, fallback_id, options, users, skipped_users)
+        if isinstance(parsed, Problem):
+            problems.append(parsed)
+        else:
+            documents.append(parsed)
     result = build_result(documents, options)
     result.problems[:0] = problems
+    result.stats["annotators"] = users
     if skipped_users:
         result.stats["skipped_other_users"] = dict(sorted(skipped_users.items()))
     refresh_stats(result)
     return result
 
 
+def _spans_of(value: dict[str, Any]) -> list[Any]:
+    for key in ("entities", "annotations"):
+        if isinstance(value.get(key), list):
+            return value[key]
+    return []
+
+
 def _parse(
-    value: Any, path: str, line: int, fallback_id: str, options: ImportOptions, skipped_users: Counter[str]
+    value: Any, path: str, line: int, fallback_id: str, options: ImportOptions, users: list[str], skipped_users: Counter[str]
 ) -> SourceDocument | Problem:
     if not isinstance(value, dict):
         return Problem(path, line, None, "not-an-object", f"expected a JSON object per document, got {type(value).__name__}")
@@ -82,10 +97,8 @@ def _parse(
         return Problem(path, line, source_id, "missing-text", "the record has no 'text' string; it is skipped")
 
     raw_entities: list[dict[str, Any]] = []
-    if isinstance(value.get("entities"), list):
-        raw_entities = [e for e in value["entities"] if isinstance(e, dict)]
-    elif isinstance(value.get("annotations"), list):
-        raw_entities = [e for e in value["annotations"] if isinstance(e, dict)]
+    if isinstance(value.get("entities"), list) or isinstance(value.get("annotations"), list):
+        raw_entities = [e for e in _spans_of(value) if isinstance(e, dict)]
     else:
         spans = value.get("labels", value.get("label", []))
         if not isinstance(spans, list):
@@ -99,25 +112,28 @@ def _parse(
         if not all(isinstance(entity.get(k), int) and not isinstance(entity.get(k), bool) for k in ("start_offset", "end_offset")) or entity.get("label") is None:
             return Problem(path, line, source_id, "bad-entity", f"entity {entity!r} needs integer start_offset/end_offset and a label; the record is skipped")
 
-    users = sorted({str(e["user"]) for e in raw_entities if e.get("user") is not None})
-    layers: tuple[str, ...] = ("",)
-    annotators: dict[str, str] = {}
-
     def layer_of(entity: dict[str, Any]) -> str | None:
+        """The entity's layer; ``None`` when ``--user`` excludes it."""
         user = str(entity["user"]) if entity.get("user") is not None else None
         if options.user is not None:
             return "" if user in (options.user, None) else None
-        if len(users) > 1:
-            return f"user-{user}" if user is not None else ""
+        if len(users) > 1 and user is not None:
+            return f"user-{user}"
         return ""
 
+    annotators: dict[str, str] = {}
     if options.user is not None:
         annotators[""] = f"doccano-user-{options.user}"
     elif len(users) > 1:
-        layers = tuple(f"user-{u}" for u in users)
         annotators = {f"user-{u}": f"doccano-user-{u}" for u in users}
     elif users:
         annotators[""] = f"doccano-user-{users[0]}"
+    present = {layer_of(e) for e in raw_entities} - {None}
+    if (options.user is not None or len(users) > 1) and any(e.get("user") is not None for e in raw_entities):
+        # only who annotated this document gets a record: an empty record would claim "no entities"
+        layers: tuple[str, ...] = tuple(sorted(present))
+    else:
+        layers = ("",)
 
     entities: list[SourceEntity] = []
     entity_layer: dict[str, str] = {}

@@ -43,8 +43,8 @@ from pipeline.formats.common import (
     decode,
     display,
     expand_paths,
-    sanitise_id,
     refresh_stats,
+    sanitise_id,
     to_codepoints,
 )
 from pipeline.model import Problem, Severity
@@ -168,7 +168,7 @@ def _whole_table(mentions: list[tuple[SourceDocument, list[dict[str, Any]]]], re
     documents = {d.doc_id: d for d in result.documents}
     rows = []
     for document, doc_mentions in mentions:
-        doc_id = options.prefix + sanitise_id(document.source_id) if document.source_id is not None else None
+        doc_id = document.doc_id
         if doc_id not in documents:
             continue
         offsets = OffsetMap(document.text)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -49,3 +49,80 @@ def doccano_server() -> Iterator[DoccanoServer]:
         finally:
             if not already_running:
                 srv.stop(config)
+
+
+# --------------------------------------------------------------------------- push / pull fixtures
+
+
+@pytest.fixture
+def doccano_env(doccano_server: DoccanoServer, monkeypatch: pytest.MonkeyPatch) -> DoccanoServer:
+    """The environment push and pull read: the test server's URL and its admin as the pushing account."""
+    monkeypatch.setenv("DOCCANO_URL", doccano_server.url)
+    monkeypatch.setenv("DOCCANO_USER", doccano_server.username)
+    monkeypatch.setenv("DOCCANO_PASSWORD", doccano_server.password)
+    return doccano_server
+
+
+@pytest.fixture(scope="session")
+def admin_session(doccano_server: DoccanoServer):
+    from pipeline.doccano import client
+
+    return client.connect(doccano_server.url, client.Credentials(doccano_server.username, doccano_server.password, "test"))
+
+
+@pytest.fixture(scope="session")
+def projects(admin_session) -> Iterator[Callable[[str], str]]:
+    """A factory of unique project names; every project made under such a name is deleted at the end."""
+    import uuid
+
+    names: list[str] = []
+
+    def make(prefix: str) -> str:
+        name = f"pytest-{prefix}-{uuid.uuid4().hex[:8]}"
+        names.append(name)
+        return name
+
+    yield make
+    for name in names:
+        project = admin_session.find_project(name)
+        if project is not None:
+            admin_session.client.delete_project(project["id"])
+
+
+@pytest.fixture(scope="session")
+def roundtrip_workspace(tmp_path_factory: pytest.TempPathFactory):
+    """The seed plus 200+ documents from ../shared/external and handcrafted texts, ingested, with a gold layer."""
+    from helpers import build_documents, external_dir, write_workspace
+
+    if not (external_dir() / "mobie-dev.jsonl.gz").is_file() or not (external_dir() / "germeval2014-dev.tsv").is_file():
+        pytest.skip(f"third-party corpora not found in {external_dir()} (set CORPUS_EXTERNAL_DIR)")
+    root = tmp_path_factory.mktemp("roundtrip")
+    docs = build_documents(220)
+    params = write_workspace(root, docs)
+    return root, params, docs
+
+
+@pytest.fixture(scope="session")
+def small_workspace(tmp_path_factory: pytest.TempPathFactory):
+    """The seed plus the handcrafted emoji/ß/CRLF/NFD texts, ingested, with a gold layer (no external data)."""
+    from helpers import handcrafted, write_workspace
+
+    root = tmp_path_factory.mktemp("small")
+    docs = handcrafted()
+    params = write_workspace(root, docs)
+    return root, params, docs
+
+
+@pytest.fixture(scope="session")
+def make_user(admin_session) -> Iterator[Callable[[str], tuple[str, str]]]:
+    """Create doccano users (unique names, throw-away passwords); they stay on the test server."""
+    import secrets
+    import uuid
+
+    def make(prefix: str) -> tuple[str, str]:
+        username = f"{prefix}-{uuid.uuid4().hex[:6]}"
+        password = secrets.token_urlsafe(16)
+        admin_session.client.create_user(username=username, password=password)
+        return username, password
+
+    yield make

@@ -1,0 +1,115 @@
+"""The floor: the least work any version of the pipeline has to do on the same documents.
+
+Only the chosen tokenizer (spaCy's blank ``de`` pipeline + rule-based sentencizer, exactly as
+``pipeline/segment.py`` builds it) over every seed text, plus a bare pyarrow Parquet write
+(zstd, as ``pipeline/tables.py`` writes) of the resulting ``(doc_id, start, end, text)`` token
+table. No normalisation, no validation, no annotation, no DVC. The table is written in chunks of
+``--chunk`` documents through one ``ParquetWriter``, so that the floor's memory stays flat too.
+
+Run as its own process (``benchmarks/run.py`` does, and measures its wall time and peak RSS from
+outside); prints one JSON object with the time of each phase measured inside::
+
+    python benchmarks/floor.py --seeds-dir WORK/seeds --out WORK/.bench/floor-tokens.parquet
+"""
+
+from __future__ import annotations
+
+import time
+
+STARTED = time.perf_counter()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+
+def read_texts(seeds_dir: Path) -> tuple[list[str], list[str]]:
+    ids: list[str] = []
+    texts: list[str] = []
+    for path in sorted(p for p in seeds_dir.rglob("*") if p.is_file() and p.suffix in (".txt", ".jsonl")):
+        if path.suffix == ".txt":
+            ids.append(path.stem)
+            texts.append(path.read_text(encoding="utf-8-sig"))
+            continue
+        with open(path, encoding="utf-8-sig") as handle:
+            for line in handle:
+                if line.strip():
+                    data = json.loads(line)
+                    ids.append(data["id"])
+                    texts.append(data["text"])
+    return ids, texts
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="tokenizer + pyarrow write only")
+    parser.add_argument("--seeds-dir", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--chunk", type=int, default=2000, help="documents per written table chunk")
+    args = parser.parse_args(argv)
+
+    phases: dict[str, float] = {}
+    mark = time.perf_counter()
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import spacy
+
+    nlp = spacy.blank("de")
+    nlp.add_pipe("sentencizer")
+    phases["import_s"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    ids, texts = read_texts(args.seeds_dir)
+    phases["read_s"] = time.perf_counter() - mark
+
+    schema = pa.schema([("doc_id", pa.string()), ("start", pa.int64()), ("end", pa.int64()), ("text", pa.string())])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tokenize = write = 0.0
+    tokens = sentences = 0
+    writer = pq.ParquetWriter(args.out, schema, compression="zstd", write_statistics=True, store_schema=True)
+    try:
+        for first in range(0, len(texts), args.chunk):
+            mark = time.perf_counter()
+            doc_col: list[str] = []
+            starts: list[int] = []
+            ends: list[int] = []
+            words: list[str] = []
+            chunk_ids = ids[first : first + args.chunk]
+            for doc_id, doc in zip(chunk_ids, nlp.pipe(texts[first : first + args.chunk], batch_size=args.batch_size)):
+                for sent in doc.sents:
+                    sentences += 1
+                    for token in sent:
+                        if token.is_space:
+                            continue
+                        doc_col.append(doc_id)
+                        starts.append(token.idx)
+                        ends.append(token.idx + len(token.text))
+                        words.append(token.text)
+            tokenize += time.perf_counter() - mark
+            mark = time.perf_counter()
+            table = pa.table([pa.array(doc_col, pa.string()), pa.array(starts, pa.int64()), pa.array(ends, pa.int64()), pa.array(words, pa.string())], schema=schema)
+            writer.write_table(table, row_group_size=128 * 1024)
+            tokens += table.num_rows
+            write += time.perf_counter() - mark
+    finally:
+        mark = time.perf_counter()
+        writer.close()
+        write += time.perf_counter() - mark
+    phases["tokenize_s"] = tokenize
+    phases["table_write_s"] = write
+    phases["inside_total_s"] = time.perf_counter() - STARTED
+    result = {
+        "documents": len(texts),
+        "tokens": tokens,
+        "sentences": sentences,
+        "characters": sum(map(len, texts)),
+        "output_bytes": args.out.stat().st_size,
+        "phases": phases,
+    }
+    json.dump(result, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()

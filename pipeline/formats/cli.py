@@ -1,0 +1,162 @@
+"""``python -m pipeline import`` and ``python -m pipeline export`` (mounted by ``pipeline.cli``)."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from pipeline.formats import EXPORTERS, IMPORTERS, exporter, importer
+from pipeline.formats.common import (
+    KEPT_INVALID,
+    OFFSET_UNITS,
+    ExportOptions,
+    ImportFailed,
+    ImportOptions,
+    ImportResult,
+    check_name,
+    load_mapping,
+    load_published,
+    write_import,
+)
+from pipeline.model import Severity
+
+log = logging.getLogger(__name__)
+SHOWN_PER_KIND = 10
+
+
+def run_import(
+    format: str,
+    paths: list[Path],
+    *,
+    name: str,
+    mapping: Path | None = None,
+    offsets: str = "utf16",
+    labels: Path = Path("schemas/labels.yaml"),
+    id_prefix: str | None = None,
+    strip_whitespace: bool = False,
+    user: str | None = None,
+    limit: int | None = None,
+) -> ImportResult:
+    """Read ``paths`` in ``format`` into an :class:`ImportResult` (no files written)."""
+    check_name(name)
+    if offsets not in OFFSET_UNITS:
+        raise ImportFailed(f"--offsets must be one of {list(OFFSET_UNITS)}, not {offsets!r}")
+    label_mapping, schema = load_mapping(mapping, labels)
+    options = ImportOptions(
+        name=name,
+        mapping=label_mapping,
+        schema=schema,
+        offsets=offsets,
+        id_prefix=id_prefix,
+        strip_whitespace=strip_whitespace,
+        user=user,
+        limit=limit,
+    )
+    return importer(format)(paths, options)
+
+
+def _report(result: ImportResult) -> None:
+    by_kind: dict[str, list] = {}
+    for problem in result.problems:
+        by_kind.setdefault(problem.kind, []).append(problem)
+    for kind, problems in sorted(by_kind.items()):
+        for problem in problems[:SHOWN_PER_KIND]:
+            typer.echo(problem.format(), err=True)
+        if len(problems) > SHOWN_PER_KIND:
+            typer.echo(f"... {len(problems) - SHOWN_PER_KIND} more {kind} problem(s), all in the report", err=True)
+    stats = result.stats
+    typer.echo(f"import {result.name}: {stats['documents']} documents", err=True)
+    for layer, counts in stats["layers"].items():
+        typer.echo(f"  {layer}: {counts['records']} records, {counts['entities']} entities, {counts['relations']} relations", err=True)
+    dropped = stats["dropped_by_mapping"]
+    for what, counts in (("entities", dropped["entities"]), ("relations", dropped["relations"]), ("relations with a dropped argument", dropped["relations_with_dropped_argument"])):
+        if counts:
+            typer.echo(f"  dropped by the mapping (null), {what}: {sum(counts.values())} " + ", ".join(f"{k}={v}" for k, v in counts.items()), err=True)
+    changed = stats["changed"]
+    if changed["whitespace_stripped"]:
+        typer.echo(f"  whitespace stripped from {changed['whitespace_stripped']} span(s) (--strip-whitespace)", err=True)
+    if changed["duplicate_entities_merged"]:
+        typer.echo(f"  {changed['duplicate_entities_merged']} duplicate entities merged", err=True)
+    counts = Counter(p.severity for p in result.problems)
+    typer.echo(f"  problems: {counts[Severity.ERROR]} error(s), {counts[Severity.WARNING]} warning(s)", err=True)
+
+
+def import_corpus(
+    format: str = typer.Argument(..., help=f"Source format: {', '.join(sorted(IMPORTERS))}."),
+    paths: list[Path] = typer.Argument(..., help="Files or folders to import."),
+    name: str = typer.Option(..., "--name", help="Import name: seeds/<name>.jsonl, layer imported/<name>, source imported:<name>."),
+    mapping: Optional[Path] = typer.Option(None, "--mapping", help="Label mapping file (schemas/mappings/<corpus>.yaml); without it labels must already be ours."),
+    offsets: str = typer.Option("utf16", "--offsets", help="Unit of the source offsets (doccano): utf16 (doccano's editor, MobIE) or codepoint."),
+    id_prefix: Optional[str] = typer.Option(None, "--id-prefix", help="Prefix of the document ids (default '<name>-')."),
+    strip_whitespace: bool = typer.Option(False, "--strip-whitespace", help="Strip leading/trailing whitespace from spans (reported); default: keep and report them."),
+    user: Optional[str] = typer.Option(None, "--user", help="doccano: import only this annotator's spans (default: one layer per annotator)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Import only the first N documents."),
+    seeds_dir: Path = typer.Option(Path("seeds"), "--seeds-dir", help="Where the documents go."),
+    annotations_dir: Path = typer.Option(Path("corpus/annotations"), "--annotations-dir", help="Where the annotation layers go."),
+    reports_dir: Path = typer.Option(Path("corpus/imported"), "--reports-dir", help="Where the import report and side tables go."),
+    labels: Path = typer.Option(Path("schemas/labels.yaml"), "--labels", help="The label schema to map onto (when the mapping file names none)."),
+    force: bool = typer.Option(False, "--force", help="Replace an earlier import of the same name."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Report only; write nothing."),
+) -> None:
+    """Import a third-party corpus: documents into seeds/, annotations into corpus/annotations/imported/.
+
+    Exits 1 when nothing could be imported (unmapped labels, unreadable input) and also when
+    records were written with problems that `validate` will reject (all listed)."""
+    try:
+        result = run_import(
+            format,
+            paths,
+            name=name,
+            mapping=mapping,
+            offsets=offsets,
+            labels=labels,
+            id_prefix=id_prefix,
+            strip_whitespace=strip_whitespace,
+            user=user,
+            limit=limit,
+        )
+        _report(result)
+        if not dry_run:
+            info = {"format": format, "paths": [str(p) for p in paths], "mapping": str(mapping) if mapping else None, "offsets": offsets, "strip_whitespace": strip_whitespace}
+            files = write_import(result, seeds_dir=seeds_dir, annotations_dir=annotations_dir, reports_dir=reports_dir, force=force, info=info)
+            for key, path in files.items():
+                typer.echo(f"  wrote {key}: {path}", err=True)
+    except (ImportFailed, ValueError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    if result.errors:
+        kept = sum(1 for p in result.errors if p.kind in KEPT_INVALID)
+        skipped = len(result.errors) - kept
+        parts = [f"{kept} written item(s) that validate will reject"] if kept else []
+        parts += [f"{skipped} item(s) not imported because the source is broken there"] if skipped else []
+        typer.echo(f"error: {len(result.errors)} error(s) above: " + "; ".join(parts), err=True)
+        raise typer.Exit(code=1)
+
+
+def export_corpus(
+    format: str = typer.Argument(..., help=f"Target format: {', '.join(sorted(EXPORTERS))}."),
+    out: Path = typer.Argument(..., help="Output folder."),
+    published: Path = typer.Option(Path("corpus/published"), "--published", help="The published dataset to export."),
+    offsets: str = typer.Option("utf16", "--offsets", help="doccano: offset unit written (utf16 or codepoint)."),
+    force: bool = typer.Option(False, "--force", help="Replace OUT if it exists."),
+) -> None:
+    """Export the published dataset: hf, spacy, conll, brat or doccano (see docs/formats.md)."""
+    try:
+        if offsets not in OFFSET_UNITS:
+            raise ValueError(f"--offsets must be one of {list(OFFSET_UNITS)}, not {offsets!r}")
+        write = exporter(format)
+        if out.exists() and any(out.iterdir()):
+            if not force:
+                raise ValueError(f"{out} exists and is not empty; pass --force to replace it")
+            shutil.rmtree(out)
+        corpus = load_published(published)
+        written = write(corpus, out, ExportOptions(offsets=offsets))
+    except (ValueError, FileNotFoundError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"export {format}: {len(corpus.documents)} documents, {len(written)} files in {out}", err=True)
