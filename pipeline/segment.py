@@ -44,6 +44,9 @@ class Segmentation:
 def german_pipeline(language: str = "de") -> Language:
     nlp = spacy.blank(language)
     nlp.add_pipe("sentencizer")
+    # The limit protects spaCy's parser and NER from memory blow-up; the tokenizer and the
+    # rule-based sentencizer are linear, so very long paragraphs are fine.
+    nlp.max_length = 10**9
     return nlp
 
 

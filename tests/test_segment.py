@@ -38,3 +38,12 @@ def test_offsets_hold_for_arbitrary_text(text):
     for tokens in seg.tokens:
         for token in tokens:
             assert text[token.start : token.end].strip() != ""
+
+
+def test_a_very_long_paragraph_is_segmented():
+    text = "Kim traf Moon in Panmunjom, und die Gespräche dauerten lange " * 25_000
+    assert len(text) > 1_000_000
+    seg = segment(text)
+    assert sum(len(t) for t in seg.tokens) == 25_000 * 11
+    last = seg.tokens[-1][-1]
+    assert text[last.start : last.end] == "lange"
