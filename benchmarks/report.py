@@ -196,7 +196,7 @@ def markdown(results: list[dict[str, Any]]) -> str:
     for result in results:
         summary = result.get("summary") or summarise(result)
         env = result.get("environment") or {}
-        out += [f"## N = {result['n']:,} documents ({_n(summary.get('tokens'))} tokens)", ""]
+        out += [f"## N = {result['n']:,} documents ({_n(summary.get('tokens'))} tokens), `{result.get('dvc_command', 'dvc repro')}`", ""]
         out.append(
             f"{env.get('when', '')}; commit `{env.get('git_commit', '')[:10]}`{' + uncommitted pipeline changes' if env.get('pipeline_dirty') else ''} "
             f"(pipeline sources sha256 `{env.get('pipeline_sha256', '')}`); {env.get('cpus')} CPU ({env.get('cpu')}), {env.get('memory_gb')} GB RAM; "
@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
     results = [json.loads(path.read_text()) for path in args.results]
     for result in results:
         result["summary"] = summarise(result)
-    sys.stdout.write(markdown(sorted(results, key=lambda r: r["n"])))
+    sys.stdout.write(markdown(sorted(results, key=lambda r: (r["n"], r.get("dvc_command", "")))))
 
 
 if __name__ == "__main__":

@@ -335,25 +335,48 @@ def change_one_annotation(work: Path, n: int) -> str:
 
 
 def profile_stages(work: Path, env: dict[str, str], out_dir: Path, stages: list[str], top: int = 30) -> dict[str, Any]:
-    """cProfile and -X importtime of each stage command, run directly in the work copy."""
+    """cProfile and -X importtime of each stage command, run directly in the work copy.
+
+    With ``runtime.workers: 1`` (cProfile sees only its own process) and an empty shard cache
+    (``runtime.cache_dir`` pointed at a fresh folder), so that the profile shows the full work of
+    the stage rather than the pool waiting or cache hits. The outputs are rewritten identically.
+    """
     import pstats
 
     out_dir.mkdir(parents=True, exist_ok=True)
     found: dict[str, Any] = {}
     python = str(VENV_BIN / "python")
+    params = yaml.safe_load((work / "params.yaml").read_text())
     for stage in stages:
+        fresh = work / ".bench" / f"profile-cache-{stage}"
+        shutil.rmtree(fresh, ignore_errors=True)
+        stage_params = dict(params, runtime={**(params.get("runtime") or {}), "workers": 1, "cache_dir": str(fresh)})
+        params_path = work / ".bench" / f"params-profile-{stage}.yaml"
+        params_path.write_text(yaml.safe_dump(stage_params, sort_keys=False, allow_unicode=True))
         prof = work / ".bench" / f"{stage}.prof"
         t0 = time.perf_counter()
-        subprocess.run([python, "-m", "cProfile", "-o", str(prof), "-m", "pipeline", stage], cwd=work, env=env, capture_output=True)
+        done = subprocess.run([python, "-m", "cProfile", "-o", str(prof), "-m", "pipeline", stage, "--params", str(params_path)], cwd=work, env=env, capture_output=True, text=True)
         profiled = time.perf_counter() - t0
         text_path = out_dir / f"profile-{stage}.txt"
         with open(text_path, "w") as handle:
-            stats = pstats.Stats(str(prof), stream=handle)
-            stats.sort_stats("cumulative").print_stats(top)
-            stats.sort_stats("tottime").print_stats(top)
-        imports = subprocess.run([python, "-X", "importtime", "-m", "pipeline", stage], cwd=work, env=env, capture_output=True, text=True)
+            handle.write(f"# python -m cProfile -m pipeline {stage} (workers 1, empty shard cache): exit {done.returncode}, {profiled:.1f} s\n")
+            hot: list[list[Any]] = []
+            if prof.exists():
+                stats = pstats.Stats(str(prof), stream=handle)
+                stats.sort_stats("cumulative").print_stats(top)
+                stats.sort_stats("tottime").print_stats(top)
+                raw = stats.stats  # type: ignore[attr-defined]
+                for (path, line, function), (_, calls, own, cumulative, _) in sorted(raw.items(), key=lambda item: -item[1][2])[:10]:
+                    hot.append([f"{Path(path).name}:{line}({function})", calls, round(own, 3), round(cumulative, 3)])
+            else:
+                handle.write(done.stderr[-4000:])
+        shutil.rmtree(fresh, ignore_errors=True)
+        fresh.mkdir(parents=True)
+        imports = subprocess.run([python, "-X", "importtime", "-m", "pipeline", stage, "--params", str(params_path)], cwd=work, env=env, capture_output=True, text=True)
+        shutil.rmtree(fresh, ignore_errors=True)
         top_imports = _top_imports(imports.stderr)
-        found[stage] = {"profiled_wall_s": profiled, "profile": str(text_path), "import_s": sum(us for _, us in top_imports) / 1e6,
+        found[stage] = {"profiled_wall_s": profiled, "exit": done.returncode, "profile": str(text_path), "hot_own_time": hot,
+                        "import_s": sum(us for _, us in top_imports) / 1e6,
                         "top_imports": [[name, us / 1e6] for name, us in sorted(top_imports, key=lambda x: -x[1])[:8]]}
     return found
 
@@ -411,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", type=Path, default=None, help="where to build the repository copy (default: a new temporary directory)")
     parser.add_argument("--keep", action="store_true", help="keep the work copy (always kept when --workdir is given)")
-    parser.add_argument("--json-out", type=Path, default=None, help="default: benchmarks/results/bench-N<N>.json")
+    parser.add_argument("--json-out", type=Path, default=None, help="default: benchmarks/results/bench-N<N>[-<target>...].json")
     parser.add_argument("--external", type=Path, default=None, help="default: $CORPUS_EXTERNAL_DIR or ../shared/external")
     parser.add_argument("--rss-limit-gb", type=float, default=10.0, help="abort a run whose processes together exceed this (protects the machine)")
     parser.add_argument("--timeout", type=float, default=None, help="abort any single dvc repro after this many seconds")
@@ -425,7 +448,8 @@ def main(argv: list[str] | None = None) -> int:
     external = (args.external or build_corpus.external_dir()).resolve()
     if not external.exists():
         parser.error(f"{external} does not exist: set --external or CORPUS_EXTERNAL_DIR")
-    json_out = args.json_out or BENCH_DIR / "results" / f"bench-N{args.n}.json"
+    suffix = "".join(f"-{t}" for t in args.target)
+    json_out = args.json_out or BENCH_DIR / "results" / f"bench-N{args.n}{suffix}.json"
     json_out.parent.mkdir(parents=True, exist_ok=True)
     created = args.workdir is None
     work = Path(tempfile.mkdtemp(prefix=f"bench-N{args.n}-")) if created else args.workdir.resolve()
@@ -492,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
             ran = [name for name, stage in full["stages"].items() if "wall_s" in stage]
             stages = args.profile or ran
             log(f"profiling {', '.join(stages)} (cProfile, -X importtime)")
-            result["profile"] = profile_stages(work, env, json_out.parent / f"bench-N{args.n}-profile", stages)
+            result["profile"] = profile_stages(work, env, json_out.with_name(json_out.stem + "-profile"), stages)
     finally:
         result["summary"] = report.summarise(result)
         json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")

@@ -37,11 +37,10 @@ import os
 import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from pipeline.model import AnnotationRecord, Entity, Relation
+from pipeline.model import AnnotationRecord
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +61,6 @@ ROLE_RELATIONS = (("head_of", HEAD_OF_ROLES), ("works_for", WORKS_FOR_ROLES))
 # --------------------------------------------------------------------------- the model
 
 
-@lru_cache(maxsize=2)
 def blank_pipeline(language: str = "de") -> Any:
     """A blank spaCy pipeline whose tokenizer splits word-internal and word-final hyphens."""
     import spacy
@@ -114,16 +112,13 @@ class Proposer:
     """An EntityRuler over the blank German pipeline, plus the relation rules."""
 
     def __init__(self, patterns: Sequence[Mapping[str, Any]], schema: Any, language: str = "de") -> None:
-        import spacy
-
         unknown = sorted({p["label"] for p in patterns} - set(schema.entity_types))
         if unknown:
             raise ValueError(f"patterns use labels {unknown} that are not in the label schema")
-        base = blank_pipeline(language)
-        self.nlp = spacy.blank(language)
-        self.nlp.tokenizer = base.tokenizer
-        ruler = self.nlp.add_pipe("entity_ruler", config={"overwrite_ents": True, "validate": True})
-        ruler.add_patterns([dict(p) for p in patterns])
+        self.nlp = blank_pipeline(language)
+        if patterns:  # an empty ruler only warns; no patterns simply proposes nothing
+            ruler = self.nlp.add_pipe("entity_ruler", config={"overwrite_ents": True, "validate": True})
+            ruler.add_patterns([dict(p) for p in patterns])
         self.schema = schema
 
     def entities(self, texts: Sequence[str]) -> list[list[tuple[int, int, str]]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import copy_repo, run, tree_bytes
+from repo_helpers import copy_repo, run, tree_bytes
 
 pytestmark = pytest.mark.e2e
 SEED_LAYER = Path("corpus/annotations/gold/seed.jsonl")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import run, tool_env, tree_bytes
+from repo_helpers import run, tool_env, tree_bytes
 from pipeline.publish import old_dir, recover, staging_dir, swap_in
 
 CHECKPOINTS = ["wrote:1", "wrote:5", "before-swap", "mid-swap"]

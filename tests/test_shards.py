@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import tree_bytes
+from repo_helpers import tree_bytes
 from pipeline import annotate, ingest, publish, validate
 from pipeline.model import text_sha256
 from pipeline.shards import ShardCache, digest, parallel_map, shard_of

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from conftest import tree_bytes
+from repo_helpers import tree_bytes
 from pipeline.cli import app
 from pipeline.schema import load_label_schema
 from pipeline.validate import bio_transitions, derive_columns, load_suites, run_expectations, substitutions

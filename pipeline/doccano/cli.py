@@ -161,7 +161,7 @@ def load_records(params: dict[str, Any], layers: list[str], documents: list[Any]
                 layer = ""
             if any(fnmatch.fnmatchcase(layer, pattern) for pattern in layers):
                 problems.append(problem)
-    available = sorted({r.layer for r in records})
+    available = sorted({layer_name(path, folder) for folder in folders if folder.is_dir() for path in folder.rglob("*.jsonl")})
     selected = [r for r in records if any(fnmatch.fnmatchcase(r.layer, pattern) for pattern in layers)]
     for pattern in layers:
         if not any(fnmatch.fnmatchcase(layer, pattern) for layer in available):

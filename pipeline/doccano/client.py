@@ -621,6 +621,9 @@ def pull(
     exported = session.export(project_id, confirmed_only=confirmed_only)
     confirmed = exported if confirmed_only else session.export(project_id, confirmed_only=True)
     report = PullReport(project=project, project_id=project_id)
+    unknown = sorted(set(users or ()) - set(exported))
+    if unknown:
+        raise DoccanoError(f"doccano project '{project}' has no member named '{unknown[0]}'; members: {', '.join(sorted(exported))}; check --user")
     outputs: dict[Path, bytes] = {}
     for username in sorted(exported):
         if users and username not in users:

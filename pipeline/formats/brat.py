@@ -45,9 +45,8 @@ UNSUPPORTED = {"E": "event", "A": "attribute", "M": "attribute", "N": "normalisa
 def read(paths: Sequence[Path], options: ImportOptions) -> ImportResult:
     documents: list[SourceDocument] = []
     problems: list[Problem] = []
-    for ann in expand_paths(paths, (".ann",)):
-        if ann.suffix != ".ann":
-            ann = ann.with_suffix(".ann")
+    pairs = dict.fromkeys(path.with_suffix(".ann") for path in expand_paths(paths, (".ann",)))
+    for ann in pairs:
         txt = ann.with_suffix(".txt")
         if not ann.exists() or not txt.exists():
             raise ImportFailed(f"{ann}: brat needs both {txt.name} and {ann.name}")
@@ -71,7 +70,7 @@ def _document(txt: Path, ann: Path, problems: list[Problem]) -> SourceDocument:
             entity_id, label, fragments, span_text = match.groups()
             pieces = [tuple(map(int, f.split())) for f in fragments.split(";")]
             gaps = [text[a[1] : b[0]] for a, b in zip(pieces, pieces[1:])]
-            if any(not gap.strip() == "" or "\n" not in gap or a[1] > b[0] for gap, a, b in zip(gaps, pieces, pieces[1:])):
+            if any(gap.strip() or "\n" not in gap or a[1] > b[0] for gap, a, b in zip(gaps, pieces, pieces[1:])):
                 problems.append(Problem(shown, number, txt.stem, "discontinuous-span", f"{entity_id} {label} has a discontinuous span ({fragments}); not representable, skipped"))
                 continue
             # brat stores a span across line breaks as fragments joined by a space: one span here

@@ -105,8 +105,10 @@ def import_corpus(
 ) -> None:
     """Import a third-party corpus: documents into seeds/, annotations into corpus/annotations/imported/.
 
-    Exits 1 when nothing could be imported (unmapped labels, unreadable input) and also when
-    records were written with problems that `validate` will reject (all listed)."""
+    Exits 1 when nothing could be imported (unmapped labels, unreadable input: nothing is
+    written), and after writing when errors were reported: items kept that `validate` will reject
+    (whitespace-padded spans without --strip-whitespace, overlaps, relation type violations) or
+    items the source has broken (bad offsets, span text mismatches, spans across a blank line)."""
     try:
         result = run_import(
             format,
@@ -150,10 +152,13 @@ def export_corpus(
         if offsets not in OFFSET_UNITS:
             raise ValueError(f"--offsets must be one of {list(OFFSET_UNITS)}, not {offsets!r}")
         write = exporter(format)
-        if out.exists() and any(out.iterdir()):
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
             if not force:
                 raise ValueError(f"{out} exists and is not empty; pass --force to replace it")
-            shutil.rmtree(out)
+            if out.is_dir():
+                shutil.rmtree(out)
+            else:
+                out.unlink()
         corpus = load_published(published)
         written = write(corpus, out, ExportOptions(offsets=offsets))
     except (ValueError, FileNotFoundError) as error:

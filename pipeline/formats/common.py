@@ -133,14 +133,11 @@ class _IdMaker:
 # --------------------------------------------------------------------------- offsets
 
 
-def _nfc_quick_check_maybe() -> frozenset[str]:
-    """Characters that can combine with the character before them under NFC (NFC_QC=Maybe):
-    second characters of canonical compositions, plus Hangul medial vowels and final consonants."""
-    return _maybe_chars()
-
-
 @lru_cache(maxsize=1)
 def _maybe_chars() -> frozenset[str]:
+    """Characters that can combine with the character before them under NFC (NFC_QC=Maybe):
+    second characters of canonical compositions, plus Hangul medial vowels and final consonants.
+    Computed once, on the first text that NFC changes."""
     maybe: set[str] = set()
     for code in range(0x110000):
         decomposition = unicodedata.decomposition(chr(code))
@@ -160,10 +157,10 @@ def _maybe_chars() -> frozenset[str]:
 
 def _safe_start(char: str) -> bool:
     """True when NFC can never combine ``char`` with anything before it."""
-    if unicodedata.combining(char) or char in _nfc_quick_check_maybe():
+    if unicodedata.combining(char) or char in _maybe_chars():
         return False
     first = unicodedata.normalize("NFD", char)[0]
-    return not unicodedata.combining(first) and first not in _nfc_quick_check_maybe()
+    return not unicodedata.combining(first) and first not in _maybe_chars()
 
 
 class OffsetMap:
@@ -685,15 +682,17 @@ def _build_document(
         problem("empty-document", "the document has no text after normalisation; it is skipped")
         return
     source.doc_id = doc_id
+    origin = Path(source.path).name + (f":{source.line}" if source.line is not None else "")
     result.documents.append(
         Document(
             doc_id=doc_id,
             text=text,
-            source=f"{Path(source.path).name}#{source.source_id}" if source.source_id is not None else Path(source.path).name,
+            source=origin,
             title=source.title,
             date=source.date,
             url=source.url,
-            meta=source.meta,
+            # where the document came from, kept in the seeds (ingest names the seed file instead)
+            meta={**source.meta, "imported_from": f"{options.source} {origin}"},
         )
     )
     mapping = options.mapping
@@ -982,7 +981,8 @@ def write_import(
                 old = Path(relative)
                 if old.exists() and old.is_file():
                     old.unlink()
-    clashes = {d.doc_id: where for d in result.documents if (where := _existing_doc_ids(seeds_dir, seeds_file).get(d.doc_id))} if result.documents else {}
+    existing = _existing_doc_ids(seeds_dir, seeds_file) if result.documents else {}
+    clashes = {d.doc_id: existing[d.doc_id] for d in result.documents if d.doc_id in existing}
     if clashes:
         listed = "\n".join(f"  {doc_id} (already in {where})" for doc_id, where in sorted(clashes.items())[:50])
         raise ImportFailed(f"{len(clashes)} imported document id(s) are already used by other seed files; choose another --name or --id-prefix:\n{listed}")
@@ -1118,7 +1118,8 @@ FLAT_TABLES = ("documents", "sentences", "tokens", "entities", "relations")
 
 
 def load_published(published: Path) -> Corpus:
-    """Read ``corpus/published`` (the flat tables and ``manifest.json``)."""
+    """Read ``corpus/published`` (the flat tables, every shard, and ``manifest.json``)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     manifest_path = published / "manifest.json"
@@ -1130,8 +1131,6 @@ def load_published(published: Path) -> Corpus:
         files = sorted((published / name).glob("*.parquet"))
         if not files:
             raise FileNotFoundError(f"{published / name} holds no Parquet files")
-        import pyarrow as pa
-
         tables[name] = pa.concat_tables([pq.read_table(f) for f in files])
     return corpus_from_tables(tables, manifest["label_schema"], root=published)
 

@@ -75,6 +75,8 @@ def read(paths: Sequence[Path], options: ImportOptions) -> ImportResult:
     for path in expand_paths(paths, (".jsonl", ".jsonl.gz", ".json")):
         shown = display(path)
         for number, line in enumerate(_lines(path), start=1):
+            if options.limit is not None and len(documents) >= options.limit:
+                break
             if not line.strip():
                 continue
             try:
@@ -88,8 +90,6 @@ def read(paths: Sequence[Path], options: ImportOptions) -> ImportResult:
             problems.extend(found)
             documents.append(document)
             mentions.append((document, data.get("relationMentions") or []))
-    if options.limit is not None:
-        mentions = mentions[: options.limit]
     result = build_result(documents, options)
     result.problems[:0] = problems
     if nary["keep_whole"]:

@@ -39,8 +39,8 @@ GERMEVAL_LABELS = {"PER": "PER", "ORG": "ORG", "LOC": "LOC", "OTH": "MISC"}
 
 
 def repo_conftest() -> Any:
-    """tests/conftest.py (copy_repo, run, tree_bytes) loaded by path: both conftest files are 'conftest'."""
-    spec = importlib.util.spec_from_file_location("repo_tests_conftest", REPO / "tests" / "conftest.py")
+    """tests/repo_helpers.py (copy_repo, run, tree_bytes), loaded by path."""
+    spec = importlib.util.spec_from_file_location("repo_helpers_by_path", REPO / "tests" / "repo_helpers.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

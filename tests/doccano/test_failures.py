@@ -132,19 +132,16 @@ def test_upload_rejected(small, admin_session, projects, monkeypatch: pytest.Mon
     assert len(admin_session.list_examples(report.project_id)) == len(documents)
 
 
-def test_annotator_cannot_push_gold(small, admin_session, projects, make_user, doccano_server, monkeypatch):
+def test_annotator_cannot_push_gold(small, doccano_env, admin_session, projects, make_user, monkeypatch):
     root, params_file, _ = small
     project = projects("annotator")
-    monkeypatch.setenv("DOCCANO_URL", doccano_server.url)
-    monkeypatch.setenv("DOCCANO_USER", doccano_server.username)
-    monkeypatch.setenv("DOCCANO_PASSWORD", doccano_server.password)
     assert invoke("push", "--project", project, "--params", str(params_file)).exit_code == 0
     username, password = make_user("annotator")
     info = admin_session.require_project(project)
     monkeypatch.setenv("DOCCANO_USER", username)
     monkeypatch.setenv("DOCCANO_PASSWORD", password)
     line = one_error_line(invoke("push", "--project", project, "--params", str(params_file)))
-    assert f"doccano project '{project}' does not exist at {doccano_server.url} or user '{username}' is not a member" in line
+    assert f"doccano project '{project}' does not exist at {doccano_env.url} or user '{username}' is not a member" in line
     admin_session.client.add_member(info["id"], username, "annotator")
     line = one_error_line(invoke("push", "--project", project, "--params", str(params_file)))
     assert f"user '{username}' is not an admin of doccano project '{project}'" in line and "--as-suggestions" in line

@@ -15,7 +15,6 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-sys.path.insert(0, str(HERE))  # corpus_strategies.py
 
 from pipeline.formats.common import ImportOptions, load_mapping  # noqa: E402
 
@@ -52,7 +51,7 @@ IMPORTS = [
     # (format, files relative to the external folder, name, mapping stem, extra CLI options)
     ("mobie", ["mobie-dev.jsonl.gz"], "mobie-dev", "mobie", []),
     # a slice keeps dvc repro short; the whole file passes annotate's checks in test_conll.py
-    ("germeval", ["germeval2014-dev.tsv"], "germeval-dev", "germeval2014", ["--limit", "300"]),
+    ("germeval", ["germeval2014-dev.tsv"], "germeval-dev", "germeval2014", ["--limit", "200"]),
     ("hipe", ["hipe2022-sonar-dev-de.tsv"], "hipe-sonar-dev", "hipe2022", []),
     ("doccano", ["doccano/sief-relation-export-60.jsonl"], "sief", "sief", ["--strip-whitespace"]),
     (
@@ -68,7 +67,7 @@ IMPORTS = [
     ),
     ("conll", ["doccano/import_tests_data_sequence_labeling_example.conll"], "doccano-conll", "doccano-examples", []),
 ]
-COPIED = ["pipeline", "schemas", "params.yaml", "dvc.yaml", "seeds", "pyproject.toml", ".dvcignore"]
+SKIPPED = ("tests/", "docs/", "benchmarks/", ".ci/")
 
 
 @dataclass
@@ -86,18 +85,17 @@ class PublishedRepo:
 
 
 def copy_repo(target: Path) -> Path:
+    """A git working copy of what a clone of the project holds (tracked or new, not ignored)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
     target.mkdir(parents=True)
-    for name in COPIED:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, target / name)
-    (target / ".dvc").mkdir()
-    shutil.copy2(REPO / ".dvc" / "config", target / ".dvc" / "config")
-    shutil.copytree(REPO / "corpus" / "annotations", target / "corpus" / "annotations", ignore=shutil.ignore_patterns("imported"))
-    if (REPO / "corpus" / "patterns").exists():  # read by the preannotate stage
-        shutil.copytree(REPO / "corpus" / "patterns", target / "corpus" / "patterns")
+    for name in listed:
+        if name.startswith(SKIPPED) or not (REPO / name).is_file():
+            continue
+        destination = target / name
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, destination)
     subprocess.run(["git", "init", "-q"], cwd=target, check=True)
     return target
 

@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from corpus_strategies import assert_same, build_corpus, corpora
+from .corpus_strategies import assert_same, build_corpus, corpora
 from hypothesis import given, settings
 
 from pipeline.formats import brat

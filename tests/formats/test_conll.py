@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from corpus_strategies import build_corpus, corpora, pipeline_problems
+from .corpus_strategies import build_corpus, corpora, pipeline_problems
 from hypothesis import given, settings
 
 from pipeline.formats import conll

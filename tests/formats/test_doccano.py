@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from corpus_strategies import assert_same, build_corpus, corpora, pipeline_problems
+from .corpus_strategies import assert_same, build_corpus, corpora, pipeline_problems
 from hypothesis import given, settings
 
 from pipeline.formats import doccano
@@ -46,7 +46,7 @@ def test_current_shape_with_utf16_offsets(tmp_path, make_options):
     result = doccano.read([path], make_options("dc"))
     (document,) = result.documents
     (record,) = result.records
-    assert document.doc_id == "dc-7" and document.meta == {"doccano_id": 7}
+    assert document.doc_id == "dc-7" and document.meta == {"doccano_id": 7, "imported_from": "imported:dc a.jsonl:1"}
     assert [(e.id, document.text[e.start : e.end]) for e in record.entities] == [("T1", "Kim"), ("T2", "Trump")]
     assert [(r.id, r.head, r.tail, r.label) for r in record.relations] == [("R9", "T1", "T2", "meets")]
     as_codepoints = doccano.read([path], make_options("dc", offsets="codepoint"))
@@ -219,7 +219,7 @@ def test_round_trip(make_options, specs):
 
 
 def test_export_writes_utf16_offsets(tmp_path):
-    from corpus_strategies import DocSpec
+    from .corpus_strategies import DocSpec
     from pipeline.model import Entity
 
     corpus = build_corpus([DocSpec("d", "🙂 Kim", (Entity("T1", 2, 5, "PER", "gold"),), ())])

@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from corpus_strategies import assert_same
+from .corpus_strategies import assert_same
 
 from pipeline.formats import brat, doccano, spacy_docbin
 from pipeline.formats.common import ExportOptions, load_published

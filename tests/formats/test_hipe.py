@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from corpus_strategies import pipeline_problems
+from .corpus_strategies import pipeline_problems
 
 from pipeline.formats import hipe
 from pipeline.formats.common import ImportFailed

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from corpus_strategies import pipeline_problems
+from .corpus_strategies import pipeline_problems
 
 from pipeline.formats import mobie
 from pipeline.formats.common import ImportFailed

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from corpus_strategies import DocSpec, assert_same, build_corpus, corpora
+from .corpus_strategies import DocSpec, assert_same, build_corpus, corpora
 from hypothesis import given, settings
 
 from pipeline.formats import spacy_docbin

@@ -1,0 +1,70 @@
+"""`python -m pipeline import` / `export`: exit codes, messages, what is (not) written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def dirs(tmp_path: Path) -> list[str]:
+    return [
+        "--seeds-dir", str(tmp_path / "seeds"),
+        "--annotations-dir", str(tmp_path / "annotations"),
+        "--reports-dir", str(tmp_path / "imported"),
+        "--labels", str(REPO / "schemas/labels.yaml"),
+    ]
+
+
+def source(tmp_path: Path, label: str = "PER", start: int = 0) -> Path:
+    path = tmp_path / "in.jsonl"
+    row = {"id": 1, "text": "Anna Berg lebt in Bonn.", "entities": [{"id": 1, "start_offset": start, "end_offset": 9, "label": label}], "relations": []}
+    path.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    return path
+
+
+def test_unmapped_labels_stop_the_import(tmp_path):
+    outcome = invoke("import", "doccano", str(source(tmp_path, "PERSON")), "--name", "x", *dirs(tmp_path))
+    assert outcome.exit_code == 1
+    assert "entity label 'PERSON'" in outcome.output
+    assert not (tmp_path / "seeds").exists()
+
+
+def test_dry_run_writes_nothing_and_a_real_run_writes_everything(tmp_path):
+    outcome = invoke("import", "doccano", str(source(tmp_path)), "--name", "x", "--dry-run", *dirs(tmp_path))
+    assert outcome.exit_code == 0, outcome.output
+    assert "import x: 1 documents" in outcome.output and not (tmp_path / "seeds").exists()
+    outcome = invoke("import", "doccano", str(source(tmp_path)), "--name", "x", *dirs(tmp_path))
+    assert outcome.exit_code == 0, outcome.output
+    assert (tmp_path / "seeds/x.jsonl").exists() and (tmp_path / "annotations/imported/x/x.jsonl").exists()
+    report = json.loads((tmp_path / "imported/x/report.json").read_text(encoding="utf-8"))
+    assert report["format"] == "doccano" and report["layers"]["imported/x"]["entities"] == 1
+    again = invoke("import", "doccano", str(source(tmp_path)), "--name", "x", *dirs(tmp_path))
+    assert again.exit_code == 1 and "--force" in again.output
+
+
+def test_errors_are_written_and_exit_1(tmp_path):
+    outcome = invoke("import", "doccano", str(source(tmp_path, start=4)), "--name", "x", "--offsets", "codepoint", *dirs(tmp_path))
+    assert outcome.exit_code == 1
+    assert "whitespace-span" in outcome.output and "1 written item(s) that validate will reject" in outcome.output
+    assert (tmp_path / "seeds/x.jsonl").exists()
+
+
+def test_bad_options_and_missing_published_dataset(tmp_path):
+    assert "--name 'a b'" in invoke("import", "doccano", str(source(tmp_path)), "--name", "a b", *dirs(tmp_path)).output
+    assert "--offsets must be one of" in invoke("import", "doccano", str(source(tmp_path)), "--name", "x", "--offsets", "bytes", *dirs(tmp_path)).output
+    assert "unknown import format 'xml'" in invoke("import", "xml", str(source(tmp_path)), "--name", "x", *dirs(tmp_path)).output
+    missing = invoke("export", "conll", str(tmp_path / "out"), "--published", str(tmp_path / "nothing"))
+    assert missing.exit_code == 1 and "build the dataset first" in missing.output
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("", encoding="utf-8")
+    assert "pass --force" in invoke("export", "conll", str(tmp_path / "full"), "--published", str(tmp_path / "nothing")).output
