@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -25,7 +24,6 @@ from pipeline.formats.common import (
 )
 from pipeline.model import Severity
 
-log = logging.getLogger(__name__)
 SHOWN_PER_KIND = 10
 
 

@@ -51,7 +51,6 @@ log = logging.getLogger(__name__)
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 DOC_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
-ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]+$")
 MAX_DOC_ID = 200
 MAX_ID = 64
 OFFSET_UNITS = ("utf16", "codepoint")
@@ -70,10 +69,6 @@ def _short(span: str, limit: int = 60) -> str:
 
 class ImportFailed(Exception):
     """The input cannot be imported at all (unmapped labels, unreadable input): nothing is written."""
-
-    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
-        super().__init__(message)
-        self.problems = list(problems)
 
 
 # --------------------------------------------------------------------------- ids
@@ -624,6 +619,10 @@ def build_result(documents: Iterable[SourceDocument], options: ImportOptions) ->
             + "\n".join(f"  {pair} ({count}×)" for pair, count in sorted(unmapped_pairs.items()))
         )
     result.stats = stats.as_dict(result)
+    dropped = result.stats["dropped_by_mapping"]
+    for what, counts in dropped.items():
+        if counts:
+            log.info("import %s: dropped by the mapping (null), %s: %s", options.name, what.replace("_", " "), counts)
     return result
 
 

@@ -285,6 +285,9 @@ def test_written_records_validate_against_the_annotation_schema(tmp_path, make_o
     write_import(result, seeds_dir=tmp_path / "seeds", annotations_dir=tmp_path / "annotations", reports_dir=tmp_path / "imported")
     records, problems = read_layers(tmp_path / "annotations", load_json_schema(LABELS.parent / "annotation.schema.json"), root=tmp_path)
     assert not problems and [r.layer for r in records] == ["imported/t"]
+    documents = load_json_schema(LABELS.parent / "document.schema.json")
+    for line in (tmp_path / "seeds" / "t.jsonl").read_text(encoding="utf-8").splitlines():
+        assert not list(documents.iter_errors(json.loads(line)))
 
 
 def test_registries_resolve():

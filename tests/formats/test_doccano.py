@@ -8,7 +8,6 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-import pytest
 import yaml
 from .corpus_strategies import assert_same, build_corpus, corpora, pipeline_problems
 from hypothesis import given, settings
