@@ -92,7 +92,7 @@ def derive_columns(frames: dict[str, pd.DataFrame]) -> None:
     tokens = frames["tokens"]
     previous = tokens["ner_tag"].shift(1, fill_value="O")
     sentence_start = (tokens["doc_id"] != tokens["doc_id"].shift(1)) | (tokens["sent_idx"] != tokens["sent_idx"].shift(1))
-    tokens["prev_tag"] = previous.where(~sentence_start, "O")
+    tokens["bio_transition"] = previous.where(~sentence_start, "O") + " " + tokens["ner_tag"]
     tokens["expected_tag"] = expected_tags(tokens, frames["entities"])
 
 
@@ -102,7 +102,7 @@ def base_substitutions(documents: pd.DataFrame, schema: LabelSchema, splits: Seq
         "$relation_types": list(schema.relation_names),
         "$relation_labels": list(schema.relation_names) + [NO_RELATION],
         "$bio_labels": list(schema.bio_labels),
-        "$bio_transitions": [list(pair) for pair in bio_transitions(schema)],
+        "$bio_transitions": [f"{previous} {tag}" for previous, tag in bio_transitions(schema)],
         "$splits": list(splits),
         "$doc_ids": documents["doc_id"].tolist(),
     }

@@ -124,7 +124,7 @@ def test_clean_tables_pass_every_expectation(built_repo: Path):
 @pytest.mark.parametrize(
     ("table", "corrupt", "expected"),
     [
-        ("tokens", "bio-i-after-o", "expect_column_pair_values_to_be_in_set(column_A=prev_tag, column_B=ner_tag)"),
+        ("tokens", "bio-i-after-o", "expect_column_values_to_be_in_set(column=bio_transition)"),
         ("tokens", "bio-disagrees", "expect_column_pair_values_to_be_equal(column_A=ner_tag, column_B=expected_tag)"),
         ("entities", "label", "expect_column_values_to_be_in_set(column=label)"),
         ("entities", "duplicate-key", "expect_compound_columns_to_be_unique(column_list=['doc_id', 'ent_id'])"),
