@@ -24,7 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline import tables
-from pipeline.ingest import decode_utf8, read_documents
+from pipeline.ingest import read_documents
+from pipeline.jsonl import display_path, read_jsonl
 from pipeline.model import AnnotationRecord, Entity, Problem, Relation, Severity, overlapping_pairs, record_from_json
 from pipeline.problemlog import read_problems, write_problems
 from pipeline.progress import progress
@@ -61,35 +62,12 @@ def read_layers(annotations_dir: Path, validator: Any, root: Path | None = None)
     if not annotations_dir.exists():
         return records, problems
     for path in sorted(annotations_dir.rglob("*.jsonl")):
-        display = _display(path, root)
+        display = display_path(path, root)
         layer = layer_name(path, annotations_dir)
-        raw, problem = decode_utf8(path.read_bytes(), display)
-        if problem:
-            problems.append(problem)
-            continue
-        for number, line in enumerate(raw.removeprefix("\ufeff").split("\n"), start=1):
-            line = line.rstrip("\r")
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as error:
-                problems.append(Problem(display, number, None, "invalid-json", f"line is not JSON: {error.msg} at column {error.colno}"))
-                continue
-            doc_id = data.get("doc_id") if isinstance(data, dict) and isinstance(data.get("doc_id"), str) else None
-            errors = sorted(validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message))
-            if errors:
-                problems.extend(Problem(display, number, doc_id, "schema", f"at {e.json_path}: {e.message}") for e in errors)
-                continue
-            records.append(record_from_json(data, layer=layer, path=display, line=number))
+        rows, found = read_jsonl(path, display, validator, "doc_id")
+        problems.extend(found)
+        records.extend(record_from_json(data, layer=layer, path=display, line=number) for number, data in rows)
     return records, problems
-
-
-def _display(path: Path, root: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(root.resolve()))
-    except ValueError:
-        return str(path)
 
 
 # --------------------------------------------------------------------------- semantic checks
@@ -620,7 +598,7 @@ def hf_features(name: str, schema: LabelSchema) -> dict[str, Any] | None:
     return None
 
 
-CODE_MODULES = ["annotate", "model", "tables", "schema", "shards"]
+CODE_MODULES = ["annotate", "jsonl", "model", "tables", "schema", "shards"]
 
 
 def shard_files(name: str, shard: int, table: pa.Table, splits: Sequence[str]) -> dict[str, pa.Table]:

@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from pipeline import tables
+from pipeline.jsonl import decode_utf8, display_path, read_jsonl, schema_problems
 from pipeline.model import Document, Problem, normalise_text, text_sha256
 from pipeline.problemlog import write_problems
 from pipeline.progress import progress
@@ -58,25 +59,6 @@ class SourcedDocument:
     that annotations anchored to the raw text can be recognised and explained."""
 
 
-def decode_utf8(data: bytes, path: str) -> tuple[str | None, Problem | None]:
-    """Decode strictly; on failure a problem naming the byte offset and line of the bad byte."""
-    try:
-        return data.decode("utf-8"), None
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        bad = data[error.start : error.end].hex(" ")
-        return None, Problem(
-            path, line, None, "invalid-utf8", f"invalid UTF-8 at byte offset {error.start} (bytes {bad}): {error.reason}"
-        )
-
-
-def _schema_problems(validator: Any, data: Any, path: str, line: int | None, doc_id: str | None) -> list[Problem]:
-    return [
-        Problem(path, line, doc_id, "schema", f"at {error.json_path}: {error.message}")
-        for error in sorted(validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message))
-    ]
-
-
 def read_txt(path: Path, display: str, validator: Any) -> tuple[list[SourcedDocument], list[Problem]]:
     raw, problem = decode_utf8(path.read_bytes(), display)
     if problem:
@@ -85,41 +67,26 @@ def read_txt(path: Path, display: str, validator: Any) -> tuple[list[SourcedDocu
     doc_id = path.stem
     if not text.strip():
         return [], [Problem(display, None, doc_id, "empty-document", "the document has no text after normalisation")]
-    problems = _schema_problems(validator, {"id": doc_id, "text": text}, display, None, doc_id)
+    problems = schema_problems(validator, {"id": doc_id, "text": text}, display, None, doc_id)
     if problems:
         return [], problems
     document = Document(doc_id=doc_id, text=text, source=path.name)
     return [SourcedDocument(document, display, None, text_sha256(raw.removeprefix("\ufeff")))], []
 
 
-def read_jsonl(path: Path, display: str, validator: Any) -> tuple[list[SourcedDocument], list[Problem]]:
-    raw, problem = decode_utf8(path.read_bytes(), display)
-    if problem:
-        return [], [problem]
+def read_documents_jsonl(path: Path, display: str, validator: Any) -> tuple[list[SourcedDocument], list[Problem]]:
+    rows, problems = read_jsonl(path, display, validator, "id")
     documents: list[SourcedDocument] = []
-    problems: list[Problem] = []
-    for number, line in enumerate(raw.removeprefix("\ufeff").split("\n"), start=1):
-        line = line.rstrip("\r")
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as error:
-            problems.append(Problem(display, number, None, "invalid-json", f"line is not JSON: {error.msg} at column {error.colno}"))
-            continue
-        doc_id = data.get("id") if isinstance(data, dict) and isinstance(data.get("id"), str) else None
-        line_problems = _schema_problems(validator, data, display, number, doc_id)
-        if line_problems:
-            problems.extend(line_problems)
-            continue
+    for number, data in rows:
+        doc_id = data["id"]
         text = normalise_text(data["text"])
         if not text.strip():
             problems.append(Problem(display, number, doc_id, "empty-document", "the document has no text after normalisation"))
             continue
         document = Document(
-            doc_id=data["id"],
+            doc_id=doc_id,
             text=text,
-            source=f"{path.name}#{data['id']}",
+            source=f"{path.name}#{doc_id}",
             title=data.get("title"),
             date=data.get("date"),
             url=data.get("url"),
@@ -139,19 +106,12 @@ def read_seeds(seeds_dir: Path, document_schema: Path, root: Path | None = None)
     if not files:
         problems.append(Problem(str(seeds_dir), None, None, "no-documents", "no *.txt or *.jsonl files found"))
     for path in files:
-        display = _display(path, root)
-        reader = read_txt if path.suffix == ".txt" else read_jsonl
+        display = display_path(path, root)
+        reader = read_txt if path.suffix == ".txt" else read_documents_jsonl
         found, found_problems = reader(path, display, validator)
         documents.extend(found)
         problems.extend(found_problems)
     return _drop_duplicates(documents, problems)
-
-
-def _display(path: Path, root: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(root.resolve()))
-    except ValueError:
-        return str(path)
 
 
 def _drop_duplicates(documents: list[SourcedDocument], problems: list[Problem]) -> tuple[list[SourcedDocument], list[Problem]]:
@@ -205,7 +165,7 @@ def segment_documents(documents: list[SourcedDocument], language: str) -> tuple[
     return documents_table, sentences_table, tokens_table
 
 
-CODE_MODULES = ["ingest", "segment", "model", "tables", "schema", "shards"]
+CODE_MODULES = ["ingest", "jsonl", "segment", "model", "tables", "schema", "shards"]
 TABLES = ("documents", "sentences", "tokens")
 
 
