@@ -338,8 +338,17 @@ def segment_for(
     text: str, tokens: Sequence[tuple[int, int, int]], sentences: list[dict[str, Any]], entities: Sequence[Entity]
 ) -> tuple[list[tuple[int, int, int]], list[dict[str, Any]], list[int], list[Entity]]:
     """Tokens cut at the entities' edges, sentences joined where an entity crosses them."""
-    boundaries = hyphen_aware_cuts(text, [edge for e in entities for edge in (e.start, e.end)])
-    refined = [(piece[0], piece[1], sent_idx) for start, end, sent_idx in tokens for piece in split_tokens([(start, end)], boundaries)]
+    cuts = hyphen_aware_cuts(text, [edge for e in entities for edge in (e.start, e.end)])
+    if not cuts:
+        refined = list(tokens)
+    else:
+        refined = []
+        for start, end, sent_idx in tokens:
+            left = bisect.bisect_right(cuts, start)
+            if left == len(cuts) or cuts[left] >= end:
+                refined.append((start, end, sent_idx))
+                continue
+            refined.extend((piece[0], piece[1], sent_idx) for piece in split_tokens([(start, end)], cuts))
     merged, token_sentences, crossing = merge_sentences(sentences, refined, entities)
     return refined, merged, token_sentences, crossing
 
@@ -419,22 +428,27 @@ def relation_candidates(
         if relation.head in by_id and relation.tail in by_id:
             emit(by_id[relation.head], by_id[relation.tail], relation)
             emitted.add(frozenset((relation.head, relation.tail)))
-    ordered = sorted(entities, key=lambda e: (e.start, e.end, e.id))
-    for i, head in enumerate(ordered):
-        for tail in ordered:
-            if head is tail or sentence_of(head) != sentence_of(tail):
-                continue
-            if frozenset((head.id, tail.id)) in emitted or (head.id, tail.id) in gold:
-                continue
-            directed = [r for r in schema.relation_types if head.label in r.head and tail.label in r.tail]
-            if not directed:
-                continue
-            if all(r.symmetric for r in directed) and ordered.index(tail) < i:
-                continue
-            if (head.id, tail.id) in emitted:
-                continue
-            emitted.add((head.id, tail.id))
-            emit(head, tail, None)
+    # Which relation types a (head label, tail label) pair can have, and whether all are symmetric.
+    typing: dict[tuple[str, str], bool] = {}
+    for head_label in schema.entity_types:
+        for tail_label in schema.entity_types:
+            directed = [r for r in schema.relation_types if head_label in r.head and tail_label in r.tail]
+            if directed:
+                typing[(head_label, tail_label)] = all(r.symmetric for r in directed)
+    by_sentence: dict[int, list[Entity]] = defaultdict(list)
+    for entity in sorted(entities, key=lambda e: (e.start, e.end, e.id)):
+        by_sentence[sentence_of(entity)].append(entity)
+    for members in by_sentence.values():
+        for i, head in enumerate(members):
+            for j, tail in enumerate(members):
+                if i == j:
+                    continue
+                only_symmetric = typing.get((head.label, tail.label))
+                if only_symmetric is None or (only_symmetric and j < i):
+                    continue
+                if frozenset((head.id, tail.id)) in emitted or (head.id, tail.id) in gold:
+                    continue
+                emit(head, tail, None)
     return rows
 
 
