@@ -133,7 +133,7 @@ def segment_documents(documents: list[SourcedDocument], language: str) -> tuple[
     """The interim documents, sentences and tokens tables for ``documents``."""
     doc_rows: list[dict[str, Any]] = []
     sentence_rows: list[dict[str, Any]] = []
-    token_rows: list[dict[str, Any]] = []
+    token_columns: dict[str, list[Any]] = {name: [] for name in INTERIM_TOKENS.names}
     texts = (item.document.text for item in documents)
     for item, seg in zip(documents, segment_many(texts, language)):
         doc = item.document
@@ -156,11 +156,14 @@ def segment_documents(documents: list[SourcedDocument], language: str) -> tuple[
             sentence_rows.append(
                 {"doc_id": doc.doc_id, "sent_idx": sent_idx, "start": sentence.start, "end": sentence.end, "paragraph_idx": sentence.paragraph_idx}
             )
-            token_rows.extend({"doc_id": doc.doc_id, "sent_idx": sent_idx, "start": t.start, "end": t.end} for t in sent_tokens)
+            token_columns["doc_id"].extend([doc.doc_id] * len(sent_tokens))
+            token_columns["sent_idx"].extend([sent_idx] * len(sent_tokens))
+            token_columns["start"].extend(t[0] for t in sent_tokens)
+            token_columns["end"].extend(t[1] for t in sent_tokens)
     documents_table = pa.Table.from_pylist(doc_rows, schema=INTERIM_DOCUMENTS).sort_by("doc_id") if doc_rows else INTERIM_DOCUMENTS.empty_table()
     sentences_table = tables.from_rows("sentences", sentence_rows)
-    tokens_table = pa.Table.from_pylist(token_rows, schema=INTERIM_TOKENS)
-    if token_rows:
+    tokens_table = pa.Table.from_pydict(token_columns, schema=INTERIM_TOKENS)
+    if tokens_table.num_rows:
         tokens_table = tokens_table.sort_by([("doc_id", "ascending"), ("start", "ascending")])
     return documents_table, sentences_table, tokens_table
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, NamedTuple
 
 import spacy
 from spacy.language import Language
@@ -20,14 +20,12 @@ from spacy.language import Language
 PARAGRAPH_BREAK = re.compile(r"\n[ \t\u00a0]*\n\s*")
 
 
-@dataclass(frozen=True)
-class Span:
+class Span(NamedTuple):
     start: int
     end: int
 
 
-@dataclass(frozen=True)
-class Sentence:
+class Sentence(NamedTuple):
     start: int
     end: int
     paragraph_idx: int
@@ -78,9 +76,8 @@ def segment_many(texts: Iterable[str], language: str = "de", batch_size: int = 6
         docs = nlp.pipe((text[b.start : b.end] for b in blocks), batch_size=batch_size)
         for paragraph_idx, (block, doc) in enumerate(zip(blocks, docs)):
             for sent in doc.sents:
-                sent_tokens = tuple(
-                    Span(block.start + t.idx, block.start + t.idx + len(t.text)) for t in sent if not t.is_space
-                )
+                offset = block.start
+                sent_tokens = tuple(Span(offset + t.idx, offset + t.idx + len(t)) for t in sent if not t.is_space)
                 if not sent_tokens:
                     continue
                 sentences.append(Sentence(sent_tokens[0].start, sent_tokens[-1].end, paragraph_idx))
