@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +15,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 
 from pipeline.formats.common import ImportOptions, load_mapping  # noqa: E402
+from repo_helpers import copy_repo, tool_env  # noqa: E402
 
 MAPPINGS = REPO / "schemas" / "mappings"
 LABELS = REPO / "schemas" / "labels.yaml"
@@ -67,7 +66,6 @@ IMPORTS = [
     ),
     ("conll", ["doccano/import_tests_data_sequence_labeling_example.conll"], "doccano-conll", "doccano-examples", []),
 ]
-SKIPPED = ("tests/", "docs/", "benchmarks/", ".ci/")
 
 
 @dataclass
@@ -82,30 +80,6 @@ class PublishedRepo:
 
     def report(self, name: str) -> dict:
         return json.loads((self.root / "corpus" / "imported" / name / "report.json").read_text(encoding="utf-8"))
-
-
-def copy_repo(target: Path) -> Path:
-    """A git working copy of what a clone of the project holds (tracked or new, not ignored)."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True
-    ).stdout.splitlines()
-    target.mkdir(parents=True)
-    for name in listed:
-        if name.startswith(SKIPPED) or not (REPO / name).is_file():
-            continue
-        destination = target / name
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / name, destination)
-    subprocess.run(["git", "init", "-q"], cwd=target, check=True)
-    return target
-
-
-def run_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["DVC_NO_ANALYTICS"] = "1"
-    env["GX_ANALYTICS_ENABLED"] = "False"
-    return env
 
 
 @pytest.fixture(scope="session")
@@ -127,7 +101,7 @@ def published_repo(tmp_path_factory, external_dir) -> PublishedRepo:
         outcome = runner.invoke(app, args)
         codes[name] = outcome.exit_code
         outputs[name] = outcome.output
-    repro = subprocess.run(["dvc", "repro"], cwd=root, env=run_env(), capture_output=True, text=True, timeout=600)
+    repro = subprocess.run(["dvc", "repro"], cwd=root, env=tool_env(), capture_output=True, text=True, timeout=600)
     if repro.returncode != 0:
         problems = root / "corpus" / "reports" / "validation-problems.jsonl"
         detail = problems.read_text(encoding="utf-8")[:5000] if problems.exists() else ""
