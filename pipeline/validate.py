@@ -93,7 +93,7 @@ def derive_columns(frames: dict[str, pd.DataFrame]) -> None:
     previous = tokens["ner_tag"].shift(1, fill_value="O")
     sentence_start = (tokens["doc_id"] != tokens["doc_id"].shift(1)) | (tokens["sent_idx"] != tokens["sent_idx"].shift(1))
     tokens["bio_transition"] = previous.where(~sentence_start, "O") + " " + tokens["ner_tag"]
-    tokens["expected_tag"] = expected_tags(tokens, frames["entities"])
+    tokens["expected_tag"] = pd.array(expected_tags(tokens, frames["entities"]), dtype=tokens["ner_tag"].dtype)
 
 
 def base_substitutions(documents: pd.DataFrame, schema: LabelSchema, splits: Sequence[str]) -> dict[str, Any]:
@@ -281,13 +281,33 @@ def chunks(parts: Sequence[str], tables_dir: Path, max_rows: int) -> list[list[s
     return groups
 
 
-def load_frames(tables_dir: Path, parts: Sequence[str]) -> dict[str, pd.DataFrame]:
+DERIVED_FROM = {
+    "tokens": {"doc_id", "sent_idx", "start", "ner_tag"},
+    "entities": {"doc_id", "ent_id", "start", "end", "label"},
+    "relations": {"doc_id", "head", "tail"},
+    "sentences": {"doc_id"},
+}
+
+
+def needed_columns(table: str, specs: Sequence[dict[str, Any]]) -> list[str]:
+    """The stored columns a table's checks touch: named by its suite, its keys, or a derived column's sources."""
+    wanted = set(KEYS[table]) | DERIVED_FROM.get(table, set())
+    for spec in specs:
+        for key in ("column", "column_A", "column_B"):
+            if key in spec["kwargs"]:
+                wanted.add(spec["kwargs"][key])
+        wanted.update(spec["kwargs"].get("column_list", []))
+    return [name for name in tables.SCHEMAS[table].names if name in wanted]
+
+
+def load_frames(tables_dir: Path, parts: Sequence[str], suites: dict[str, list[dict[str, Any]]]) -> dict[str, pd.DataFrame]:
     import pyarrow as pa
 
     frames = {}
     for table in CHUNK_TABLES:
+        columns = needed_columns(table, suites.get(table, []))
         paths = [p for part in parts for p in shard_paths(tables_dir, part)[table]]
-        arrow = pa.concat_tables(tables.read_parquet(p) for p in paths) if paths else tables.SCHEMAS[table].empty_table()
+        arrow = pa.concat_tables(tables.read_parquet(p, columns=columns) for p in paths) if paths else tables.SCHEMAS[table].empty_table().select(columns)
         frames[table] = arrow.to_pandas()
     return frames
 
@@ -331,7 +351,7 @@ def validate(params: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
     todo = [part for part in sorted(shard_keys) if not passes.has(pass_key[part])]
     lengths = documents[["doc_id", "doc_length"]]
     for group_parts in chunks(todo, tables_dir, int(section.get("chunk_rows", 2_000_000))):
-        frames = load_frames(tables_dir, group_parts)
+        frames = load_frames(tables_dir, group_parts, suites)
         frames["documents"] = lengths
         derive_columns(frames)
         entities = frames["entities"]
