@@ -77,26 +77,35 @@ def expected_tags(tokens: pd.DataFrame, entities: pd.DataFrame) -> np.ndarray:
     return tags
 
 
-def derive_columns(frames: dict[str, pd.DataFrame]) -> None:
-    """Add the derived columns the expectation suites refer to (see schemas/expectations.yaml)."""
+def derive_columns(frames: dict[str, pd.DataFrame], known_docs: pd.Series | None = None) -> None:
+    """Add the derived columns the expectation suites refer to (see schemas/expectations.yaml).
+
+    ``known_docs`` are all document ids of the corpus (the frames may hold a chunk of it).
+    """
     documents = frames["documents"]
     if "doc_length" not in documents:
         documents["doc_length"] = documents["text"].str.len()
     lengths = dict(zip(documents["doc_id"], documents["doc_length"]))
+    known = pd.Index(documents["doc_id"] if known_docs is None else known_docs)
     for name in ("sentences", "tokens", "entities"):
         frame = frames[name]
         frame["doc_length"] = frame["doc_id"].map(lengths).fillna(-1).astype("int64")
+    for name in ("sentences", "tokens", "entities", "relations", "ner", "re"):
+        frames[name]["doc_known"] = frames[name]["doc_id"].isin(known)
+    entities = frames["entities"]
+    entity_keys = pd.Index(entities["doc_id"] + KEY_SEPARATOR + entities["ent_id"])
     relations = frames["relations"]
-    relations["head_key"] = relations["doc_id"] + KEY_SEPARATOR + relations["head"]
-    relations["tail_key"] = relations["doc_id"] + KEY_SEPARATOR + relations["tail"]
+    relations["head_known"] = (relations["doc_id"] + KEY_SEPARATOR + relations["head"]).isin(entity_keys)
+    relations["tail_known"] = (relations["doc_id"] + KEY_SEPARATOR + relations["tail"]).isin(entity_keys)
     tokens = frames["tokens"]
     previous = tokens["ner_tag"].shift(1, fill_value="O")
     sentence_start = (tokens["doc_id"] != tokens["doc_id"].shift(1)) | (tokens["sent_idx"] != tokens["sent_idx"].shift(1))
     tokens["bio_transition"] = previous.where(~sentence_start, "O") + " " + tokens["ner_tag"]
-    tokens["expected_tag"] = pd.array(expected_tags(tokens, frames["entities"]), dtype=tokens["ner_tag"].dtype)
+    tokens["expected_tag"] = pd.array(expected_tags(tokens, entities), dtype=tokens["ner_tag"].dtype)
 
 
-def base_substitutions(documents: pd.DataFrame, schema: LabelSchema, splits: Sequence[str]) -> dict[str, Any]:
+def substitutions(schema: LabelSchema, splits: Sequence[str]) -> dict[str, Any]:
+    """The values of the ``$`` placeholders in ``schemas/expectations.yaml``."""
     return {
         "$entity_types": list(schema.entity_types),
         "$relation_types": list(schema.relation_names),
@@ -104,14 +113,7 @@ def base_substitutions(documents: pd.DataFrame, schema: LabelSchema, splits: Seq
         "$bio_labels": list(schema.bio_labels),
         "$bio_transitions": [f"{previous} {tag}" for previous, tag in bio_transitions(schema)],
         "$splits": list(splits),
-        "$doc_ids": documents["doc_id"].tolist(),
     }
-
-
-def substitutions(frames: dict[str, pd.DataFrame], schema: LabelSchema, splits: Sequence[str]) -> dict[str, Any]:
-    entities = frames["entities"]
-    keys = (entities["doc_id"] + KEY_SEPARATOR + entities["ent_id"]).tolist()
-    return {**base_substitutions(frames["documents"], schema, splits), "$entity_keys": keys}
 
 
 def load_suites(path: Path, values: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -136,7 +138,7 @@ KEYS = {
     "sentences": ["doc_id", "sent_idx"],
     "tokens": ["doc_id", "tok_idx"],
     "entities": ["doc_id", "ent_id"],
-    "relations": ["doc_id", "rel_id"],
+    "relations": ["doc_id", "rel_id", "head", "tail"],
     "ner": ["id", "doc_id"],
     "re": ["id", "doc_id"],
 }
@@ -335,9 +337,8 @@ def validate(params: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
     arrow_documents = arrow_documents.append_column("doc_length", pc.utf8_length(arrow_documents.column("text"))).drop_columns(["text"])
     documents = arrow_documents.to_pandas()
     expectations = Expectations()
-    values = base_substitutions(documents, schema, splits)
     paths = {name: str(tables_dir / name) for name in tables.SCHEMAS}
-    suites = load_suites(suites_path, {**values, "$entity_keys": []})
+    suites = load_suites(suites_path, substitutions(schema, splits))
     unknown = set(suites) - set(KEYS)
     if unknown:
         raise ValueError(f"{suites_path} names table(s) {sorted(unknown)}, which validate does not know")
@@ -354,11 +355,7 @@ def validate(params: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
         frames = load_frames(tables_dir, group_parts, suites)
         frames["documents"] = lengths
         derive_columns(frames)
-        entities = frames["entities"]
-        chunk_values = {**values, "$entity_keys": (entities["doc_id"] + KEY_SEPARATOR + entities["ent_id"]).tolist()}
-        chunk_suites = load_suites(suites_path, chunk_values)
-        chunk_suites.pop("documents", None)
-        found, count = expectations.run(frames, chunk_suites, paths)
+        found, count = expectations.run(frames, {t: specs for t, specs in suites.items() if t != "documents"}, paths)
         problems += found
         checked += count
         if not found:

@@ -111,7 +111,7 @@ def published_frames(built_repo: Path) -> dict[str, pd.DataFrame]:
 def table_problems(frames: dict[str, pd.DataFrame]) -> list[str]:
     schema = load_label_schema(REPO / "schemas" / "labels.yaml")
     derive_columns(frames)
-    suites = load_suites(REPO / "schemas" / "expectations.yaml", substitutions(frames, schema, ["train", "dev", "test"]))
+    suites = load_suites(REPO / "schemas" / "expectations.yaml", substitutions(schema, ["train", "dev", "test"]))
     problems, checked = run_expectations(frames, suites, {})
     assert checked > 30
     return [p.format() for p in problems]
@@ -130,7 +130,8 @@ def test_clean_tables_pass_every_expectation(built_repo: Path):
         ("entities", "duplicate-key", "expect_compound_columns_to_be_unique(column_list=['doc_id', 'ent_id'])"),
         ("entities", "end-before-start", "expect_column_pair_values_a_to_be_greater_than_b(column_A=end, column_B=start)"),
         ("entities", "past-document", "expect_column_pair_values_a_to_be_greater_than_b(column_A=doc_length, column_B=end)"),
-        ("relations", "dangling-head", "expect_column_values_to_be_in_set(column=head_key)"),
+        ("relations", "dangling-head", "expect_column_values_to_be_in_set(column=head_known)"),
+        ("entities", "unknown-document", "expect_column_values_to_be_in_set(column=doc_known)"),
         ("documents", "split", "expect_column_values_to_be_in_set(column=split)"),
         ("entities", "null-source", "expect_column_values_to_not_be_null(column=source)"),
     ],
@@ -155,6 +156,8 @@ def test_each_table_expectation_catches_its_corruption(built_repo: Path, table: 
         frame.loc[0, "end"] = 10**6
     elif corrupt == "dangling-head":
         frame.loc[0, "head"] = "T999"
+    elif corrupt == "unknown-document":
+        frames["documents"] = frames["documents"].iloc[0:0].copy()
     elif corrupt == "split":
         frame.loc[0, "split"] = "validation"
     elif corrupt == "null-source":
