@@ -12,7 +12,7 @@ export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := False
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: run test env repro lint bench clean
+.PHONY: run test env clean
 
 run: env
 	dvc repro
@@ -34,3 +34,4 @@ clean:
 	rm -rf corpus/interim corpus/reports corpus/.published.staging corpus/.published.old
 
 -include Makefile.doccano
+-include Makefile.bench
