@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/run.py --n 10000            # or: make bench N=10000
 
-1. Copies the repository with ``tests/conftest.copy_repo`` (what a clone holds, minus tests and
+1. Copies the repository with the tests' ``copy_repo`` (what a clone holds, minus tests and
    docs; git init; no outputs, no caches) into a temporary directory.
 2. Writes N documents built from real annotated German text (``benchmarks/build_corpus.py``) as
    ``seeds/bench.jsonl`` + the gold layer ``corpus/annotations/gold/bench.jsonl``.
@@ -91,15 +91,19 @@ SKIPPED = ("tests/", "docs/", "benchmarks/", ".ci/")
 def copy_repo(target: Path) -> Path:
     """A git + DVC working copy of the project, without outputs or caches.
 
-    Uses ``tests/conftest.copy_repo`` so that the benchmark copies exactly what the end-to-end
+    Uses ``tests/repo_helpers.copy_repo`` (or ``tests/conftest.copy_repo``) so that the benchmark copies exactly what the end-to-end
     tests copy; falls back to the same logic (git's tracked + new, non-ignored files, minus
     tests, docs, benchmarks and CI) when that cannot be imported.
     """
+    tests_copy_repo = None
+    sys.path.insert(0, str(REPO / "tests"))
     try:
-        sys.path.insert(0, str(REPO / "tests"))
-        from conftest import copy_repo as tests_copy_repo  # type: ignore[import-not-found]
-    except Exception:  # pragma: no cover - only when tests/ is absent or broken
-        tests_copy_repo = None
+        for module in ("repo_helpers", "conftest"):
+            try:
+                tests_copy_repo = getattr(__import__(module), "copy_repo")
+                break
+            except Exception:  # pragma: no cover - only when tests/ is absent or broken
+                continue
     finally:
         sys.path.remove(str(REPO / "tests"))
     if tests_copy_repo is not None:
