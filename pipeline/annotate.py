@@ -677,11 +677,14 @@ def run(params: dict[str, Any]) -> list[Problem]:
         records, docs, schema, priority=section.get("layer_priority", ["gold", "*"]), whitespace=Severity(params["validate"].get("whitespace_spans", "error"))
     )
     problems.extend(found)
+    record_count, doc_ids = len(records), sorted(docs)
+    # Worker processes are forked from this one: drop the texts and unchosen records first.
+    del docs, records
     ingest_keys = json.loads((ingest_dir / "shards.json").read_text(encoding="utf-8"))
     info = dataset_info(params, schema)
     cache = ShardCache(Path(runtime["cache_dir"]), "annotate")
     fingerprint = code_fingerprint(CODE_MODULES)
-    by_shard = group(sorted(docs), lambda doc_id: shard_of(doc_id, runtime["shards"]))
+    by_shard = group(doc_ids, lambda doc_id: shard_of(doc_id, runtime["shards"]))
     keys: dict[int, str] = {}
     todo = []
     for shard, doc_ids in by_shard.items():
@@ -701,5 +704,5 @@ def run(params: dict[str, Any]) -> list[Problem]:
     (out_dir / "layers.json").write_text(json.dumps(dict(sorted(layers.items())), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     write_problems(problems, out_dir / "problems.jsonl")
     cache.prune()
-    log.info("annotate: %d records, %d shards (%d computed), %d problems", len(records), len(by_shard), len(todo), len(problems))
+    log.info("annotate: %d records, %d shards (%d computed), %d problems", record_count, len(by_shard), len(todo), len(problems))
     return problems
