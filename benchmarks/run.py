@@ -85,41 +85,15 @@ sys.exit(code if code >= 0 else 128 - code)
 # --------------------------------------------------------------------------- repository copy
 
 
-SKIPPED = ("tests/", "docs/", "benchmarks/", ".ci/")
-
-
 def copy_repo(target: Path) -> Path:
-    """A git + DVC working copy of the project, without outputs or caches.
-
-    Uses ``tests/repo_helpers.copy_repo`` (or ``tests/conftest.copy_repo``) so that the benchmark copies exactly what the end-to-end
-    tests copy; falls back to the same logic (git's tracked + new, non-ignored files, minus
-    tests, docs, benchmarks and CI) when that cannot be imported.
-    """
-    tests_copy_repo = None
+    """A git + DVC working copy of the project, without outputs or caches: exactly what the
+    end-to-end tests copy (``tests/repo_helpers.copy_repo``)."""
     sys.path.insert(0, str(REPO / "tests"))
     try:
-        for module in ("repo_helpers", "conftest"):
-            try:
-                tests_copy_repo = getattr(__import__(module), "copy_repo")
-                break
-            except Exception:  # pragma: no cover - only when tests/ is absent or broken
-                continue
+        from repo_helpers import copy_repo as tests_copy_repo  # type: ignore[import-not-found]
     finally:
         sys.path.remove(str(REPO / "tests"))
-    if tests_copy_repo is not None:
-        tests_copy_repo(target)
-    else:
-        listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True).stdout.splitlines()
-        target.mkdir(parents=True, exist_ok=True)
-        for name in listed:
-            if name.startswith(SKIPPED) or not (REPO / name).is_file():
-                continue
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, target / name)
-        git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.org"]
-        subprocess.run(git + ["init", "-q"], cwd=target, check=True)
-        subprocess.run(git + ["add", "-A"], cwd=target, check=True)
-        subprocess.run(git + ["commit", "-qm", "copy"], cwd=target, check=True)
+    tests_copy_repo(target)
     (target / ".bench").mkdir(exist_ok=True)
     (target / ".bench" / ".gitignore").write_text("*\n")
     return target
