@@ -326,7 +326,7 @@ def write_corpus(repo: Path, n: int, external: Path | None = None, seed: int = 0
     seeds, layer = repo / SEED_FILE, repo / LAYER_FILE
     seeds.parent.mkdir(parents=True, exist_ok=True)
     layer.parent.mkdir(parents=True, exist_ok=True)
-    stats = {"documents": 0, "source_tokens_approx": 0, "entities": 0, "characters": 0}
+    stats = {"documents": 0, "words": 0, "entities": 0, "characters": 0}
     with open(seeds, "w", encoding="utf-8") as docs_out, open(layer, "w", encoding="utf-8") as layer_out:
         for document, record in iter_documents(n, external, seed):
             docs_out.write(json.dumps(document, ensure_ascii=False) + "\n")
@@ -334,7 +334,7 @@ def write_corpus(repo: Path, n: int, external: Path | None = None, seed: int = 0
             stats["documents"] += 1
             stats["entities"] += len(record["entities"])
             stats["characters"] += len(document["text"])
-            stats["source_tokens_approx"] += len(document["text"].split())
+            stats["words"] += len(document["text"].split())
     stats["seeds_bytes"] = seeds.stat().st_size
     stats["layer_bytes"] = layer.stat().st_size
     return stats

@@ -33,12 +33,18 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
     runs = result.get("runs", {})
     full = runs.get("full") or {}
     metrics = full.get("metrics") or {}
-    docs = metrics.get("documents")
-    tokens = metrics.get("tokens")
     wall = full.get("wall_s")
-    summary: dict[str, Any] = {"n": result.get("n"), "documents": docs, "tokens": tokens}
+    summary: dict[str, Any] = {"n": result.get("n")}
     if full.get("aborted") or full.get("exit"):
         summary["full_failed"] = full.get("aborted") or f"dvc repro exited {full.get('exit')}"
+        # corpus/metrics.json is stale then: count from the corpus builder and the floor's tokenizer
+        docs = (result.get("corpus") or {}).get("documents")
+        tokens = (runs.get("floor") or {}).get("tokens")
+        summary["counts_from"] = "corpus builder (bench documents) and the floor's tokenizer, since the full run failed"
+    else:
+        docs, tokens = metrics.get("documents"), metrics.get("tokens")
+        summary["counts_from"] = "corpus/metrics.json"
+    summary.update(documents=docs, tokens=tokens)
     stages = {}
     for name, stage in (full.get("stages") or {}).items():
         stage_wall = stage.get("wall_s")
@@ -139,7 +145,7 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
 
-HEADER = ["", "wall s", "CPU s", "with DVC s", "share", "docs/s", "tokens/s", "peak RSS MB (Σ tree)", "output MB"]
+HEADER = ["", "wall s", "CPU s", "with DVC s", "share", "docs/s", "tokens/s", "peak RSS MB (Σ PSS)", "output MB"]
 
 
 def rows(summary: dict[str, Any]) -> list[list[str]]:
@@ -218,6 +224,8 @@ def markdown(results: list[dict[str, Any]]) -> str:
             edit = (summary.get(name) or {}).get("edit")
             if edit:
                 out.append(f"- {name}: {edit}")
+        for note in result.get("notes") or []:
+            out.append(f"- note: {note}")
         out += ["", "| target | measured | limit | |", "|---|---|---|---|"] + target_lines(summary) + [""]
         profile = result.get("profile")
         if profile:

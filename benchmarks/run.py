@@ -22,8 +22,9 @@ How it measures (see benchmarks/README.md):
   with no change to the commands in dvc.yaml;
 * DVC's own share per stage from the time its ``Running stage`` lines appear (DVC runs with
   ``PYTHONUNBUFFERED=1``; the shim removes it for the stage);
-* the summed RSS of all live processes of the tree, sampled every 0.1 s with psutil (dvc + the
-  running stage at the same time); this sampler also aborts a run that exceeds ``--rss-limit-gb``.
+* the memory of all live processes of the tree together (dvc + the running stage + its workers),
+  sampled every 0.1 s with psutil as summed PSS (shared copy-on-write pages of forked workers
+  counted once) and summed RSS; the sampler aborts a run whose PSS sum exceeds ``--rss-limit-gb``.
 """
 
 from __future__ import annotations
@@ -121,12 +122,18 @@ def install_shim(work: Path) -> Path:
 
 
 class Sampler(threading.Thread):
-    """Summed RSS of a process tree every ``interval`` s; kills the tree above ``limit`` bytes."""
+    """Memory of a whole process tree every ``interval`` s; kills the tree above ``limit`` bytes.
+
+    Sums both RSS and PSS over the live processes. Forked workers share their parent's pages
+    copy-on-write, and RSS counts a shared page in every process that maps it; PSS splits it
+    between them, so the PSS sum is what the tree really occupies (and what the limit checks).
+    """
 
     def __init__(self, pid: int, interval: float = 0.1, limit: int | None = None):
         super().__init__(daemon=True)
         self.pid, self.interval, self.limit = pid, interval, limit
-        self.peak = 0
+        self.peak = 0  # PSS sum
+        self.peak_rss_sum = 0
         self.per_stage: dict[str, int] = {}
         self.exceeded: dict[str, Any] | None = None
         self.samples = 0
@@ -142,22 +149,25 @@ class Sampler(threading.Thread):
                 processes = [root] + root.children(recursive=True)
             except psutil.NoSuchProcess:
                 return
-            total = 0
+            pss = rss = 0
             stage = None
             for process in processes:
                 try:
-                    total += process.memory_info().rss
+                    info = process.memory_full_info()
                     cmdline = process.cmdline()
                 except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                     continue
+                rss += info.rss
+                pss += getattr(info, "pss", info.rss)
                 if "pipeline" in cmdline and cmdline.index("pipeline") + 1 < len(cmdline):
                     stage = cmdline[cmdline.index("pipeline") + 1]
             self.samples += 1
-            self.peak = max(self.peak, total)
+            self.peak = max(self.peak, pss)
+            self.peak_rss_sum = max(self.peak_rss_sum, rss)
             if stage:
-                self.per_stage[stage] = max(self.per_stage.get(stage, 0), total)
-            if self.limit and total > self.limit and self.exceeded is None:
-                self.exceeded = {"rss_bytes": total, "stage": stage}
+                self.per_stage[stage] = max(self.per_stage.get(stage, 0), pss)
+            if self.limit and pss > self.limit and self.exceeded is None:
+                self.exceeded = {"pss_bytes": pss, "stage": stage}
                 _kill_group(self.pid)
                 return
 
@@ -211,10 +221,13 @@ def measure(cmd: list[str], cwd: Path, env: dict[str, str], *, stage_log: Path |
         "sys_s": usage.ru_stime,
         "maxrss_bytes": usage.ru_maxrss * 1024,
         "sampled_tree_peak_bytes": sampler.peak,
+        "sampled_tree_peak_measure": "pss",
+        "sampled_tree_rss_sum_peak_bytes": sampler.peak_rss_sum,
+        "samples": sampler.samples,
         "output": [[round(t, 3), text] for t, text in lines],
     }
     if sampler.exceeded:
-        result["aborted"] = f"summed RSS {sampler.exceeded['rss_bytes'] / MB:.0f} MB over the limit in stage {sampler.exceeded['stage']}"
+        result["aborted"] = f"the process tree's memory (summed PSS) reached {sampler.exceeded['pss_bytes'] / MB:,.0f} MB, over the --rss-limit-gb limit, in stage {sampler.exceeded['stage']}: killed"
     elif timeout and wall >= timeout:
         result["aborted"] = f"timeout after {timeout:.0f} s"
     if stage_log is not None:
@@ -414,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work copy (always kept when --workdir is given)")
     parser.add_argument("--json-out", type=Path, default=None, help="default: benchmarks/results/bench-N<N>[-<target>...].json")
     parser.add_argument("--external", type=Path, default=None, help="default: $CORPUS_EXTERNAL_DIR or ../shared/external")
-    parser.add_argument("--rss-limit-gb", type=float, default=10.0, help="abort a run whose processes together exceed this (protects the machine)")
+    parser.add_argument("--rss-limit-gb", type=float, default=10.0, help="abort a run whose processes together (summed PSS) exceed this (protects the machine)")
     parser.add_argument("--timeout", type=float, default=None, help="abort any single dvc repro after this many seconds")
     parser.add_argument("--skip", nargs="*", default=[], choices=["noop", "floor", "add_one", "change_one"], help="experiments to leave out")
     parser.add_argument("--target", nargs="*", default=[], metavar="STAGE",
