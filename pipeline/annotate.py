@@ -24,8 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline import tables
-from pipeline.ingest import read_documents
-from pipeline.jsonl import display_path, read_jsonl
+from pipeline.jsonl import LineRef, display_path, line_ref, read_jsonl, read_lines, scan_jsonl
 from pipeline.model import AnnotationRecord, Entity, Problem, Relation, Severity, overlapping_pairs, record_from_json
 from pipeline.problemlog import read_problems, write_problems
 from pipeline.progress import progress
@@ -68,6 +67,69 @@ def read_layers(annotations_dir: Path, validator: Any, root: Path | None = None)
         problems.extend(found)
         records.extend(record_from_json(data, layer=layer, path=display, line=number) for number, data in rows)
     return records, problems
+
+
+@dataclass(frozen=True)
+class LayerLine:
+    """Where one annotation record is: its layer and its line (no content; see :func:`load_records`)."""
+
+    layer: str
+    ref: LineRef
+
+    def fingerprint(self) -> list[Any]:
+        return [self.layer, *self.ref.fingerprint()]
+
+
+def index_layers(annotations_dir: Path, validator: Any, root: Path | None = None) -> tuple[list[LayerLine], list[Problem], set[tuple[str, str]]]:
+    """Where every structurally valid record of every layer is, every structural problem, and the
+    (layer, entity id) pairs that some relation names but its own record does not define.
+
+    Streams the files and keeps no record, so memory does not grow with the annotations.
+    """
+    root = root or Path.cwd()
+    lines: list[LayerLine] = []
+    problems: list[Problem] = []
+    dangling: set[tuple[str, str]] = set()
+    if not annotations_dir.exists():
+        return lines, problems, dangling
+    for path in sorted(annotations_dir.rglob("*.jsonl")):
+        display = display_path(path, root)
+        layer = layer_name(path, annotations_dir)
+        where = line_ref(path, display, "doc_id")
+
+        def keep(number: int, offset: int, raw: bytes, data: dict[str, Any]) -> LayerLine:
+            ids = {entity["id"] for entity in data.get("entities", [])}
+            for relation in data.get("relations", []):
+                dangling.update((layer, ref) for ref in (relation["head"], relation["tail"]) if ref not in ids)
+            return LayerLine(layer, where(number, offset, raw, data))
+
+        found, found_problems = scan_jsonl(path, display, validator, "doc_id", keep)
+        lines.extend(found)
+        problems.extend(found_problems)
+    return lines, problems, dangling
+
+
+def load_records(lines: Sequence[LayerLine]) -> list[AnnotationRecord]:
+    """The records ``lines`` point to, in the same order."""
+    return [
+        record_from_json(data, layer=line.layer, path=line.ref.path, line=line.ref.line or 0)
+        for line, data in zip(lines, read_lines([line.ref for line in lines]))
+    ]
+
+
+def entity_homes_for(wanted: set[tuple[str, str]], lines: Sequence[LayerLine]) -> dict[tuple[str, str], list[str]]:
+    """For each wanted (layer, entity id), the documents whose records of that layer define it.
+
+    Only needed to explain a relation whose argument is missing (rare), so it re-reads just the
+    layers concerned instead of keeping every entity id of the corpus in memory.
+    """
+    homes: dict[tuple[str, str], list[str]] = defaultdict(list)
+    layers = {layer for layer, _ in wanted}
+    for record in load_records([line for line in lines if line.layer in layers]):
+        for entity in record.entities:
+            if (record.layer, entity.id) in wanted:
+                homes[(record.layer, entity.id)].append(record.doc_id)
+    return dict(homes)
 
 
 # --------------------------------------------------------------------------- semantic checks
@@ -474,14 +536,19 @@ def check_and_select(
     *,
     priority: Sequence[str],
     whitespace: Severity = Severity.ERROR,
+    entity_homes: dict[tuple[str, str], list[str]] | None = None,
 ) -> tuple[dict[str, AnnotationRecord], list[Problem]]:
-    """Check every record of every layer; choose one valid record per document by priority."""
+    """Check every record of every layer; choose one valid record per document by priority.
+
+    ``entity_homes`` (see :func:`check_record`) defaults to the one ``records`` define.
+    """
     problems: list[Problem] = []
     valid_records = []
-    entity_homes: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for record in records:
-        for entity in record.entities:
-            entity_homes[(record.layer, entity.id)].append(record.doc_id)
+    if entity_homes is None:
+        entity_homes = defaultdict(list)
+        for record in records:
+            for entity in record.entities:
+                entity_homes[(record.layer, entity.id)].append(record.doc_id)
     for record in records:
         found = check_record(record, docs.get(record.doc_id), schema, whitespace, entity_homes)
         problems.extend(found)
@@ -632,18 +699,30 @@ class ShardJob:
     shard: int
     ingest_dir: str
     staging: str
-    records: dict[str, AnnotationRecord]
+    lines: list[LayerLine]
     labels_path: str
     ratios: dict[str, float]
     info: dict[str, Any]
+    priority: list[str]
+    whitespace: str
+    entity_homes: dict[tuple[str, str], list[str]]
 
 
 def annotate_shard(job: ShardJob) -> tuple[int, str]:
-    """Worker: build one shard's publishable tables and write them with their metadata."""
+    """Worker: check one shard's records against its documents, choose one per document, build
+    the shard's publishable tables and write them with their metadata and the problems found."""
     schema = load_label_schema(job.labels_path)
     part = f"part-{part_name(job.shard)}.parquet"
     interim = {name: tables.read_parquet(Path(job.ingest_dir) / name / part) for name in ("documents", "sentences", "tokens")}
-    result = build_shard(interim["documents"], interim["sentences"], interim["tokens"], job.records, schema, job.ratios)
+    chosen, problems = check_and_select(
+        load_records(job.lines),
+        document_infos(interim["documents"]),
+        schema,
+        priority=job.priority,
+        whitespace=Severity(job.whitespace),
+        entity_homes=job.entity_homes,
+    )
+    result = build_shard(interim["documents"], interim["sentences"], interim["tokens"], chosen, schema, job.ratios)
     staging = Path(job.staging)
     for name, table in result.tables.items():
         metadata = tables.corpus_metadata({**job.info, "table": name})
@@ -652,57 +731,69 @@ def annotate_shard(job: ShardJob) -> tuple[int, str]:
             metadata[b"huggingface"] = json.dumps({"info": {"features": features}}, sort_keys=True).encode()
         for relative, rows in shard_files(name, job.shard, tables.with_metadata(table, metadata), list(job.ratios)).items():
             tables.write_parquet(rows, staging / relative)
-    write_problems(result.problems, staging / "problems" / f"{part_name(job.shard)}.jsonl")
+    write_problems(sorted(problems + result.problems, key=problem_order), staging / "problems" / f"{part_name(job.shard)}.jsonl")
     (staging / "layers").mkdir(parents=True, exist_ok=True)
     (staging / "layers" / f"{part_name(job.shard)}.json").write_text(json.dumps(result.layers, sort_keys=True), encoding="utf-8")
     return job.shard, job.staging
 
 
-def record_fingerprint(record: AnnotationRecord) -> list[Any]:
-    return [record.layer, record.path, record.line, record.to_json(), record.span_texts]
+def problem_order(problem: Problem) -> tuple[str, int, str, str, str]:
+    """File and line order (a file-level problem first), as the input is read."""
+    return (problem.path, -1 if problem.line is None else problem.line, problem.doc_id or "", problem.kind, problem.message)
 
 
 def run(params: dict[str, Any]) -> list[Problem]:
-    """Check all layers, then build every shard's tables (cached, parallel) into ``out_dir``."""
+    """Index all layers, then check and build every shard (cached, parallel) into ``out_dir``.
+
+    The main process keeps only where each record is (:class:`LayerLine`); a worker reads its
+    shard's records and documents itself, so memory is bounded by a shard, not by the corpus.
+    """
     section = params["annotate"]
     runtime = params["runtime"]
     ingest_dir = Path(params["ingest"]["out_dir"])
     out_dir = Path(section["out_dir"])
-    schema = load_label_schema(params["schemas"]["labels"])
+    labels_path = params["schemas"]["labels"]
+    schema = load_label_schema(labels_path)
     check_ratios(section["splits"])
     validator = load_json_schema(params["schemas"]["annotation"])
-    records, problems = read_layers(Path(section["annotations_dir"]), validator)
-    docs = document_infos(read_documents(ingest_dir))
-    chosen, found = check_and_select(
-        records, docs, schema, priority=section.get("layer_priority", ["gold", "*"]), whitespace=Severity(params["validate"].get("whitespace_spans", "error"))
-    )
-    problems.extend(found)
-    record_count, doc_ids = len(records), sorted(docs)
-    # Worker processes are forked from this one: drop the texts and unchosen records first.
-    del docs, records
+    lines, problems, dangling = index_layers(Path(section["annotations_dir"]), validator)
+    homes = entity_homes_for(dangling, lines) if dangling else {}
+    priority = list(section.get("layer_priority", ["gold", "*"]))
+    whitespace = Severity(params["validate"].get("whitespace_spans", "error")).value
     ingest_keys = json.loads((ingest_dir / "shards.json").read_text(encoding="utf-8"))
+    shards = sorted(int(part) for part in ingest_keys)
+    by_shard = group(lines, lambda line: shard_of(line.ref.key, runtime["shards"]))
+    # A record whose shard holds no document cannot match one: checked here, no tables to build.
+    orphans = [line for shard, shard_lines in by_shard.items() if part_name(shard) not in ingest_keys for line in shard_lines]
+    problems.extend(check_and_select(load_records(orphans), {}, schema, priority=priority, entity_homes=homes)[1])
     info = dataset_info(params, schema)
     cache = ShardCache(Path(runtime["cache_dir"]), "annotate")
     fingerprint = code_fingerprint(CODE_MODULES)
-    by_shard = group(doc_ids, lambda doc_id: shard_of(doc_id, runtime["shards"]))
+    labels_sha = hashlib.sha256(Path(labels_path).read_bytes()).hexdigest()
     keys: dict[int, str] = {}
     todo = []
-    for shard, doc_ids in by_shard.items():
-        shard_records = {d: chosen[d] for d in doc_ids if d in chosen}
-        keys[shard] = digest(fingerprint, ingest_keys[part_name(shard)], info, section["splits"], [record_fingerprint(r) for r in shard_records.values()])
+    for shard in shards:
+        shard_lines = by_shard.get(shard, [])
+        shard_homes = {key: homes[key] for key in sorted(homes) if any(line.layer == key[0] for line in shard_lines)}
+        keys[shard] = digest(
+            fingerprint, ingest_keys[part_name(shard)], info, labels_sha, section["splits"], priority, whitespace,
+            sorted(shard_homes.items()), [line.fingerprint() for line in shard_lines],
+        )
         if not cache.has(keys[shard]):
-            todo.append(ShardJob(shard, str(ingest_dir), str(cache.staging(keys[shard])), shard_records, params["schemas"]["labels"], dict(section["splits"]), info))
+            job = ShardJob(shard, str(ingest_dir), str(cache.staging(keys[shard])), shard_lines, labels_path, dict(section["splits"]), info, priority, whitespace, shard_homes)
+            todo.append(job)
     for shard, staging in progress(parallel_map(annotate_shard, todo, workers_from(params)), total=len(todo), description="annotate", minimum=2):
         cache.commit(keys[shard], Path(staging))
     clean_dir(out_dir)
     layers: Counter[str] = Counter()
-    for shard in by_shard:
+    for shard in shards:
         cache.link_into(keys[shard], out_dir)
         problems.extend(read_problems(out_dir / "problems" / f"{part_name(shard)}.jsonl"))
         layers.update(json.loads((out_dir / "layers" / f"{part_name(shard)}.json").read_text(encoding="utf-8")))
+    problems.sort(key=problem_order)
     (out_dir / "shards.json").write_text(json.dumps({part_name(s): k for s, k in keys.items()}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     (out_dir / "layers.json").write_text(json.dumps(dict(sorted(layers.items())), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     write_problems(problems, out_dir / "problems.jsonl")
     cache.prune()
-    log.info("annotate: %d records, %d shards (%d computed), %d problems", record_count, len(by_shard), len(todo), len(problems))
+    log.info("annotate: %d records, %d shards (%d computed), %d problems", len(lines), len(shards), len(todo), len(problems))
     return problems

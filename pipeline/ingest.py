@@ -8,6 +8,7 @@ stops the stage early: every problem is collected, so that ``validate`` reports 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from pipeline import tables
-from pipeline.jsonl import decode_utf8, display_path, read_jsonl, schema_problems
+from pipeline.jsonl import LineRef, decode_utf8, display_path, line_ref, read_lines, scan_jsonl, schema_problems
 from pipeline.model import Document, Problem, normalise_text, text_sha256
 from pipeline.problemlog import write_problems
 from pipeline.progress import progress
@@ -59,74 +60,101 @@ class SourcedDocument:
     that annotations anchored to the raw text can be recognised and explained."""
 
 
-def read_txt(path: Path, display: str, validator: Any) -> tuple[list[SourcedDocument], list[Problem]]:
-    raw, problem = decode_utf8(path.read_bytes(), display)
+def _index_txt(path: Path, display: str, validator: Any) -> tuple[list[LineRef], list[Problem]]:
+    data = path.read_bytes()
+    raw, problem = decode_utf8(data, display)
     if problem:
         return [], [problem]
-    text = normalise_text(raw)
     doc_id = path.stem
-    if not text.strip():
+    if not normalise_text(raw).strip():
         return [], [Problem(display, None, doc_id, "empty-document", "the document has no text after normalisation")]
-    problems = schema_problems(validator, {"id": doc_id, "text": text}, display, None, doc_id)
+    problems = schema_problems(validator, {"id": doc_id, "text": normalise_text(raw)}, display, None, doc_id)
     if problems:
         return [], problems
-    document = Document(doc_id=doc_id, text=text, source=path.name)
-    return [SourcedDocument(document, display, None, text_sha256(raw.removeprefix("\ufeff")))], []
+    return [LineRef(str(path), display, None, 0, len(data), doc_id, hashlib.sha256(data).hexdigest())], []
 
 
-def read_documents_jsonl(path: Path, display: str, validator: Any) -> tuple[list[SourcedDocument], list[Problem]]:
-    rows, problems = read_jsonl(path, display, validator, "id")
-    documents: list[SourcedDocument] = []
-    for number, data in rows:
-        doc_id = data["id"]
-        text = normalise_text(data["text"])
-        if not text.strip():
-            problems.append(Problem(display, number, doc_id, "empty-document", "the document has no text after normalisation"))
-            continue
-        document = Document(
-            doc_id=doc_id,
-            text=text,
-            source=f"{path.name}#{doc_id}",
-            title=data.get("title"),
-            date=data.get("date"),
-            url=data.get("url"),
-            meta=data.get("meta") or {},
-        )
-        documents.append(SourcedDocument(document, display, number, text_sha256(data["text"].removeprefix("\ufeff"))))
-    return documents, problems
+def _index_jsonl(path: Path, display: str, validator: Any) -> tuple[list[LineRef], list[Problem]]:
+    where = line_ref(path, display, "id")
+
+    def keep(number: int, offset: int, raw: bytes, data: dict[str, Any]) -> LineRef | Problem:
+        if not normalise_text(data["text"]).strip():
+            return Problem(display, number, data["id"], "empty-document", "the document has no text after normalisation")
+        return where(number, offset, raw, data)
+
+    kept, problems = scan_jsonl(path, display, validator, "id", keep)
+    refs = [item for item in kept if isinstance(item, LineRef)]
+    return refs, problems + [item for item in kept if isinstance(item, Problem)]
 
 
-def read_seeds(seeds_dir: Path, document_schema: Path, root: Path | None = None) -> tuple[list[SourcedDocument], list[Problem]]:
-    """Every document under ``seeds_dir`` in a stable order, and every problem found reading them."""
+def index_seeds(seeds_dir: Path, document_schema: Path, root: Path | None = None) -> tuple[list[LineRef], list[Problem]]:
+    """Where every document under ``seeds_dir`` is, in a stable order, and every problem found.
+
+    Streams the files and keeps no text, so its memory does not grow with the documents' size;
+    :func:`load_seeds` reads the documents of one shard back.
+    """
     validator = load_json_schema(document_schema)
     root = root or Path.cwd()
-    documents: list[SourcedDocument] = []
+    refs: list[LineRef] = []
     problems: list[Problem] = []
     files = sorted(p for p in seeds_dir.rglob("*") if p.is_file() and p.suffix in (".txt", ".jsonl"))
     if not files:
         problems.append(Problem(str(seeds_dir), None, None, "no-documents", "no *.txt or *.jsonl files found"))
     for path in files:
-        display = display_path(path, root)
-        reader = read_txt if path.suffix == ".txt" else read_documents_jsonl
-        found, found_problems = reader(path, display, validator)
-        documents.extend(found)
+        indexer = _index_txt if path.suffix == ".txt" else _index_jsonl
+        found, found_problems = indexer(path, display_path(path, root), validator)
+        refs.extend(found)
         problems.extend(found_problems)
-    return _drop_duplicates(documents, problems)
+    return _drop_duplicates(refs, problems)
 
 
-def _drop_duplicates(documents: list[SourcedDocument], problems: list[Problem]) -> tuple[list[SourcedDocument], list[Problem]]:
-    first_seen: dict[str, SourcedDocument] = {}
+def _drop_duplicates(refs: list[LineRef], problems: list[Problem]) -> tuple[list[LineRef], list[Problem]]:
+    first_seen: dict[str, LineRef] = {}
     unique = []
-    for item in documents:
-        doc_id = item.document.doc_id
-        if doc_id in first_seen:
-            other = first_seen[doc_id]
+    for ref in refs:
+        if ref.key in first_seen:
+            other = first_seen[ref.key]
             where = other.path if other.line is None else f"{other.path}:{other.line}"
-            problems.append(Problem(item.path, item.line, doc_id, "duplicate-doc-id", f"document id already used at {where}"))
+            problems.append(Problem(ref.path, ref.line, ref.key, "duplicate-doc-id", f"document id already used at {where}"))
             continue
-        first_seen[doc_id] = item
-        unique.append(item)
+        first_seen[ref.key] = ref
+        unique.append(ref)
     return unique, problems
+
+
+def sourced_document(ref: LineRef, data: dict[str, Any]) -> SourcedDocument:
+    """The document of a seed line (``data`` as in ``document.schema.json``) or of a ``.txt`` file."""
+    raw = data["text"]
+    name = Path(ref.path).name
+    document = Document(
+        doc_id=data["id"],
+        text=normalise_text(raw),
+        source=name if ref.line is None else f"{name}#{data['id']}",
+        title=data.get("title"),
+        date=data.get("date"),
+        url=data.get("url"),
+        meta=data.get("meta") or {},
+    )
+    return SourcedDocument(document, ref.path, ref.line, text_sha256(raw.removeprefix("\ufeff")))
+
+
+def load_seeds(refs: list[LineRef]) -> list[SourcedDocument]:
+    """The documents ``refs`` point to (as found by :func:`index_seeds`), in the same order."""
+    lines = iter(read_lines([ref for ref in refs if ref.line is not None]))
+    documents = []
+    for ref in refs:
+        if ref.line is None:
+            data = {"id": ref.key, "text": Path(ref.file).read_bytes().decode("utf-8")}
+        else:
+            data = next(lines)
+        documents.append(sourced_document(ref, data))
+    return documents
+
+
+def read_seeds(seeds_dir: Path, document_schema: Path, root: Path | None = None) -> tuple[list[SourcedDocument], list[Problem]]:
+    """Every document under ``seeds_dir`` in a stable order, and every problem found reading them."""
+    refs, problems = index_seeds(seeds_dir, document_schema, root)
+    return load_seeds(refs), problems
 
 
 def segment_documents(documents: list[SourcedDocument], language: str) -> tuple[pa.Table, pa.Table, pa.Table]:
@@ -172,31 +200,30 @@ CODE_MODULES = ["ingest", "jsonl", "segment", "model", "tables", "schema", "shar
 TABLES = ("documents", "sentences", "tokens")
 
 
-def document_fingerprint(item: SourcedDocument) -> list[Any]:
-    doc = item.document
-    return [doc.doc_id, doc.text_sha256, doc.source, doc.title, doc.date, doc.url, doc.meta, item.path, item.line, item.raw_sha256]
-
-
-def segment_shard(job: tuple[int, list[SourcedDocument], str, str]) -> tuple[int, str]:
-    """Worker: segment one shard's documents and write its three tables into ``staging``."""
-    shard, documents, language, staging = job
-    for name, table in zip(TABLES, segment_documents(documents, language)):
+def segment_shard(job: tuple[int, list[LineRef], str, str]) -> tuple[int, str]:
+    """Worker: read one shard's documents, segment them and write its three tables into ``staging``."""
+    shard, refs, language, staging = job
+    for name, table in zip(TABLES, segment_documents(load_seeds(refs), language)):
         tables.write_parquet(table, Path(staging) / name / f"part-{part_name(shard)}.parquet")
     return shard, staging
 
 
 def run(params: dict[str, Any]) -> list[Problem]:
-    """Read the seeds, segment them shard by shard (cached, parallel), write the interim tables."""
+    """Index the seeds, segment them shard by shard (cached, parallel), write the interim tables.
+
+    The main process keeps only where each document is (:class:`LineRef`); each worker reads its
+    shard's documents itself, so memory is bounded by a shard, not by the corpus.
+    """
     section = params["ingest"]
     runtime = params["runtime"]
     out_dir = Path(section["out_dir"])
     language = section.get("language", "de")
-    documents, problems = read_seeds(Path(section["seeds_dir"]), Path(params["schemas"]["document"]))
+    refs, problems = index_seeds(Path(section["seeds_dir"]), Path(params["schemas"]["document"]))
     cache = ShardCache(Path(runtime["cache_dir"]), "ingest")
     fingerprint = code_fingerprint(CODE_MODULES)
-    groups = group(documents, lambda item: shard_of(item.document.doc_id, runtime["shards"]))
-    keys = {shard: digest(fingerprint, language, [document_fingerprint(d) for d in docs]) for shard, docs in groups.items()}
-    todo = [(shard, docs, language, str(cache.staging(keys[shard]))) for shard, docs in groups.items() if not cache.has(keys[shard])]
+    groups = group(refs, lambda ref: shard_of(ref.key, runtime["shards"]))
+    keys = {shard: digest(fingerprint, language, [ref.fingerprint() for ref in shard_refs]) for shard, shard_refs in groups.items()}
+    todo = [(shard, shard_refs, language, str(cache.staging(keys[shard]))) for shard, shard_refs in groups.items() if not cache.has(keys[shard])]
     for shard, staging in progress(parallel_map(segment_shard, todo, workers_from(params)), total=len(todo), description="ingest", minimum=2):
         cache.commit(keys[shard], Path(staging))
     clean_dir(out_dir)
@@ -205,7 +232,7 @@ def run(params: dict[str, Any]) -> list[Problem]:
     (out_dir / "shards.json").write_text(json.dumps({part_name(s): k for s, k in keys.items()}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     write_problems(problems, out_dir / "problems.jsonl")
     cache.prune()
-    log.info("ingest: %d documents in %d shards (%d computed, %d from cache), %d problems", len(documents), len(groups), len(todo), len(groups) - len(todo), len(problems))
+    log.info("ingest: %d documents in %d shards (%d computed, %d from cache), %d problems", len(refs), len(groups), len(todo), len(groups) - len(todo), len(problems))
     return problems
 
 

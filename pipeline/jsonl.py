@@ -1,22 +1,56 @@
-"""Reading JSONL input (seed documents, annotation layers) with every problem named by file:line."""
+"""Reading JSONL input (seed documents, annotation layers) with every problem named by file:line.
+
+Files are read line by line, never whole, so that a stage can index a corpus of any size in
+bounded memory: :func:`scan_jsonl` checks every line and keeps only what the caller asks for
+(typically a :class:`LineRef`, where the line is and a hash of its bytes), and a worker later
+re-reads exactly its lines with :func:`read_line`.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from pipeline.model import Problem
 
+T = TypeVar("T")
+UTF8_BOM = b"\xef\xbb\xbf"
 
-def decode_utf8(data: bytes, path: str) -> tuple[str | None, Problem | None]:
-    """Decode strictly; on failure a problem naming the byte offset and line of the bad byte."""
+
+@dataclass(frozen=True)
+class LineRef:
+    """Where one input line (or a whole one-document file) is, and what its bytes hash to."""
+
+    file: str
+    """The file as the process opens it."""
+    path: str
+    """The file as messages show it (relative to the project root)."""
+    line: int | None
+    offset: int
+    length: int
+    key: str
+    """The id the line carries (``id`` of a document, ``doc_id`` of an annotation record)."""
+    sha256: str
+    """sha256 of the line's bytes: everything built from the line depends only on them."""
+
+    def fingerprint(self) -> list[Any]:
+        return [self.path, self.line, self.key, self.sha256]
+
+
+def decode_utf8(data: bytes, path: str, base: int = 0, first_line: int = 1) -> tuple[str | None, Problem | None]:
+    """Decode strictly; on failure a problem naming the byte offset and line of the bad byte.
+
+    ``base`` and ``first_line`` place ``data`` inside its file when it is one line of it.
+    """
     try:
         return data.decode("utf-8"), None
     except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
+        line = first_line + data.count(b"\n", 0, error.start)
         bad = data[error.start : error.end].hex(" ")
-        return None, Problem(path, line, None, "invalid-utf8", f"invalid UTF-8 at byte offset {error.start} (bytes {bad}): {error.reason}")
+        return None, Problem(path, line, None, "invalid-utf8", f"invalid UTF-8 at byte offset {base + error.start} (bytes {bad}): {error.reason}")
 
 
 def schema_problems(validator: Any, data: Any, path: str, line: int | None, doc_id: str | None) -> list[Problem]:
@@ -27,33 +61,80 @@ def schema_problems(validator: Any, data: Any, path: str, line: int | None, doc_
     ]
 
 
-def read_jsonl(path: Path, display: str, validator: Any, id_key: str) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
-    """The lines of ``path`` that decode, parse and match the schema, as (line number, object).
+def scan_jsonl(
+    path: Path, display: str, validator: Any, id_key: str, keep: Callable[[int, int, bytes, dict[str, Any]], T]
+) -> tuple[list[T], list[Problem]]:
+    """``keep(line number, byte offset, line bytes, object)`` for each line that decodes, parses
+    and matches the schema, streaming the file; and every problem of the other lines.
 
-    Blank lines are skipped; every other line that fails is a problem naming ``display:line`` and,
-    when the object has one, its ``id_key`` value as the document.
+    Blank lines are skipped; a failing line is a problem naming ``display:line`` and, when the
+    object has one, its ``id_key`` value as the document. A file with invalid UTF-8 anywhere is
+    rejected as a whole (one problem naming the byte offset), as it would be if decoded at once.
     """
-    raw, problem = decode_utf8(path.read_bytes(), display)
-    if problem:
-        return [], [problem]
-    rows: list[tuple[int, dict[str, Any]]] = []
+    kept: list[T] = []
     problems: list[Problem] = []
-    for number, line in enumerate(raw.removeprefix("\ufeff").split("\n"), start=1):
-        line = line.rstrip("\r")
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as error:
-            problems.append(Problem(display, number, None, "invalid-json", f"line is not JSON: {error.msg} at column {error.colno}"))
-            continue
-        doc_id = data.get(id_key) if isinstance(data, dict) and isinstance(data.get(id_key), str) else None
-        found = schema_problems(validator, data, display, number, doc_id)
-        if found:
-            problems.extend(found)
-            continue
-        rows.append((number, data))
-    return rows, problems
+    offset = 0
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            start, offset = offset, offset + len(raw)
+            text, problem = decode_utf8(raw, display, base=start, first_line=number)
+            if problem:
+                return [], [problem]
+            if number == 1:
+                text = text.removeprefix("\ufeff")
+            text = text.removesuffix("\n").rstrip("\r")
+            if not text.strip():
+                continue
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as error:
+                problems.append(Problem(display, number, None, "invalid-json", f"line is not JSON: {error.msg} at column {error.colno}"))
+                continue
+            doc_id = data.get(id_key) if isinstance(data, dict) and isinstance(data.get(id_key), str) else None
+            found = schema_problems(validator, data, display, number, doc_id)
+            if found:
+                problems.extend(found)
+                continue
+            kept.append(keep(number, start, raw, data))
+    return kept, problems
+
+
+def read_jsonl(path: Path, display: str, validator: Any, id_key: str) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
+    """The lines of ``path`` that decode, parse and match the schema, as (line number, object)."""
+    return scan_jsonl(path, display, validator, id_key, lambda number, _offset, _raw, data: (number, data))
+
+
+def line_ref(path: Path, display: str, id_key: str) -> Callable[[int, int, bytes, dict[str, Any]], LineRef]:
+    """A ``keep`` for :func:`scan_jsonl` that remembers where each line is, not what it holds."""
+    file = str(path)
+
+    def keep(number: int, offset: int, raw: bytes, data: dict[str, Any]) -> LineRef:
+        return LineRef(file, display, number, offset, len(raw), data[id_key], hashlib.sha256(raw).hexdigest())
+
+    return keep
+
+
+def read_line(ref: LineRef) -> dict[str, Any]:
+    """The object on the line ``ref`` points to (which :func:`scan_jsonl` already checked)."""
+    return read_lines([ref])[0]
+
+
+def read_lines(refs: list[LineRef]) -> list[dict[str, Any]]:
+    """:func:`read_line` for many refs, opening each file once and reading in file order."""
+    found: dict[int, dict[str, Any]] = {}
+    by_file: dict[str, list[int]] = {}
+    for index, ref in enumerate(refs):
+        by_file.setdefault(ref.file, []).append(index)
+    for file, indices in by_file.items():
+        with open(file, "rb") as handle:
+            for index in sorted(indices, key=lambda i: refs[i].offset):
+                ref = refs[index]
+                handle.seek(ref.offset)
+                raw = handle.read(ref.length)
+                if ref.offset == 0:
+                    raw = raw.removeprefix(UTF8_BOM)
+                found[index] = json.loads(raw.decode("utf-8"))
+    return [found[index] for index in range(len(refs))]
 
 
 def display_path(path: Path, root: Path) -> str:

@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Iterable, Iterator, NamedTuple
 
-import spacy
-from spacy.language import Language
+if TYPE_CHECKING:
+    from spacy.language import Language
 
 PARAGRAPH_BREAK = re.compile(r"\n[ \t\u00a0]*\n\s*")
 
@@ -40,6 +40,10 @@ class Segmentation:
 
 @lru_cache(maxsize=4)
 def german_pipeline(language: str = "de") -> Language:
+    # Imported here, not at the top: stages that only read interim tables (through
+    # ``pipeline.ingest``) must not pay spaCy's start-up of seconds.
+    import spacy
+
     nlp = spacy.blank(language)
     nlp.add_pipe("sentencizer")
     # The limit protects spaCy's parser and NER from memory blow-up; the tokenizer and the

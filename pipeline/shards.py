@@ -18,6 +18,7 @@ import os
 import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
+from importlib import metadata
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
@@ -50,11 +51,9 @@ def digest(*parts: Any) -> str:
 
 def code_fingerprint(modules: Sequence[str]) -> str:
     """Hash of the named modules' source and of the libraries whose behaviour shapes the output."""
-    import pyarrow
-    import spacy
-
+    # Versions from the installed metadata: importing spaCy only to read its version costs seconds.
     sources = [(name, (PACKAGE / f"{name}.py").read_text(encoding="utf-8")) for name in sorted(modules)]
-    return digest(sources, spacy.__version__, pyarrow.__version__)
+    return digest(sources, metadata.version("spacy"), metadata.version("pyarrow"))
 
 
 class ShardCache:
