@@ -19,6 +19,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
@@ -102,7 +103,8 @@ def metrics(files: dict[str, list[Path]]) -> dict[str, Any]:
     def column_counts(name: str, column: str) -> dict[str, int]:
         counter: Counter[str] = Counter()
         for path in files[name]:
-            counter.update(pq.read_table(path, columns=[column]).column(column).to_pylist())
+            for pair in pc.value_counts(pq.read_table(path, columns=[column]).column(column)).to_pylist():
+                counter[pair["values"]] += pair["counts"]
         return dict(sorted(counter.items()))
 
     def rows(name: str) -> int:
