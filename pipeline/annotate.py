@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -401,16 +402,21 @@ def segment_for(
 ) -> tuple[list[tuple[int, int, int]], list[dict[str, Any]], list[int], list[Entity]]:
     """Tokens cut at the entities' edges, sentences joined where an entity crosses them."""
     cuts = hyphen_aware_cuts(text, [edge for e in entities for edge in (e.start, e.end)])
-    if not cuts:
-        refined = list(tokens)
-    else:
-        refined = []
-        for start, end, sent_idx in tokens:
-            left = bisect.bisect_right(cuts, start)
-            if left == len(cuts) or cuts[left] >= end:
-                refined.append((start, end, sent_idx))
-                continue
-            refined.extend((piece[0], piece[1], sent_idx) for piece in split_tokens([(start, end)], cuts))
+    # Look up the few cuts among the many tokens, not the other way round.
+    starts = [token[0] for token in tokens]
+    cut_tokens = set()
+    for cut in cuts:
+        index = bisect.bisect_right(starts, cut) - 1
+        if index >= 0 and tokens[index][0] < cut < tokens[index][1]:
+            cut_tokens.add(index)
+    refined: list[tuple[int, int, int]] = []
+    done = 0
+    for index in sorted(cut_tokens):
+        start, end, sent_idx = tokens[index]
+        refined.extend(tokens[done:index])
+        refined.extend((piece[0], piece[1], sent_idx) for piece in split_tokens([(start, end)], cuts))
+        done = index + 1
+    refined.extend(tokens[done:])
     merged, token_sentences, crossing = merge_sentences(sentences, refined, entities)
     return refined, merged, token_sentences, crossing
 
@@ -558,6 +564,43 @@ def check_and_select(
     return chosen, problems + selection_problems
 
 
+def ner_view(tokens: pa.Table, split_of: dict[str, str], schema: LabelSchema) -> pa.Table:
+    """The ``ner`` view, one row per sentence, built column-wise from the tokens table (sorted by
+    document and token index, so each sentence is a contiguous run of rows)."""
+    if tokens.num_rows == 0:
+        return tables.NER.empty_table()
+    doc_ids, sent_idx = tokens.column("doc_id").combine_chunks(), tokens.column("sent_idx").combine_chunks()
+    changes = pc.or_(pc.not_equal(doc_ids[1:], doc_ids[:-1]), pc.not_equal(sent_idx[1:], sent_idx[:-1]))
+    starts = np.concatenate([[0], np.flatnonzero(changes.to_numpy(zero_copy_only=False)) + 1]).astype(np.int32)
+    offsets = pa.array(np.append(starts, tokens.num_rows).astype(np.int32))
+    tags = tokens.column("ner_tag").combine_chunks()
+    tag_ids = pc.index_in(tags, value_set=pa.array(schema.bio_labels))
+    if tag_ids.null_count:
+        raise ValueError(f"BIO tag(s) {sorted(set(pc.filter(tags, pc.is_null(tag_ids)).to_pylist()))} not derived from the label schema {list(schema.bio_labels)}")
+
+    def lists(values: pa.Array) -> pa.ListArray:
+        return pa.ListArray.from_arrays(offsets, values)
+
+    first_doc, first_sent = doc_ids.take(starts), sent_idx.take(starts)
+    return tables.sort_table(
+        "ner",
+        pa.table(
+            {
+                "id": pc.binary_join_element_wise(first_doc, pc.cast(first_sent, pa.string()), ":"),
+                "doc_id": first_doc,
+                "sent_idx": first_sent,
+                "tokens": lists(tokens.column("text").combine_chunks()),
+                "ner_tags": lists(tag_ids.cast(pa.int64())),
+                "ner_labels": lists(tags),
+                "token_starts": lists(tokens.column("start").combine_chunks()),
+                "token_ends": lists(tokens.column("end").combine_chunks()),
+                "split": pa.array([split_of[doc_id] for doc_id in first_doc.to_pylist()], pa.string()),
+            },
+            schema=tables.NER,
+        ),
+    )
+
+
 def build_shard(
     documents: pa.Table,
     sentences: pa.Table,
@@ -580,7 +623,6 @@ def build_shard(
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     token_columns: dict[str, list[Any]] = {name: [] for name in tables.TOKENS.names}
     layers: dict[str, int] = defaultdict(int)
-    bio_index = {label: index for index, label in enumerate(schema.bio_labels)}
     split_of: dict[str, str] = {}
     for doc_id in sorted(docs):
         document = docs[doc_id]
@@ -610,27 +652,12 @@ def build_shard(
         token_columns["doc_id"].extend([doc_id] * len(spans))
         token_columns["sent_idx"].extend(token_sentences)
         token_columns["tok_idx"].extend(range(len(spans)))
-        token_columns["start"].extend(s for s, _ in spans)
-        token_columns["end"].extend(e for _, e in spans)
+        if spans:
+            token_starts, token_ends = zip(*spans)
+            token_columns["start"].extend(token_starts)
+            token_columns["end"].extend(token_ends)
         token_columns["text"].extend(text[s:e] for s, e in spans)
         token_columns["ner_tag"].extend(tags)
-        per_sentence: dict[int, list[int]] = defaultdict(list)
-        for tok_idx, sent_idx in enumerate(token_sentences):
-            per_sentence[sent_idx].append(tok_idx)
-        for sent_idx, indices in sorted(per_sentence.items()):
-            rows["ner"].append(
-                {
-                    "id": f"{doc_id}:{sent_idx}",
-                    "doc_id": doc_id,
-                    "sent_idx": sent_idx,
-                    "tokens": [text[spans[i][0] : spans[i][1]] for i in indices],
-                    "ner_tags": [bio_index[tags[i]] for i in indices],
-                    "ner_labels": [tags[i] for i in indices],
-                    "token_starts": [spans[i][0] for i in indices],
-                    "token_ends": [spans[i][1] for i in indices],
-                    "split": split,
-                }
-            )
         layer = record.layer if record else None
         rows["entities"].extend(
             {"doc_id": doc_id, "ent_id": e.id, "start": e.start, "end": e.end, "text": text[e.start : e.end], "label": e.label, "source": e.source, "layer": layer}
@@ -645,11 +672,13 @@ def build_shard(
     documents_out = documents.drop_columns(["path", "line", "raw_sha256"]).append_column(
         "split", pa.array([split_of[d] for d in documents.column("doc_id").to_pylist()], pa.string())
     )
+    tokens_out = tables.sort_table("tokens", pa.Table.from_pydict(token_columns, schema=tables.TOKENS))
     result_tables = {
         "documents": tables.sort_table("documents", documents_out.select(tables.DOCUMENTS.names).cast(tables.DOCUMENTS)),
-        "tokens": tables.sort_table("tokens", pa.Table.from_pydict(token_columns, schema=tables.TOKENS)),
+        "tokens": tokens_out,
+        "ner": ner_view(tokens_out, split_of, schema),
     }
-    for name in ("sentences", "entities", "relations", "ner", "re"):
+    for name in ("sentences", "entities", "relations", "re"):
         result_tables[name] = tables.from_rows(name, rows[name])
     return Result(result_tables, problems, dict(sorted(layers.items())))
 
