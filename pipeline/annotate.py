@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline import tables
-from pipeline.jsonl import LineRef, display_path, line_ref, read_jsonl, read_lines, scan_jsonl
+from pipeline.jsonl import LineMemo, LineRef, display_path, line_ref, read_jsonl, read_lines, scan_jsonl
 from pipeline.model import AnnotationRecord, Entity, Problem, Relation, Severity, overlapping_pairs, record_from_json
 from pipeline.problemlog import read_problems, write_problems
 from pipeline.progress import progress
@@ -81,7 +81,9 @@ class LayerLine:
         return [self.layer, *self.ref.fingerprint()]
 
 
-def index_layers(annotations_dir: Path, validator: Any, root: Path | None = None) -> tuple[list[LayerLine], list[Problem], set[tuple[str, str]]]:
+def index_layers(
+    annotations_dir: Path, validator: Any, root: Path | None = None, memo: LineMemo | None = None
+) -> tuple[list[LayerLine], list[Problem], set[tuple[str, str]]]:
     """Where every structurally valid record of every layer is, every structural problem, and the
     (layer, entity id) pairs that some relation names but its own record does not define.
 
@@ -93,19 +95,20 @@ def index_layers(annotations_dir: Path, validator: Any, root: Path | None = None
     dangling: set[tuple[str, str]] = set()
     if not annotations_dir.exists():
         return lines, problems, dangling
+
+    def summarise(data: dict[str, Any]) -> list[Any]:
+        ids = {entity["id"] for entity in data.get("entities", [])}
+        missing = {ref for relation in data.get("relations", []) for ref in (relation["head"], relation["tail"]) if ref not in ids}
+        return [data["doc_id"], sorted(missing)]
+
     for path in sorted(annotations_dir.rglob("*.jsonl")):
         display = display_path(path, root)
         layer = layer_name(path, annotations_dir)
-        where = line_ref(path, display, "doc_id")
-
-        def keep(number: int, offset: int, raw: bytes, data: dict[str, Any]) -> LayerLine:
-            ids = {entity["id"] for entity in data.get("entities", [])}
-            for relation in data.get("relations", []):
-                dangling.update((layer, ref) for ref in (relation["head"], relation["tail"]) if ref not in ids)
-            return LayerLine(layer, where(number, offset, raw, data))
-
-        found, found_problems = scan_jsonl(path, display, validator, "doc_id", keep)
-        lines.extend(found)
+        found, found_problems = scan_jsonl(path, display, validator, "doc_id", summarise, memo)
+        for line in found:
+            doc_id, missing = line.summary
+            lines.append(LayerLine(layer, line_ref(path, display, line, doc_id)))
+            dangling.update((layer, ref) for ref in missing)
         problems.extend(found_problems)
     return lines, problems, dangling
 
@@ -784,8 +787,11 @@ def run(params: dict[str, Any]) -> list[Problem]:
     labels_path = params["schemas"]["labels"]
     schema = load_label_schema(labels_path)
     check_ratios(section["splits"])
-    validator = load_json_schema(params["schemas"]["annotation"])
-    lines, problems, dangling = index_layers(Path(section["annotations_dir"]), validator)
+    annotation_schema = Path(params["schemas"]["annotation"])
+    fingerprint = code_fingerprint(CODE_MODULES)
+    memo = LineMemo(Path(runtime["cache_dir"]) / "lines" / "annotate.json", digest(fingerprint, annotation_schema.read_text(encoding="utf-8")))
+    lines, problems, dangling = index_layers(Path(section["annotations_dir"]), load_json_schema(annotation_schema), memo=memo)
+    memo.save()
     homes = entity_homes_for(dangling, lines) if dangling else {}
     priority = list(section.get("layer_priority", ["gold", "*"]))
     whitespace = Severity(params["validate"].get("whitespace_spans", "error")).value
@@ -797,7 +803,6 @@ def run(params: dict[str, Any]) -> list[Problem]:
     problems.extend(check_and_select(load_records(orphans), {}, schema, priority=priority, entity_homes=homes)[1])
     info = dataset_info(params, schema)
     cache = ShardCache(Path(runtime["cache_dir"]), "annotate")
-    fingerprint = code_fingerprint(CODE_MODULES)
     labels_sha = hashlib.sha256(Path(labels_path).read_bytes()).hexdigest()
     keys: dict[int, str] = {}
     todo = []

@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from pipeline import tables
-from pipeline.jsonl import LineRef, decode_utf8, display_path, line_ref, read_lines, scan_jsonl, schema_problems
+from pipeline.jsonl import LineMemo, LineRef, decode_utf8, display_path, line_ref, read_lines, scan_jsonl, schema_problems
 from pipeline.model import Document, Problem, normalise_text, text_sha256
 from pipeline.problemlog import write_problems
 from pipeline.progress import progress
@@ -74,20 +74,22 @@ def _index_txt(path: Path, display: str, validator: Any) -> tuple[list[LineRef],
     return [LineRef(str(path), display, None, 0, len(data), doc_id, hashlib.sha256(data).hexdigest())], []
 
 
-def _index_jsonl(path: Path, display: str, validator: Any) -> tuple[list[LineRef], list[Problem]]:
-    where = line_ref(path, display, "id")
+def _index_jsonl(path: Path, display: str, validator: Any, memo: LineMemo | None) -> tuple[list[LineRef], list[Problem]]:
+    def summarise(data: dict[str, Any]) -> list[Any]:
+        return [data["id"], not normalise_text(data["text"]).strip()]
 
-    def keep(number: int, offset: int, raw: bytes, data: dict[str, Any]) -> LineRef | Problem:
-        if not normalise_text(data["text"]).strip():
-            return Problem(display, number, data["id"], "empty-document", "the document has no text after normalisation")
-        return where(number, offset, raw, data)
+    kept, problems = scan_jsonl(path, display, validator, "id", summarise, memo)
+    refs = []
+    for line in kept:
+        doc_id, empty = line.summary
+        if empty:
+            problems.append(Problem(display, line.number, doc_id, "empty-document", "the document has no text after normalisation"))
+        else:
+            refs.append(line_ref(path, display, line, doc_id))
+    return refs, problems
 
-    kept, problems = scan_jsonl(path, display, validator, "id", keep)
-    refs = [item for item in kept if isinstance(item, LineRef)]
-    return refs, problems + [item for item in kept if isinstance(item, Problem)]
 
-
-def index_seeds(seeds_dir: Path, document_schema: Path, root: Path | None = None) -> tuple[list[LineRef], list[Problem]]:
+def index_seeds(seeds_dir: Path, document_schema: Path, root: Path | None = None, memo: LineMemo | None = None) -> tuple[list[LineRef], list[Problem]]:
     """Where every document under ``seeds_dir`` is, in a stable order, and every problem found.
 
     Streams the files and keeps no text, so its memory does not grow with the documents' size;
@@ -101,8 +103,8 @@ def index_seeds(seeds_dir: Path, document_schema: Path, root: Path | None = None
     if not files:
         problems.append(Problem(str(seeds_dir), None, None, "no-documents", "no *.txt or *.jsonl files found"))
     for path in files:
-        indexer = _index_txt if path.suffix == ".txt" else _index_jsonl
-        found, found_problems = indexer(path, display_path(path, root), validator)
+        display = display_path(path, root)
+        found, found_problems = _index_txt(path, display, validator) if path.suffix == ".txt" else _index_jsonl(path, display, validator, memo)
         refs.extend(found)
         problems.extend(found_problems)
     return _drop_duplicates(refs, problems)
@@ -218,9 +220,12 @@ def run(params: dict[str, Any]) -> list[Problem]:
     runtime = params["runtime"]
     out_dir = Path(section["out_dir"])
     language = section.get("language", "de")
-    refs, problems = index_seeds(Path(section["seeds_dir"]), Path(params["schemas"]["document"]))
-    cache = ShardCache(Path(runtime["cache_dir"]), "ingest")
+    document_schema = Path(params["schemas"]["document"])
     fingerprint = code_fingerprint(CODE_MODULES)
+    memo = LineMemo(Path(runtime["cache_dir"]) / "lines" / "ingest.json", digest(fingerprint, document_schema.read_text(encoding="utf-8")))
+    refs, problems = index_seeds(Path(section["seeds_dir"]), document_schema, memo=memo)
+    memo.save()
+    cache = ShardCache(Path(runtime["cache_dir"]), "ingest")
     groups = group(refs, lambda ref: shard_of(ref.key, runtime["shards"]))
     keys = {shard: digest(fingerprint, language, [ref.fingerprint() for ref in shard_refs]) for shard, shard_refs in groups.items()}
     todo = [(shard, shard_refs, language, str(cache.staging(keys[shard]))) for shard, shard_refs in groups.items() if not cache.has(keys[shard])]

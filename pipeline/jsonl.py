@@ -1,22 +1,23 @@
 """Reading JSONL input (seed documents, annotation layers) with every problem named by file:line.
 
 Files are read line by line, never whole, so that a stage can index a corpus of any size in
-bounded memory: :func:`scan_jsonl` checks every line and keeps only what the caller asks for
-(typically a :class:`LineRef`, where the line is and a hash of its bytes), and a worker later
-re-reads exactly its lines with :func:`read_line`.
+bounded memory: :func:`scan_jsonl` checks every line and keeps only a small summary of it, the
+stage keeps a :class:`LineRef` (where the line is and a hash of its bytes), and a worker later
+re-reads exactly its lines with :func:`read_lines`. A :class:`LineMemo` spares re-parsing lines
+that did not change since the last run.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable
 
 from pipeline.model import Problem
 
-T = TypeVar("T")
 UTF8_BOM = b"\xef\xbb\xbf"
 
 
@@ -61,22 +62,76 @@ def schema_problems(validator: Any, data: Any, path: str, line: int | None, doc_
     ]
 
 
+@dataclass(frozen=True)
+class ScannedLine:
+    """A line that passed :func:`scan_jsonl`: where it is, its hash, and what the caller kept of it."""
+
+    number: int
+    offset: int
+    length: int
+    sha256: str
+    summary: Any
+
+
+class LineMemo:
+    """What :func:`scan_jsonl` kept of lines already checked, by the sha256 of their bytes.
+
+    Re-running a stage after a few lines changed then parses and validates only those lines
+    (JSON parsing is most of the cost of indexing a large file). Stored as JSON under the
+    pipeline's cache directory, valid only for the same ``key`` (hash of the schema and the code
+    that summarises a line), and rewritten with just the lines seen in the last run.
+    """
+
+    def __init__(self, path: Path, key: str) -> None:
+        self.path, self.key = path, key
+        self.known: dict[str, Any] = {}
+        self.seen: dict[str, Any] = {}
+        if path.exists():
+            try:
+                stored = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                stored = {}
+            if isinstance(stored, dict) and stored.get("key") == key:
+                self.known = stored.get("lines", {})
+
+    def get(self, sha256: str) -> Any:
+        summary = self.known.get(sha256)
+        if summary is not None:
+            self.seen[sha256] = summary
+        return summary
+
+    def put(self, sha256: str, summary: Any) -> None:
+        self.seen[sha256] = summary
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps({"key": self.key, "lines": self.seen}, sort_keys=True), encoding="utf-8")
+        os.replace(temporary, self.path)
+
+
 def scan_jsonl(
-    path: Path, display: str, validator: Any, id_key: str, keep: Callable[[int, int, bytes, dict[str, Any]], T]
-) -> tuple[list[T], list[Problem]]:
-    """``keep(line number, byte offset, line bytes, object)`` for each line that decodes, parses
-    and matches the schema, streaming the file; and every problem of the other lines.
+    path: Path, display: str, validator: Any, id_key: str, summarise: Callable[[dict[str, Any]], Any], memo: LineMemo | None = None
+) -> tuple[list[ScannedLine], list[Problem]]:
+    """Every line of ``path`` that decodes, parses and matches the schema, with ``summarise(object)``
+    (which must not be None), streaming the file; and every problem of the other lines.
 
     Blank lines are skipped; a failing line is a problem naming ``display:line`` and, when the
     object has one, its ``id_key`` value as the document. A file with invalid UTF-8 anywhere is
     rejected as a whole (one problem naming the byte offset), as it would be if decoded at once.
+    A line whose hash ``memo`` knows is taken from there, not parsed again.
     """
-    kept: list[T] = []
+    kept: list[ScannedLine] = []
     problems: list[Problem] = []
     offset = 0
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
             start, offset = offset, offset + len(raw)
+            sha256 = hashlib.sha256(raw).hexdigest()
+            summary = memo.get(sha256) if memo is not None else None
+            if summary is not None:
+                kept.append(ScannedLine(number, start, len(raw), sha256, summary))
+                continue
             text, problem = decode_utf8(raw, display, base=start, first_line=number)
             if problem:
                 return [], [problem]
@@ -95,23 +150,22 @@ def scan_jsonl(
             if found:
                 problems.extend(found)
                 continue
-            kept.append(keep(number, start, raw, data))
+            summary = summarise(data)
+            if memo is not None:
+                memo.put(sha256, summary)
+            kept.append(ScannedLine(number, start, len(raw), sha256, summary))
     return kept, problems
 
 
 def read_jsonl(path: Path, display: str, validator: Any, id_key: str) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
     """The lines of ``path`` that decode, parse and match the schema, as (line number, object)."""
-    return scan_jsonl(path, display, validator, id_key, lambda number, _offset, _raw, data: (number, data))
+    kept, problems = scan_jsonl(path, display, validator, id_key, lambda data: data)
+    return [(line.number, line.summary) for line in kept], problems
 
 
-def line_ref(path: Path, display: str, id_key: str) -> Callable[[int, int, bytes, dict[str, Any]], LineRef]:
-    """A ``keep`` for :func:`scan_jsonl` that remembers where each line is, not what it holds."""
-    file = str(path)
-
-    def keep(number: int, offset: int, raw: bytes, data: dict[str, Any]) -> LineRef:
-        return LineRef(file, display, number, offset, len(raw), data[id_key], hashlib.sha256(raw).hexdigest())
-
-    return keep
+def line_ref(path: Path, display: str, line: ScannedLine, key: str) -> LineRef:
+    """Where a scanned line is (``key``: the id it carries), for a worker to read it back."""
+    return LineRef(str(path), display, line.number, line.offset, line.length, key, line.sha256)
 
 
 def read_line(ref: LineRef) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline.jsonl import line_ref, read_jsonl, read_lines, scan_jsonl
+from pipeline.jsonl import LineMemo, line_ref, read_jsonl, read_lines, scan_jsonl
 from pipeline.schema import load_json_schema
 
 REPO = Path(__file__).resolve().parent.parent
@@ -17,25 +17,27 @@ def write(path: Path, data: bytes) -> Path:
     return path
 
 
+def scan(path: Path, memo: LineMemo | None = None):
+    return scan_jsonl(path, path.name, DOCUMENT_SCHEMA, "id", lambda data: data["id"], memo)
+
+
 def test_located_lines_read_back_to_the_objects_checked(tmp_path: Path):
     lines = [{"id": "a", "text": "Kim 🙂 traf Moon."}, {"id": "b", "text": "Süd\u0301korea"}]
     data = b"\xef\xbb\xbf" + json.dumps(lines[0], ensure_ascii=False).encode() + b"\r\n\r\n" + json.dumps(lines[1], ensure_ascii=False).encode()
     path = write(tmp_path / "docs.jsonl", data)
-    refs, problems = scan_jsonl(path, "docs.jsonl", DOCUMENT_SCHEMA, "id", line_ref(path, "docs.jsonl", "id"))
+    kept, problems = scan(path)
     assert problems == []
-    assert [(ref.line, ref.key) for ref in refs] == [(1, "a"), (3, "b")]
+    assert [(line.number, line.summary) for line in kept] == [(1, "a"), (3, "b")]
+    refs = [line_ref(path, path.name, line, line.summary) for line in kept]
     assert read_lines(list(reversed(refs))) == list(reversed(lines))
     assert read_jsonl(path, "docs.jsonl", DOCUMENT_SCHEMA, "id") == ([(1, lines[0]), (3, lines[1])], [])
 
 
 def test_a_changed_line_changes_only_its_hash(tmp_path: Path):
-    first = [{"id": "a", "text": "Eins."}, {"id": "b", "text": "Zwei."}]
-    second = [{"id": "a", "text": "Eins."}, {"id": "b", "text": "Zwei!"}]
     hashes = []
-    for lines in (first, second):
-        path = write(tmp_path / "docs.jsonl", "".join(json.dumps(line) + "\n" for line in lines).encode())
-        refs, _ = scan_jsonl(path, "docs.jsonl", DOCUMENT_SCHEMA, "id", line_ref(path, "docs.jsonl", "id"))
-        hashes.append([ref.sha256 for ref in refs])
+    for last in ("Zwei.", "Zwei!"):
+        path = write(tmp_path / "docs.jsonl", "".join(json.dumps(line) + "\n" for line in [{"id": "a", "text": "Eins."}, {"id": "b", "text": last}]).encode())
+        hashes.append([line.sha256 for line in scan(path)[0]])
     assert hashes[0][0] == hashes[1][0] and hashes[0][1] != hashes[1][1]
 
 
@@ -43,9 +45,35 @@ def test_invalid_utf8_on_a_later_line_rejects_the_file_with_its_byte_offset(tmp_
     good = json.dumps({"id": "a", "text": "Gut."}).encode() + b"\n"
     bad = b'{"id": "b", "text": "Sch\xf6n"}\n'
     path = write(tmp_path / "docs.jsonl", good + bad)
-    refs, problems = scan_jsonl(path, "docs.jsonl", DOCUMENT_SCHEMA, "id", line_ref(path, "docs.jsonl", "id"))
-    assert refs == []
+    kept, problems = scan(path)
+    assert kept == []
     (problem,) = problems
     assert (problem.line, problem.kind) == (2, "invalid-utf8")
     offset = len(good) + bad.index(b"\xf6")
     assert f"byte offset {offset} (bytes f6)" in problem.message
+
+
+def test_the_memo_spares_parsing_unchanged_lines_and_forgets_what_it_did_not_see(tmp_path: Path):
+    path = write(tmp_path / "docs.jsonl", b'{"id": "a", "text": "Eins."}\n{"id": "b", "text": "Zwei."}\n')
+    memo = LineMemo(tmp_path / "memo.json", "k1")
+    first, _ = scan(path, memo)
+    memo.save()
+    memo = LineMemo(tmp_path / "memo.json", "k1")
+    # a remembered summary is used as is: proof that the line was not parsed again
+    memo.known[first[0].sha256] = "remembered"
+    write(path, b'{"id": "a", "text": "Eins."}\n{"id": "c", "text": "Drei."}\n')
+    second, _ = scan(path, memo)
+    summaries = [line.summary for line in second]
+    memo.save()
+    assert summaries == ["remembered", "c"]
+    assert set(json.loads((tmp_path / "memo.json").read_text())["lines"]) == {line.sha256 for line in second}
+    assert LineMemo(tmp_path / "memo.json", "k2").known == {}
+
+
+def test_the_memo_never_hides_a_bad_line(tmp_path: Path):
+    path = write(tmp_path / "docs.jsonl", b'{"id": "a", "text": 1}\n')
+    memo = LineMemo(tmp_path / "memo.json", "k")
+    for _ in range(2):
+        kept, problems = scan(path, memo)
+        memo.save()
+        assert kept == [] and [p.kind for p in problems] == ["schema"]
