@@ -740,6 +740,30 @@ class ShardJob:
     entity_homes: dict[tuple[str, str], list[str]]
 
 
+BATCH_DOCUMENTS = 256
+
+
+def build_in_batches(
+    interim: dict[str, pa.Table], chosen: dict[str, AnnotationRecord], schema: LabelSchema, ratios: dict[str, float], batch: int = BATCH_DOCUMENTS
+) -> Result:
+    """:func:`build_shard` over at most ``batch`` documents at a time, then joined: the same
+    tables, but a worker's Python objects (a few per token) exist for one batch, not the shard."""
+    doc_ids = sorted(interim["documents"].column("doc_id").to_pylist())
+    results = []
+    for first in range(0, max(len(doc_ids), 1), batch):
+        wanted = pa.array(doc_ids[first : first + batch], pa.string())
+        part = {name: table.filter(pc.is_in(table.column("doc_id"), value_set=wanted)) for name, table in interim.items()}
+        results.append(build_shard(part["documents"], part["sentences"], part["tokens"], chosen, schema, ratios))
+    layers: Counter[str] = Counter()
+    for result in results:
+        layers.update(result.layers)
+    return Result(
+        {name: tables.sort_table(name, pa.concat_tables([r.tables[name] for r in results])) for name in results[0].tables},
+        [problem for result in results for problem in result.problems],
+        dict(sorted(layers.items())),
+    )
+
+
 def annotate_shard(job: ShardJob) -> tuple[int, str]:
     """Worker: check one shard's records against its documents, choose one per document, build
     the shard's publishable tables and write them with their metadata and the problems found."""
@@ -754,7 +778,7 @@ def annotate_shard(job: ShardJob) -> tuple[int, str]:
         whitespace=Severity(job.whitespace),
         entity_homes=job.entity_homes,
     )
-    result = build_shard(interim["documents"], interim["sentences"], interim["tokens"], chosen, schema, job.ratios)
+    result = build_in_batches(interim, chosen, schema, job.ratios)
     staging = Path(job.staging)
     for name, table in result.tables.items():
         metadata = tables.corpus_metadata({**job.info, "table": name})

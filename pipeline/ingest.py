@@ -190,22 +190,32 @@ def segment_documents(documents: list[SourcedDocument], language: str) -> tuple[
             token_columns["sent_idx"].extend([sent_idx] * len(sent_tokens))
             token_columns["start"].extend(t[0] for t in sent_tokens)
             token_columns["end"].extend(t[1] for t in sent_tokens)
-    documents_table = pa.Table.from_pylist(doc_rows, schema=INTERIM_DOCUMENTS).sort_by("doc_id") if doc_rows else INTERIM_DOCUMENTS.empty_table()
+    documents_table = pa.Table.from_pylist(doc_rows, schema=INTERIM_DOCUMENTS) if doc_rows else INTERIM_DOCUMENTS.empty_table()
     sentences_table = tables.from_rows("sentences", sentence_rows)
     tokens_table = pa.Table.from_pydict(token_columns, schema=INTERIM_TOKENS)
-    if tokens_table.num_rows:
-        tokens_table = tokens_table.sort_by([("doc_id", "ascending"), ("start", "ascending")])
-    return documents_table, sentences_table, tokens_table
+    return sort_interim(documents_table, sentences_table, tokens_table)
+
+
+TABLES = ("documents", "sentences", "tokens")
+INTERIM_ORDER = {"documents": ["doc_id"], "sentences": ["doc_id", "sent_idx"], "tokens": ["doc_id", "start"]}
+
+
+def sort_interim(*interim: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """The documents, sentences and tokens tables in their stored order."""
+    return tuple(table.sort_by([(key, "ascending") for key in INTERIM_ORDER[name]]) if table.num_rows else table for name, table in zip(TABLES, interim))  # type: ignore[return-value]
 
 
 CODE_MODULES = ["ingest", "jsonl", "segment", "model", "tables", "schema", "shards"]
-TABLES = ("documents", "sentences", "tokens")
+BATCH_DOCUMENTS = 256
 
 
 def segment_shard(job: tuple[int, list[LineRef], str, str]) -> tuple[int, str]:
     """Worker: read one shard's documents, segment them and write its three tables into ``staging``."""
     shard, refs, language, staging = job
-    for name, table in zip(TABLES, segment_documents(load_seeds(refs), language)):
+    # A batch at a time: the Python objects per token exist for one batch, the shard only as Arrow.
+    batches = [segment_documents(load_seeds(refs[first : first + BATCH_DOCUMENTS]), language) for first in range(0, len(refs), BATCH_DOCUMENTS)]
+    joined = sort_interim(*(pa.concat_tables([batch[index] for batch in batches]) for index in range(len(TABLES))))
+    for name, table in zip(TABLES, joined):
         tables.write_parquet(table, Path(staging) / name / f"part-{part_name(shard)}.parquet")
     return shard, staging
 

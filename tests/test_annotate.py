@@ -176,3 +176,29 @@ def test_relation_candidates_label_gold_pairs_and_propose_negatives():
     assert ("T3", "T1") in labelled
     row = next(r for r in rows if r["rel_id"] == "R1")
     assert row["text"][row["head"]["start"] : row["head"]["end"]] == "Donald Trump"
+
+
+def test_building_in_batches_gives_the_tables_of_one_build():
+    from pipeline.annotate import build_in_batches, build_shard, check_and_select, document_infos
+    from pipeline.ingest import SourcedDocument, segment_documents
+    from pipeline.model import Document
+
+    texts = {f"d{n}": f"{TEXT} Moon Jae In sprach in Seoul, Nummer {n}." for n in range(5)}
+    sourced = [SourcedDocument(Document(doc_id, text, source="t"), "seeds/t.jsonl", n + 1, text_sha256(text)) for n, (doc_id, text) in enumerate(texts.items())]
+    documents, sentences, tokens = segment_documents(sourced, "de")
+    records = [
+        record_from_json(
+            {"doc_id": doc_id, "text_sha256": text_sha256(text), "source": "gold", "entities": [ent("T1", "Donald Trump", "PER"), ent("T2", "Kim Jong Un", "PER")], "relations": [{"id": "R1", "head": "T1", "tail": "T2", "label": "meets"}]},
+            layer="gold", path="x.jsonl", line=n + 1,
+        )
+        for n, (doc_id, text) in enumerate(texts.items())
+    ]
+    chosen, problems = check_and_select(records, document_infos(documents), SCHEMA, priority=["gold"])
+    assert problems == []
+    ratios = {"train": 0.5, "dev": 0.25, "test": 0.25}
+    whole = build_shard(documents, sentences, tokens, chosen, SCHEMA, ratios)
+    batched = build_in_batches({"documents": documents, "sentences": sentences, "tokens": tokens}, chosen, SCHEMA, ratios, batch=2)
+    assert set(batched.tables) == set(whole.tables)
+    for name, table in whole.tables.items():
+        assert batched.tables[name].equals(table), name
+    assert batched.layers == whole.layers == {"gold": 5}
