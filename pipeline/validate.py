@@ -294,6 +294,12 @@ class Expectations:
             if name.startswith("great_expectations"):
                 logging.getLogger(name).setLevel(logging.WARNING)
         self.gx, self.gxe = gx, gxe
+        from great_expectations.execution_engine import pandas_execution_engine
+
+        # GX labels every pandas batch below this size (1 GB) with an md5 of all its rows, only as
+        # a marker in the result's metadata, which nothing here reads: a fifth of GX's time on a
+        # large chunk. 0 turns the label off; the checks are not affected.
+        pandas_execution_engine.HASH_THRESHOLD = 0
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
         self.source = self.context.data_sources.add_pandas("corpus")
@@ -428,23 +434,38 @@ def shard_paths(tables_dir: Path, part: str) -> dict[str, list[Path]]:
 
 
 def chunks(parts: Sequence[str], tables_dir: Path, max_rows: int, workers: int = 1) -> list[list[str]]:
-    """Consecutive shards grouped so that each group has at most ``max_rows`` tokens (or one shard).
+    """Consecutive shards in groups of at most ``max_rows`` tokens (or one shard), of even size.
 
-    With several workers the groups are also made small enough for each worker to get one.
+    As few groups as that allows (GX has a fixed cost per group), rounded up to a multiple of
+    ``workers`` so that every worker gets an equal share.
     """
     import pyarrow.parquet as pq
 
-    counts = [pq.ParquetFile(tables_dir / "tokens" / f"part-{part}.parquet").metadata.num_rows for part in parts]
-    if workers > 1 and counts:
-        max_rows = min(max_rows, max(1, math.ceil(sum(counts) / workers)))
-    groups: list[list[str]] = []
-    rows = 0
+    counts = []
+    for part in parts:
+        with pq.ParquetFile(tables_dir / "tokens" / f"part-{part}.parquet") as handle:
+            counts.append(handle.metadata.num_rows)
+    total = sum(counts)
+    if not parts:
+        return []
+    wanted = max(1, math.ceil(total / max(1, max_rows)))
+    wanted = min(len(parts), workers * math.ceil(wanted / max(1, workers)))
+    # Each shard goes to the group its middle row falls into when the rows are cut in equal parts.
+    balanced: list[list[tuple[str, int]]] = [[] for _ in range(wanted)]
+    before = 0
     for part, count in zip(parts, counts):
-        if not groups or rows + count > max_rows:
-            groups.append([])
-            rows = 0
-        groups[-1].append(part)
-        rows += count
+        index = min(wanted - 1, int((before + count / 2) * wanted / total)) if total else 0
+        balanced[index].append((part, count))
+        before += count
+    groups: list[list[str]] = []
+    for group in balanced:
+        rows = 0
+        for position, (part, count) in enumerate(group):  # never more than max_rows, unless one shard
+            if position == 0 or rows + count > max_rows:
+                groups.append([])
+                rows = 0
+            groups[-1].append(part)
+            rows += count
     return groups
 
 
@@ -469,14 +490,24 @@ def needed_columns(table: str, specs: Sequence[dict[str, Any]]) -> list[str]:
     return [name for name in tables.SCHEMAS[table].names if name in wanted]
 
 
-def _read(paths: Sequence[Path], table: str, columns: list[str]) -> pd.DataFrame:
+def _read_files(paths: Sequence[Path], columns: list[str]) -> Any:
+    """Some columns of Parquet files as one Arrow table; ``DICTIONARY_COLUMNS`` as dictionaries."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    dictionary = [name for name in columns if name in DICTIONARY_COLUMNS]
+
+    def read(path: Path) -> pa.Table:  # ParquetFile: a third of read_table's cost on small files
+        with pq.ParquetFile(path, read_dictionary=dictionary) as handle:
+            return handle.read(columns=columns, use_threads=False)
+
+    return pa.concat_tables(read(path) for path in paths)
+
+
+def _read(paths: Sequence[Path], table: str, columns: list[str]) -> pd.DataFrame:
     if not paths:
         return tables.SCHEMAS[table].empty_table().select(columns).to_pandas()
-    dictionary = [name for name in columns if name in DICTIONARY_COLUMNS]
-    return pa.concat_tables(pq.read_table(path, columns=columns, read_dictionary=dictionary) for path in paths).to_pandas()
+    return _read_files(paths, columns).to_pandas()
 
 
 def load_frames(tables_dir: Path, parts: Sequence[str], suites: dict[str, list[dict[str, Any]]]) -> dict[str, pd.DataFrame]:
@@ -490,13 +521,11 @@ def load_frames(tables_dir: Path, parts: Sequence[str], suites: dict[str, list[d
 
 def read_documents(tables_dir: Path) -> pd.DataFrame:
     """The documents table (every shard) with ``doc_length`` (code points) instead of the text."""
-    import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     columns = ["doc_id", "text", "text_sha256", "split"]
     files = sorted((tables_dir / "documents").glob("*.parquet"))
-    arrow = pa.concat_tables(pq.read_table(f, columns=columns) for f in files) if files else tables.SCHEMAS["documents"].empty_table().select(columns)
+    arrow = _read_files(files, columns) if files else tables.SCHEMAS["documents"].empty_table().select(columns)
     arrow = arrow.append_column("doc_length", pc.utf8_length(arrow.column("text"))).drop_columns(["text"])
     return arrow.to_pandas()
 
@@ -513,12 +542,22 @@ def code_key() -> str:
 _WORK: dict[str, Any] = {}
 
 
-def check_chunk(parts: Sequence[str]) -> tuple[Tagged, int]:
-    """Load, derive and check one group of shards (runs in a worker)."""
+def prepare_chunk(parts: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """Load one group of shards and derive the columns the suites check."""
     work = _WORK
     frames = load_frames(work["tables_dir"], parts, work["suites"])
     frames["documents"] = work["lengths"]
     derive_columns(frames, work["known"])
+    return frames
+
+
+def check_chunk(index: int) -> tuple[Tagged, int]:
+    """Check group ``index`` of ``_WORK["groups"]`` (runs in a worker); its frames may have been
+    prepared before the fork, while GX was being imported."""
+    work = _WORK
+    frames = work["prepared"].pop(index, None)
+    if frames is None:
+        frames = prepare_chunk(work["groups"][index])
     chunk_suites = {t: specs for t, specs in work["suites"].items() if t != "documents"}
     return work["expectations"].run_tagged(frames, chunk_suites, work["paths"], order=list(work["suites"]))
 
@@ -563,20 +602,28 @@ def validate(params: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
         documents = read_documents(tables_dir)
         workers = workers_from(params)
         groups = chunks(todo, tables_dir, int(section.get("chunk_rows", 2_000_000)), workers)
-        importer.join()
-        expectations = Expectations()
-        tagged: Tagged = []
-        documents_found: Tagged = []
-        if documents_todo:
-            documents_found, count = expectations.run_tagged({"documents": documents}, {"documents": suites.get("documents", [])}, paths, order=list(suites))
-            tagged += documents_found
-            checked += count
         _WORK.update(
-            tables_dir=tables_dir, suites=suites, paths=paths, expectations=expectations,
+            tables_dir=tables_dir, suites=suites, paths=paths, groups=groups, prepared={},
             lengths=documents[["doc_id", "doc_length"]], known=documents["doc_id"],
         )
         try:
-            results = list(parallel_map(check_chunk, groups, workers))
+            # Until GX is imported, prepare the first group of each worker (Parquet reading and
+            # numpy mostly run without the GIL); never more than one group a worker (memory).
+            for index in range(min(workers, len(groups))):
+                if not importer.is_alive():
+                    break
+                _WORK["prepared"][index] = prepare_chunk(groups[index])
+            importer.join()
+            expectations = Expectations()
+            _WORK["expectations"] = expectations
+            tagged: Tagged = []
+            documents_found: Tagged = []
+            if documents_todo:
+                documents_found, count = expectations.run_tagged({"documents": documents}, {"documents": suites.get("documents", [])}, paths, order=list(suites))
+                tagged += documents_found
+                checked += count
+            # Forked after the import: the workers share GX and the prepared frames.
+            results = list(parallel_map(check_chunk, list(range(len(groups))), workers))
         finally:
             _WORK.clear()
         for group_parts, (found, count) in zip(groups, results):
@@ -587,7 +634,7 @@ def validate(params: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
                     passes.commit(pass_key[part], passes.staging(pass_key[part]))
         if documents_todo and documents_key is not None and not documents_found:
             passes.commit(documents_key, passes.staging(documents_key))
-        runs = expectations.calls
+        runs = int(documents_todo) + len(groups)
         problems += _in_order(tagged)
     passes.used.update(pass_key.values())
     if documents_key is not None:
