@@ -14,12 +14,12 @@ Cost (``benchmarks/``): Great Expectations takes seconds to import, so it is imp
 background thread while the documents are read (with its imports of scipy.stats and altair, used
 only by expectations the suites do not have, deferred to their first use), and not at all when
 every shard and the documents table already passed the same suites with the same code (the pass
-cache). String columns with few
-distinct values (``doc_id``, tags, labels, splits) are read from Parquet as dictionaries and handed
-to GX as pandas categoricals: the same values, so the same checks, at a fraction of the cost of
-hashing millions of strings. Chunks of shards are checked in a process pool forked after the
-import; the problems are put in a fixed order (table, expectation, chunk) so the report does not
-depend on how the shards were grouped or on the number of workers.
+cache). String columns with few distinct values (``doc_id``, tags, labels, splits) are read from
+Parquet as dictionaries and handed to GX as pandas categoricals: the same values, so the same
+checks, at a fraction of the cost of hashing millions of strings. Chunks of shards are checked in
+a process pool forked after the import; the problems are put in a fixed order (table,
+expectation, chunk) so the report does not depend on how the shards were grouped or on the number
+of workers.
 """
 
 from __future__ import annotations
@@ -336,7 +336,7 @@ class Expectations:
                 suite,
                 result_format={"result_format": "COMPLETE", "unexpected_index_column_names": KEYS[table], "return_unexpected_index_query": False},
             )
-            for index, outcome in enumerate(result.results):  # GX keeps the suite's order
+            for index, outcome in enumerate(result.results):  # GX orders results by the suite alone
                 checked += 1
                 if not outcome.success:
                     tagged.append(((order.index(table), index), _expectation_problems(table, table_paths.get(table, table), outcome)))
