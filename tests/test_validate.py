@@ -172,3 +172,115 @@ def test_bio_transitions_forbid_i_after_other_types():
     assert ("B-PER", "I-PER") in pairs and ("I-PER", "I-PER") in pairs
     assert ("O", "I-PER") not in pairs and ("B-ORG", "I-PER") not in pairs
     assert ("I-PER", "B-PER") in pairs and ("I-PER", "O") in pairs
+
+
+# --------------------------------------------------------------------------- cost: chunks, workers, pass cache
+
+
+@pytest.fixture(scope="module")
+def sharded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """40 documents in 8 shards, ingested and annotated (not validated)."""
+    from pipeline import annotate, ingest
+    from test_shards import corpus, params_for
+
+    root = tmp_path_factory.mktemp("sharded")
+    corpus(root, 40)
+    params = params_for(root, root / "cache", 1)
+    assert ingest.run(params) == [] and annotate.run(params) == []
+    return root, params
+
+
+def _with(params: dict, cache: Path, workers: int, chunk_rows: int) -> dict:
+    params = json.loads(json.dumps(params))
+    params["runtime"].update(cache_dir=str(cache), workers=workers)
+    params["validate"]["chunk_rows"] = chunk_rows
+    return params
+
+
+def test_table_problems_do_not_depend_on_chunks_or_workers(sharded, tmp_path: Path):
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from pipeline import validate as stage
+
+    root, params = sharded
+    corrupt = tmp_path / "tables"
+    shutil.copytree(root / "interim" / "tables", corrupt)
+    for path in sorted((corrupt / "entities").glob("*.parquet"))[::3]:  # several shards, not all
+        table = pq.read_table(path)
+        label = pc.replace_substring(table.column("label"), "PER", "PERSON")
+        pq.write_table(table.set_column(table.schema.get_field_index("label"), "label", label), path)
+    params = json.loads(json.dumps(params))
+    params["annotate"]["out_dir"] = str(corrupt)
+    runs = [
+        stage.validate(_with(params, tmp_path / f"cache-{workers}-{rows}", workers, rows))[1]
+        for workers, rows in ((1, 10**9), (2, 10**9), (1, 1), (2, 1))
+    ]
+    assert all(run == runs[0] for run in runs[1:])
+    found = [p.format() for p in runs[0]]
+    assert any("expect_column_values_to_be_in_set(column=label)" in line for line in found)
+    assert any("column_B=expected_tag" in line for line in found)
+    assert len({p.doc_id for p in runs[0]}) > 2
+
+
+def test_chunks_are_even_bounded_and_a_multiple_of_the_workers(sharded):
+    import pyarrow.parquet as pq
+
+    from pipeline.validate import chunks
+
+    root, _ = sharded
+    tables_dir = root / "interim" / "tables"
+    parts = sorted(json.loads((tables_dir / "shards.json").read_text()))
+    rows = {part: pq.ParquetFile(tables_dir / "tokens" / f"part-{part}.parquet").metadata.num_rows for part in parts}
+    total = sum(rows.values())
+    assert chunks(parts, tables_dir, 10**9, 1) == [parts]
+    halves = chunks(parts, tables_dir, 10**9, 2)
+    assert len(halves) == 2 and halves[0] + halves[1] == parts
+    assert abs(sum(rows[p] for p in halves[0]) - sum(rows[p] for p in halves[1])) <= max(rows.values())
+    for limit in (total // 3, total // 2, max(rows.values())):
+        for workers in (1, 2, 3):
+            groups = chunks(parts, tables_dir, limit, workers)
+            assert [p for g in groups for p in g] == parts
+            assert all(sum(rows[p] for p in g) <= limit or len(g) == 1 for g in groups)
+    assert chunks([], tables_dir, 10, 2) == []
+
+
+def test_a_rerun_on_passed_shards_does_not_import_great_expectations(sharded, tmp_path: Path):
+    import subprocess
+    import sys
+
+    _, params = sharded
+    params = _with(params, tmp_path / "cache", 2, 10**6)
+    (tmp_path / "params.json").write_text(json.dumps(params))
+    script = (
+        "import json, logging, sys\n"
+        "logging.basicConfig(level=logging.INFO)\n"
+        "from pipeline import validate\n"
+        f"params = json.loads(open({str(tmp_path / 'params.json')!r}).read())\n"
+        "assert validate.run(params)\n"
+        "print('gx imported:', 'great_expectations' in sys.modules)\n"
+    )
+    report = Path(params["validate"]["report"])
+    first = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True)
+    first_report = report.read_bytes()
+    second = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True)
+    assert "gx imported: True" in first.stdout and "8 of 8 shards checked" in first.stderr
+    assert "gx imported: False" in second.stdout and "0 of 8 shards checked (0 expectation results) in 0 GX run(s)" in second.stderr
+    assert report.read_bytes() == first_report
+
+
+def test_a_deferred_module_is_imported_on_first_use():
+    import sys
+
+    from pipeline.validate import _Deferred
+
+    name = "colorsys"
+    saved = sys.modules.pop(name, None)
+    try:
+        sys.modules[name] = module = _Deferred(name)
+        assert module.rgb_to_hsv(1.0, 0.0, 0.0) == (0.0, 1.0, 1.0)
+        assert sys.modules[name] is not module and sys.modules[name].rgb_to_hsv is module.rgb_to_hsv
+    finally:
+        sys.modules.pop(name, None)
+        if saved is not None:
+            sys.modules[name] = saved
