@@ -3,7 +3,8 @@
 Only the chosen tokenizer (spaCy's blank ``de`` pipeline + rule-based sentencizer, exactly as
 ``pipeline/segment.py`` builds it) over every seed text, plus a bare pyarrow Parquet write
 (zstd, as ``pipeline/tables.py`` writes) of the resulting ``(doc_id, start, end, text)`` token
-table. No normalisation, no validation, no annotation, no DVC. The table is written in chunks of
+table, the tokens read with ``Doc.to_array`` as ``pipeline/segment.py`` reads them (the floor
+must not be slower than the pipeline at what both do). No normalisation, no validation, no annotation, no DVC. The table is written in chunks of
 ``--chunk`` documents through one ``ParquetWriter``, so that the floor's memory stays flat too.
 
 Run as its own process (``benchmarks/run.py`` does, and measures its wall time and peak RSS from
@@ -53,7 +54,9 @@ def main(argv: list[str] | None = None) -> None:
     mark = time.perf_counter()
     import pyarrow as pa
     import pyarrow.parquet as pq
+    import numpy as np
     import spacy
+    from spacy.attrs import IDX, IS_SPACE, LENGTH, SENT_START
 
     nlp = spacy.blank("de")
     nlp.add_pipe("sentencizer")
@@ -76,16 +79,17 @@ def main(argv: list[str] | None = None) -> None:
             ends: list[int] = []
             words: list[str] = []
             chunk_ids = ids[first : first + args.chunk]
-            for doc_id, doc in zip(chunk_ids, nlp.pipe(texts[first : first + args.chunk], batch_size=args.batch_size)):
-                for sent in doc.sents:
-                    sentences += 1
-                    for token in sent:
-                        if token.is_space:
-                            continue
-                        doc_col.append(doc_id)
-                        starts.append(token.idx)
-                        ends.append(token.idx + len(token.text))
-                        words.append(token.text)
+            for doc_id, text, doc in zip(chunk_ids, texts[first : first + args.chunk], nlp.pipe(texts[first : first + args.chunk], batch_size=args.batch_size)):
+                # Read the results as arrays, as pipeline/segment.py does (no Token object per token).
+                values = doc.to_array([IDX, LENGTH, IS_SPACE, SENT_START]).astype(np.int64)
+                sentences += int((values[:, 3] == 1).sum())
+                kept = values[values[:, 2] == 0]
+                doc_starts = kept[:, 0].tolist()
+                doc_ends = (kept[:, 0] + kept[:, 1]).tolist()
+                doc_col.extend([doc_id] * len(doc_starts))
+                starts.extend(doc_starts)
+                ends.extend(doc_ends)
+                words.extend(text[a:b] for a, b in zip(doc_starts, doc_ends))
             tokenize += time.perf_counter() - mark
             mark = time.perf_counter()
             table = pa.table([pa.array(doc_col, pa.string()), pa.array(starts, pa.int64()), pa.array(ends, pa.int64()), pa.array(words, pa.string())], schema=schema)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from pipeline import tables
@@ -23,7 +24,7 @@ from pipeline.model import Document, Problem, normalise_text, text_sha256
 from pipeline.problemlog import write_problems
 from pipeline.progress import progress
 from pipeline.schema import load_json_schema
-from pipeline.segment import segment_many
+from pipeline.segment import segment_arrays
 from pipeline.shards import ShardCache, clean_dir, code_fingerprint, digest, group, parallel_map, part_name, shard_of, workers_from
 
 log = logging.getLogger(__name__)
@@ -162,10 +163,10 @@ def read_seeds(seeds_dir: Path, document_schema: Path, root: Path | None = None)
 def segment_documents(documents: list[SourcedDocument], language: str) -> tuple[pa.Table, pa.Table, pa.Table]:
     """The interim documents, sentences and tokens tables for ``documents``."""
     doc_rows: list[dict[str, Any]] = []
-    sentence_rows: list[dict[str, Any]] = []
-    token_columns: dict[str, list[Any]] = {name: [] for name in INTERIM_TOKENS.names}
+    sentence_parts: list[pa.Table] = []
+    token_parts: list[pa.Table] = []
     texts = (item.document.text for item in documents)
-    for item, seg in zip(documents, segment_many(texts, language)):
+    for item, seg in zip(documents, segment_arrays(texts, language)):
         doc = item.document
         doc_rows.append(
             {
@@ -182,17 +183,18 @@ def segment_documents(documents: list[SourcedDocument], language: str) -> tuple[
                 "raw_sha256": item.raw_sha256,
             }
         )
-        for sent_idx, (sentence, sent_tokens) in enumerate(zip(seg.sentences, seg.tokens)):
-            sentence_rows.append(
-                {"doc_id": doc.doc_id, "sent_idx": sent_idx, "start": sentence.start, "end": sentence.end, "paragraph_idx": sentence.paragraph_idx}
+        sentence_parts.append(
+            pa.table(
+                [pa.array([doc.doc_id] * len(seg.sentence_starts), pa.string()), np.arange(len(seg.sentence_starts), dtype=np.int32), seg.sentence_starts, seg.sentence_ends, seg.paragraphs.astype(np.int32)],
+                schema=tables.SENTENCES,
             )
-            token_columns["doc_id"].extend([doc.doc_id] * len(sent_tokens))
-            token_columns["sent_idx"].extend([sent_idx] * len(sent_tokens))
-            token_columns["start"].extend(t[0] for t in sent_tokens)
-            token_columns["end"].extend(t[1] for t in sent_tokens)
+        )
+        token_parts.append(
+            pa.table([pa.array([doc.doc_id] * len(seg.starts), pa.string()), seg.token_sentence.astype(np.int32), seg.starts, seg.ends], schema=INTERIM_TOKENS)
+        )
     documents_table = pa.Table.from_pylist(doc_rows, schema=INTERIM_DOCUMENTS) if doc_rows else INTERIM_DOCUMENTS.empty_table()
-    sentences_table = tables.from_rows("sentences", sentence_rows)
-    tokens_table = pa.Table.from_pydict(token_columns, schema=INTERIM_TOKENS)
+    sentences_table = pa.concat_tables(sentence_parts) if sentence_parts else tables.SENTENCES.empty_table()
+    tokens_table = pa.concat_tables(token_parts) if token_parts else INTERIM_TOKENS.empty_table()
     return sort_interim(documents_table, sentences_table, tokens_table)
 
 

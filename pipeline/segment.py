@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Iterable, Iterator, NamedTuple
 
+import numpy as np
+
 if TYPE_CHECKING:
     from spacy.language import Language
 
@@ -70,23 +72,64 @@ def paragraphs(text: str) -> list[Span]:
     return stripped
 
 
-def segment_many(texts: Iterable[str], language: str = "de", batch_size: int = 64) -> Iterator[Segmentation]:
-    """Segment each text; one :class:`Segmentation` per input text, in order."""
+class SegmentArrays(NamedTuple):
+    """One document's segmentation as arrays: token ``starts``/``ends`` with the sentence index
+    ``token_sentence`` of each token, and per sentence its ``sentence_starts``/``sentence_ends``
+    and ``paragraphs`` (paragraph index)."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    token_sentence: np.ndarray
+    sentence_starts: np.ndarray
+    sentence_ends: np.ndarray
+    paragraphs: np.ndarray
+
+
+def segment_arrays(texts: Iterable[str], language: str = "de", batch_size: int = 64) -> Iterator[SegmentArrays]:
+    """Segment each text into arrays (one :class:`SegmentArrays` per text, in order).
+
+    Reads the tokenizer's and sentencizer's results with ``Doc.to_array`` instead of creating a
+    Python ``Token`` per token: the same offsets, without most of the per-token cost.
+    """
+    from spacy.attrs import IDX, IS_SPACE, LENGTH, SENT_START
+
     nlp = german_pipeline(language)
     for text in texts:
         blocks = paragraphs(text)
-        sentences: list[Sentence] = []
-        tokens: list[tuple[Span, ...]] = []
-        docs = nlp.pipe((text[b.start : b.end] for b in blocks), batch_size=batch_size)
-        for paragraph_idx, (block, doc) in enumerate(zip(blocks, docs)):
-            for sent in doc.sents:
-                offset = block.start
-                sent_tokens = tuple(Span(offset + t.idx, offset + t.idx + len(t)) for t in sent if not t.is_space)
-                if not sent_tokens:
-                    continue
-                sentences.append(Sentence(sent_tokens[0].start, sent_tokens[-1].end, paragraph_idx))
-                tokens.append(sent_tokens)
-        yield Segmentation(tuple(sentences), tuple(tokens))
+        parts = []
+        first_sentence = 0
+        for paragraph_idx, (block, doc) in enumerate(zip(blocks, nlp.pipe((text[b.start : b.end] for b in blocks), batch_size=batch_size))):
+            values = doc.to_array([IDX, LENGTH, IS_SPACE, SENT_START]).astype(np.int64)
+            sentence = np.cumsum(values[:, 3] == 1) - 1
+            kept = values[:, 2] == 0
+            starts = values[kept, 0] + block.start
+            ends = starts + values[kept, 1]
+            # Sentences without a token that is not whitespace are dropped, the rest renumbered.
+            numbers, token_sentence = np.unique(sentence[kept], return_inverse=True)
+            parts.append((starts, ends, token_sentence + first_sentence, len(numbers), paragraph_idx))
+            first_sentence += len(numbers)
+        if not parts or not sum(len(part[0]) for part in parts):
+            empty = np.zeros(0, np.int64)
+            yield SegmentArrays(empty, empty, empty, empty, empty, empty)
+            continue
+        starts = np.concatenate([part[0] for part in parts])
+        ends = np.concatenate([part[1] for part in parts])
+        token_sentence = np.concatenate([part[2] for part in parts])
+        boundaries = np.flatnonzero(np.diff(token_sentence)) + 1
+        firsts = np.concatenate([[0], boundaries]).astype(np.int64)
+        lasts = np.concatenate([boundaries - 1, [len(token_sentence) - 1]]).astype(np.int64)
+        sentence_paragraphs = np.concatenate([np.full(part[3], part[4], np.int64) for part in parts])
+        yield SegmentArrays(starts, ends, token_sentence, starts[firsts], ends[lasts], sentence_paragraphs)
+
+
+def segment_many(texts: Iterable[str], language: str = "de", batch_size: int = 64) -> Iterator[Segmentation]:
+    """Segment each text; one :class:`Segmentation` per input text, in order."""
+    for arrays in segment_arrays(texts, language, batch_size):
+        sentences = tuple(Sentence(int(s), int(e), int(p)) for s, e, p in zip(arrays.sentence_starts, arrays.sentence_ends, arrays.paragraphs))
+        cuts = np.flatnonzero(np.diff(arrays.token_sentence)) + 1
+        spans = [Span(int(s), int(e)) for s, e in zip(arrays.starts, arrays.ends)]
+        tokens = tuple(tuple(spans[a:b]) for a, b in zip(np.concatenate([[0], cuts]), np.concatenate([cuts, [len(spans)]]))) if spans else ()
+        yield Segmentation(sentences, tokens)
 
 
 def segment(text: str, language: str = "de") -> Segmentation:
