@@ -168,11 +168,6 @@ def line_ref(path: Path, display: str, line: ScannedLine, key: str) -> LineRef:
     return LineRef(str(path), display, line.number, line.offset, line.length, key, line.sha256)
 
 
-def read_line(ref: LineRef) -> dict[str, Any]:
-    """The object on the line ``ref`` points to (which :func:`scan_jsonl` already checked)."""
-    return read_lines([ref])[0]
-
-
 def read_lines(refs: list[LineRef]) -> list[dict[str, Any]]:
     """:func:`read_line` for many refs, opening each file once and reading in file order."""
     found: dict[int, dict[str, Any]] = {}
