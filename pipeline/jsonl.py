@@ -169,7 +169,8 @@ def line_ref(path: Path, display: str, line: ScannedLine, key: str) -> LineRef:
 
 
 def read_lines(refs: list[LineRef]) -> list[dict[str, Any]]:
-    """:func:`read_line` for many refs, opening each file once and reading in file order."""
+    """The objects on the lines ``refs`` point to (as :func:`scan_jsonl` checked them), in the same
+    order; each file is opened once and read in offset order."""
     found: dict[int, dict[str, Any]] = {}
     by_file: dict[str, list[int]] = {}
     for index, ref in enumerate(refs):
