@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline import tables
-from pipeline.jsonl import LineMemo, LineRef, display_path, line_ref, read_jsonl, read_lines, scan_jsonl
+from pipeline.jsonl import LineMemo, LineRef, display_path, line_ref, read_lines, scan_jsonl
 from pipeline.model import AnnotationRecord, Entity, Problem, Relation, Severity, overlapping_pairs, record_from_json
 from pipeline.problemlog import read_problems, write_problems
 from pipeline.progress import progress
@@ -52,22 +52,6 @@ def layer_name(path: Path, annotations_dir: Path) -> str:
     """``gold`` for ``annotations/gold/x.jsonl``; the file stem for a file directly in the folder."""
     relative = path.relative_to(annotations_dir)
     return relative.parent.as_posix() if relative.parent != Path(".") else relative.stem
-
-
-def read_layers(annotations_dir: Path, validator: Any, root: Path | None = None) -> tuple[list[AnnotationRecord], list[Problem]]:
-    """All records of all layers, in file and line order, with every structural problem."""
-    root = root or Path.cwd()
-    records: list[AnnotationRecord] = []
-    problems: list[Problem] = []
-    if not annotations_dir.exists():
-        return records, problems
-    for path in sorted(annotations_dir.rglob("*.jsonl")):
-        display = display_path(path, root)
-        layer = layer_name(path, annotations_dir)
-        rows, found = read_jsonl(path, display, validator, "doc_id")
-        problems.extend(found)
-        records.extend(record_from_json(data, layer=layer, path=display, line=number) for number, data in rows)
-    return records, problems
 
 
 @dataclass(frozen=True)
@@ -119,6 +103,13 @@ def load_records(lines: Sequence[LayerLine]) -> list[AnnotationRecord]:
         record_from_json(data, layer=line.layer, path=line.ref.path, line=line.ref.line or 0)
         for line, data in zip(lines, read_lines([line.ref for line in lines]))
     ]
+
+
+def read_layers(annotations_dir: Path, validator: Any, root: Path | None = None) -> tuple[list[AnnotationRecord], list[Problem]]:
+    """All records of all layers, in file and line order, with every structural problem (for tools
+    that want the records themselves: a small layer, not the whole corpus)."""
+    lines, problems, _ = index_layers(annotations_dir, validator, root)
+    return load_records(lines), problems
 
 
 def entity_homes_for(wanted: set[tuple[str, str]], lines: Sequence[LayerLine]) -> dict[tuple[str, str], list[str]]:

@@ -67,9 +67,10 @@ def _index_txt(path: Path, display: str, validator: Any) -> tuple[list[LineRef],
     if problem:
         return [], [problem]
     doc_id = path.stem
-    if not normalise_text(raw).strip():
+    text = normalise_text(raw)
+    if not text.strip():
         return [], [Problem(display, None, doc_id, "empty-document", "the document has no text after normalisation")]
-    problems = schema_problems(validator, {"id": doc_id, "text": normalise_text(raw)}, display, None, doc_id)
+    problems = schema_problems(validator, {"id": doc_id, "text": text}, display, None, doc_id)
     if problems:
         return [], problems
     return [LineRef(str(path), display, None, 0, len(data), doc_id, hashlib.sha256(data).hexdigest())], []

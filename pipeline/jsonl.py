@@ -157,12 +157,6 @@ def scan_jsonl(
     return kept, problems
 
 
-def read_jsonl(path: Path, display: str, validator: Any, id_key: str) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
-    """The lines of ``path`` that decode, parse and match the schema, as (line number, object)."""
-    kept, problems = scan_jsonl(path, display, validator, id_key, lambda data: data)
-    return [(line.number, line.summary) for line in kept], problems
-
-
 def line_ref(path: Path, display: str, line: ScannedLine, key: str) -> LineRef:
     """Where a scanned line is (``key``: the id it carries), for a worker to read it back."""
     return LineRef(str(path), display, line.number, line.offset, line.length, key, line.sha256)

@@ -10,7 +10,6 @@ cross a paragraph. Whitespace tokens are dropped; every kept token satisfies
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Iterable, Iterator, NamedTuple
 
@@ -25,19 +24,6 @@ PARAGRAPH_BREAK = re.compile(r"\n[ \t\u00a0]*\n\s*")
 class Span(NamedTuple):
     start: int
     end: int
-
-
-class Sentence(NamedTuple):
-    start: int
-    end: int
-    paragraph_idx: int
-
-
-@dataclass(frozen=True)
-class Segmentation:
-    sentences: tuple[Sentence, ...]
-    tokens: tuple[tuple[Span, ...], ...]
-    """``tokens[i]`` are the tokens of ``sentences[i]``."""
 
 
 @lru_cache(maxsize=4)
@@ -122,15 +108,6 @@ def segment_arrays(texts: Iterable[str], language: str = "de", batch_size: int =
         yield SegmentArrays(starts, ends, token_sentence, starts[firsts], ends[lasts], sentence_paragraphs)
 
 
-def segment_many(texts: Iterable[str], language: str = "de", batch_size: int = 64) -> Iterator[Segmentation]:
-    """Segment each text; one :class:`Segmentation` per input text, in order."""
-    for arrays in segment_arrays(texts, language, batch_size):
-        sentences = tuple(Sentence(int(s), int(e), int(p)) for s, e, p in zip(arrays.sentence_starts, arrays.sentence_ends, arrays.paragraphs))
-        cuts = np.flatnonzero(np.diff(arrays.token_sentence)) + 1
-        spans = [Span(int(s), int(e)) for s, e in zip(arrays.starts, arrays.ends)]
-        tokens = tuple(tuple(spans[a:b]) for a, b in zip(np.concatenate([[0], cuts]), np.concatenate([cuts, [len(spans)]]))) if spans else ()
-        yield Segmentation(sentences, tokens)
-
-
-def segment(text: str, language: str = "de") -> Segmentation:
-    return next(segment_many([text], language))
+def segment(text: str, language: str = "de") -> SegmentArrays:
+    """:func:`segment_arrays` for one text."""
+    return next(segment_arrays([text], language))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline.jsonl import LineMemo, line_ref, read_jsonl, read_lines, scan_jsonl
+from pipeline.jsonl import LineMemo, line_ref, read_lines, scan_jsonl
 from pipeline.schema import load_json_schema
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,7 +30,6 @@ def test_located_lines_read_back_to_the_objects_checked(tmp_path: Path):
     assert [(line.number, line.summary) for line in kept] == [(1, "a"), (3, "b")]
     refs = [line_ref(path, path.name, line, line.summary) for line in kept]
     assert read_lines(list(reversed(refs))) == list(reversed(lines))
-    assert read_jsonl(path, "docs.jsonl", DOCUMENT_SCHEMA, "id") == ([(1, lines[0]), (3, lines[1])], [])
 
 
 def test_a_changed_line_changes_only_its_hash(tmp_path: Path):

@@ -6,24 +6,31 @@ from hypothesis import strategies as st
 from pipeline.segment import paragraphs, segment
 
 
+def token_texts(text: str, seg) -> list[str]:
+    return [text[start:end] for start, end in zip(seg.starts.tolist(), seg.ends.tolist())]
+
+
 def test_every_token_and_sentence_slices_the_text():
     text = "US-Präsident Donald Trump traf am 3. Mai 2018 Kim Jong Un.  Das war z.B. gut.\n\nNeuer Absatz hier."
     seg = segment(text)
-    for sentence, tokens in zip(seg.sentences, seg.tokens):
-        assert text[sentence.start : sentence.end].strip() == text[sentence.start : sentence.end]
-        for token in tokens:
-            piece = text[token.start : token.end]
-            assert piece and not piece.isspace()
-            assert sentence.start <= token.start < token.end <= sentence.end
-    words = [text[t.start : t.end] for tokens in seg.tokens for t in tokens]
+    sentence_starts, sentence_ends = seg.sentence_starts.tolist(), seg.sentence_ends.tolist()
+    for start, end in zip(sentence_starts, sentence_ends):
+        assert text[start:end].strip() == text[start:end]
+    for start, end, sentence in zip(seg.starts.tolist(), seg.ends.tolist(), seg.token_sentence.tolist()):
+        piece = text[start:end]
+        assert piece and not piece.isspace()
+        assert sentence_starts[sentence] <= start < end <= sentence_ends[sentence]
+    assert seg.token_sentence.tolist() == sorted(seg.token_sentence.tolist())
+    words = token_texts(text, seg)
     assert "z.B." in words and "3." in words
+    assert len(sentence_starts) == 3
 
 
 def test_sentences_never_cross_paragraphs():
     text = "Erster Absatz ohne Punkt\n\nZweiter Absatz. Mit zwei Sätzen."
     seg = segment(text)
-    assert [s.paragraph_idx for s in seg.sentences] == [0, 1, 1]
-    assert text[seg.sentences[0].start : seg.sentences[0].end] == "Erster Absatz ohne Punkt"
+    assert seg.paragraphs.tolist() == [0, 1, 1]
+    assert text[seg.sentence_starts[0] : seg.sentence_ends[0]] == "Erster Absatz ohne Punkt"
 
 
 def test_paragraphs_split_on_blank_lines_only():
@@ -35,15 +42,13 @@ def test_paragraphs_split_on_blank_lines_only():
 @given(st.text(alphabet=st.sampled_from("abcÄöüß🙂é\u0301 .,-\n"), max_size=80))
 def test_offsets_hold_for_arbitrary_text(text):
     seg = segment(text)
-    for tokens in seg.tokens:
-        for token in tokens:
-            assert text[token.start : token.end].strip() != ""
+    assert all(piece.strip() != "" for piece in token_texts(text, seg))
+    assert len(seg.sentence_starts) == len(seg.sentence_ends) == len(seg.paragraphs) == (int(seg.token_sentence.max()) + 1 if len(seg.starts) else 0)
 
 
 def test_a_very_long_paragraph_is_segmented():
     text = "Kim traf Moon in Panmunjom, und die Gespräche dauerten lange " * 25_000
     assert len(text) > 1_000_000
     seg = segment(text)
-    assert sum(len(t) for t in seg.tokens) == 25_000 * 11
-    last = seg.tokens[-1][-1]
-    assert text[last.start : last.end] == "lange"
+    assert len(seg.starts) == 25_000 * 11
+    assert text[seg.starts[-1] : seg.ends[-1]] == "lange"
