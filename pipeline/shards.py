@@ -49,11 +49,12 @@ def digest(*parts: Any) -> str:
     return hasher.hexdigest()
 
 
-def code_fingerprint(modules: Sequence[str]) -> str:
-    """Hash of the named modules' source and of the libraries whose behaviour shapes the output."""
+def code_fingerprint(modules: Sequence[str], packages: Sequence[str] = ("spacy", "pyarrow")) -> str:
+    """Hash of the named modules' source and of the versions of the libraries (``packages``) whose
+    behaviour shapes the output."""
     # Versions from the installed metadata: importing spaCy only to read its version costs seconds.
     sources = [(name, (PACKAGE / f"{name}.py").read_text(encoding="utf-8")) for name in sorted(modules)]
-    return digest(sources, metadata.version("spacy"), metadata.version("pyarrow"))
+    return digest(sources, *(metadata.version(package) for package in packages))
 
 
 class ShardCache:

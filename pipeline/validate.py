@@ -24,7 +24,6 @@ of workers.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.machinery
 import importlib.util
@@ -530,12 +529,9 @@ def read_documents(tables_dir: Path) -> pd.DataFrame:
     return arrow.to_pandas()
 
 
-def code_key() -> str:
-    """What makes a pass of this module's checks: its source and the library versions behind them."""
-    from importlib.metadata import version
-
-    source = Path(__file__).read_bytes()
-    return hashlib.sha256(source).hexdigest() + "/" + "/".join(version(p) for p in ("great-expectations", "pandas", "pyarrow", "numpy"))
+# What a recorded pass depends on besides the suites: this module and the libraries behind the checks.
+CODE_MODULES = ["validate"]
+CHECK_PACKAGES = ("great-expectations", "pandas", "pyarrow", "numpy")
 
 
 # What forked workers inherit: the GX context and what every chunk needs (set by ``validate``).
@@ -568,7 +564,7 @@ def validate(params: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
     The documents table is checked whole; the other tables shard by shard, in chunks, skipping
     shards whose exact contents already passed the same suites (a per-shard cache of passes).
     """
-    from pipeline.shards import ShardCache, digest, parallel_map, workers_from
+    from pipeline.shards import ShardCache, code_fingerprint, digest, parallel_map, workers_from
 
     problems = list(read_problems(Path(params["ingest"]["out_dir"]) / "problems.jsonl"))
     tables_dir = Path(params["annotate"]["out_dir"])
@@ -587,7 +583,7 @@ def validate(params: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
     # named by annotate's shard keys; a pass is recorded per shard key and suites + code.
     shard_keys: dict[str, str] = json.loads((tables_dir / "shards.json").read_text(encoding="utf-8")) if (tables_dir / "shards.json").exists() else {}
     passes = ShardCache(Path(params["runtime"]["cache_dir"]), "validate")
-    suite_key = digest(suites_path.read_text(encoding="utf-8"), schema.to_metadata(), splits, code_key())
+    suite_key = digest(suites_path.read_text(encoding="utf-8"), schema.to_metadata(), splits, code_fingerprint(CODE_MODULES, CHECK_PACKAGES))
     pass_key = {part: digest(suite_key, key) for part, key in shard_keys.items()}
     documents_key = digest(suite_key, "documents", sorted(shard_keys.items())) if shard_keys else None
     todo = [part for part in sorted(shard_keys) if not passes.has(pass_key[part])]
