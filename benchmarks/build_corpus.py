@@ -28,7 +28,7 @@ Benchmark simplifications (the texts and spans are real, the documents are colla
   when present.
 * HIPE: ``NE-COARSE-LIT`` only; ``pers/PER→PER``, ``org/ORG→ORG``, ``loc/LOC→LOC``,
   ``time→DATE``, ``prod→MISC``.
-* MobIE: UTF-16 offsets converted with :func:`pipeline.model.utf16_to_codepoint`; line breaks
+* MobIE: UTF-16 offsets converted with :func:`pipeline.core.text.utf16_to_codepoint`; line breaks
   inside a text become spaces (one paragraph per MobIE text, same length so offsets stay);
   ``person→PER``, ``organization(-company)→ORG``, ``location-city→GPE``,
   ``location/-street/-stop→LOC``, ``date→DATE``; every other type is skipped, and of overlapping
@@ -55,7 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from pipeline.model import utf16_to_codepoint  # noqa: E402
+from pipeline.core.text import utf16_to_codepoint  # noqa: E402
 
 SEED_FILE = Path("seeds/bench.jsonl")
 LAYER_FILE = Path("corpus/annotations/gold/bench.jsonl")

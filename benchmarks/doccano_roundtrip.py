@@ -41,8 +41,9 @@ from build_corpus import iter_documents  # noqa: E402
 
 from pipeline.doccano import client  # noqa: E402
 from pipeline.doccano import server as srv  # noqa: E402
-from pipeline.model import Document, normalise_text, record_from_json  # noqa: E402
-from pipeline.schema import load_label_schema  # noqa: E402
+from pipeline.core.spans import Document, record_from_json  # noqa: E402
+from pipeline.core.text import normalise_text
+from pipeline.io.schemas import load_label_schema  # noqa: E402
 
 
 def with_relations(record: dict[str, Any], schema: Any, limit: int = 5) -> dict[str, Any]:

@@ -20,7 +20,7 @@ def mobie_documents(path: Path) -> list[tuple[str, set[tuple[int, int]], str]]:
     import gzip
     import json
 
-    from pipeline.model import utf16_to_codepoint
+    from pipeline.core.text import utf16_to_codepoint
 
     documents = []
     with gzip.open(path, "rt", encoding="utf-8") as handle:

@@ -1,18 +1,15 @@
 """``python -m pipeline``: one subcommand per stage, plus the tools around the corpus.
 
-Each stage command reads ``params.yaml``, does its I/O and calls the stage's pure core.
+A stage command runs exactly what ``dvc.yaml`` runs (:func:`pipeline.stages.__main__.run_stage`).
 """
 
 from __future__ import annotations
 
-import logging
-import sys
 from pathlib import Path
 
 import typer
-from rich.logging import RichHandler
 
-from pipeline.params import load_params
+from pipeline.runtime.logs import setup_logging
 
 app = typer.Typer(
     help="German news corpus: ingest → annotate → validate → publish.",
@@ -26,57 +23,45 @@ ParamsOption = typer.Option(Path("params.yaml"), "--params", help="The params fi
 
 @app.callback()
 def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages.")) -> None:
-    logging.getLogger("pipeline").setLevel(logging.DEBUG if verbose else logging.INFO)
-    logging.basicConfig(
-        level=logging.WARNING,
-        format="%(message)s",
-        handlers=[RichHandler(console=None, show_time=False, show_path=False, markup=False)] if sys.stderr.isatty() else [logging.StreamHandler()],
-    )
+    setup_logging(verbose)
+
+
+def _stage(name: str, params: Path) -> None:
+    from pipeline.stages.__main__ import run_stage
+
+    code = run_stage(name, params)
+    if code:
+        raise typer.Exit(code=code)
 
 
 @app.command()
 def ingest(params: Path = ParamsOption) -> None:
     """Read seeds/ (*.txt, *.jsonl), normalise, segment into paragraphs, sentences and tokens."""
-    from pipeline import ingest as stage
-
-    stage.run(load_params(params))
+    _stage("ingest", params)
 
 
 @app.command()
 def annotate(params: Path = ParamsOption) -> None:
     """Apply the annotation layers: entity and relation tables, BIO tags, splits, training views."""
-    from pipeline import annotate as stage
-
-    stage.run(load_params(params))
+    _stage("annotate", params)
 
 
 @app.command()
 def preannotate(params: Path = ParamsOption) -> None:
     """Propose entities and rule-based relations for documents without gold; report P/R/F1 (DVC metric)."""
-    from pipeline import preannotate as stage
-
-    stage.run(load_params(params))
+    _stage("preannotate", params)
 
 
 @app.command()
 def validate(params: Path = ParamsOption) -> None:
     """Report every problem (structure, semantics, table expectations); exit 1 on any error."""
-    from pipeline import validate as stage
-
-    if not stage.run(load_params(params)):
-        raise typer.Exit(code=1)
+    _stage("validate", params)
 
 
 @app.command()
 def publish(params: Path = ParamsOption) -> None:
     """Atomically publish the validated tables with manifest and dataset card."""
-    from pipeline import publish as stage
-
-    try:
-        stage.run(load_params(params))
-    except stage.PublishRefused as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(code=1) from None
+    _stage("publish", params)
 
 
 def _mount_optional() -> None:

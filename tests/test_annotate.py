@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.annotate import (
+from pipeline.stages.annotate import (
     DocumentInfo,
     assign_split,
     bio_tags,
@@ -16,8 +16,10 @@ from pipeline.annotate import (
     select_records,
     split_tokens,
 )
-from pipeline.model import Entity, Relation, Severity, record_from_json, text_sha256
-from pipeline.schema import load_label_schema
+from pipeline.core.problems import Severity
+from pipeline.core.spans import Entity, Relation, record_from_json
+from pipeline.core.text import text_sha256
+from pipeline.io.schemas import load_label_schema
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA = load_label_schema(REPO / "schemas" / "labels.yaml")
@@ -179,9 +181,9 @@ def test_relation_candidates_label_gold_pairs_and_propose_negatives():
 
 
 def test_building_in_batches_gives_the_tables_of_one_build():
-    from pipeline.annotate import build_in_batches, build_shard, check_and_select, document_infos
-    from pipeline.ingest import SourcedDocument, segment_documents
-    from pipeline.model import Document
+    from pipeline.stages.annotate import build_in_batches, build_shard, check_and_select, document_infos
+    from pipeline.stages.ingest import SourcedDocument, segment_documents
+    from pipeline.core.spans import Document
 
     texts = {f"d{n}": f"{TEXT} Moon Jae In sprach in Seoul, Nummer {n}." for n in range(5)}
     sourced = [SourcedDocument(Document(doc_id, text, source="t"), "seeds/t.jsonl", n + 1, text_sha256(text)) for n, (doc_id, text) in enumerate(texts.items())]

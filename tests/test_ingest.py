@@ -4,8 +4,8 @@ import json
 import unicodedata
 from pathlib import Path
 
-from pipeline.ingest import read_seeds, segment_documents
-from pipeline.model import text_sha256
+from pipeline.stages.ingest import read_seeds, segment_documents
+from pipeline.core.text import text_sha256
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA = REPO / "schemas" / "document.schema.json"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline.jsonl import LineMemo, line_ref, read_lines, scan_jsonl
-from pipeline.schema import load_json_schema
+from pipeline.io.jsonl import LineMemo, line_ref, read_lines, scan_jsonl
+from pipeline.io.schemas import load_json_schema
 
 REPO = Path(__file__).resolve().parent.parent
 DOCUMENT_SCHEMA = load_json_schema(REPO / "schemas" / "document.schema.json")

@@ -6,16 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.model import (
-    Entity,
-    Problem,
-    Severity,
-    codepoint_to_utf16,
-    normalise_text,
-    overlapping_pairs,
-    text_sha256,
-    utf16_to_codepoint,
-)
+from pipeline.core.problems import Problem, Severity
+from pipeline.core.spans import Entity, overlapping_pairs
+from pipeline.core.text import codepoint_to_utf16, normalise_text, text_sha256, utf16_to_codepoint
 
 
 def test_normalise_strips_bom_and_unifies_line_endings():

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline import preannotate
-from pipeline.model import record_from_json, text_sha256
-from pipeline.schema import load_json_schema, load_label_schema
+from pipeline.stages import preannotate
+from pipeline.core.spans import record_from_json
+from pipeline.core.text import text_sha256
+from pipeline.io.schemas import load_json_schema, load_label_schema
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA = load_label_schema(REPO / "schemas" / "labels.yaml")
@@ -107,7 +108,7 @@ def test_germeval_is_rebuilt_from_tokens_and_scored_through_the_label_map(tmp_pa
 
 @pytest.fixture
 def workspace(tmp_path: Path):
-    from pipeline import ingest
+    from pipeline.stages import ingest
 
     params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
     seeds = tmp_path / "seeds"

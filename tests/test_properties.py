@@ -13,9 +13,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline import annotate, ingest, publish, validate
-from pipeline.model import normalise_text, text_sha256
-from pipeline.schema import load_label_schema
+from pipeline.stages import annotate, ingest, publish, validate
+from pipeline.core.text import normalise_text, text_sha256
+from pipeline.io.schemas import load_label_schema
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA = load_label_schema(REPO / "schemas" / "labels.yaml")

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from repo_helpers import run, tool_env, tree_bytes
-from pipeline.publish import old_dir, recover, staging_dir, swap_in
+from pipeline.stages.publish import old_dir, recover, staging_dir, swap_in
 
 CHECKPOINTS = ["wrote:1", "wrote:5", "before-swap", "mid-swap"]
 

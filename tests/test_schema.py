@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.schema import SchemaError, load_json_schema, load_label_schema
+from pipeline.core.labels import SchemaError
+from pipeline.io.schemas import load_json_schema, load_label_schema
 
 REPO = Path(__file__).resolve().parent.parent
 ANNOTATION = REPO / "schemas" / "annotation.schema.json"

@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.segment import paragraphs, segment
+from pipeline.core.segment import paragraphs, segment
 
 
 def token_texts(text: str, seg) -> list[str]:

@@ -11,9 +11,12 @@ import pytest
 import yaml
 
 from repo_helpers import tree_bytes
-from pipeline import annotate, ingest, publish, validate
-from pipeline.model import text_sha256
-from pipeline.shards import ShardCache, digest, parallel_map, shard_of
+from pipeline.stages import annotate, ingest, publish, validate
+from pipeline.core.text import text_sha256
+from pipeline.runtime.cache import ShardCache
+from pipeline.runtime.fingerprint import digest
+from pipeline.runtime.pool import parallel_map
+from pipeline.runtime.shards import shard_of
 
 REPO = Path(__file__).resolve().parent.parent
 SENTENCES = ["Kim Jong Un traf Moon Jae In in Panmunjom.", "Die Gespräche in Seoul dauerten bis Ende Mai.", "Trump äußerte sich in Washington zurückhaltend. 🙂"]

@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 
 from repo_helpers import tree_bytes
 from pipeline.cli import app
-from pipeline.schema import load_label_schema
-from pipeline.validate import bio_transitions, derive_columns, load_suites, run_expectations, substitutions
+from pipeline.io.schemas import load_label_schema
+from pipeline.stages.validate import bio_transitions, derive_columns, load_suites, run_expectations, substitutions
 
 REPO = Path(__file__).resolve().parent.parent
 CATALOGUE = Path(__file__).resolve().parent / "catalogue"
@@ -59,7 +59,7 @@ def test_bad_input_is_reported_and_nothing_is_published(case: Path, built_repo: 
         json.loads(line)
         for line in (repo / "corpus" / "reports" / "validation-problems.jsonl").read_text(encoding="utf-8").splitlines()
     ]
-    from pipeline.model import Problem
+    from pipeline.core.problems import Problem
 
     printed = [Problem.from_json(p).format() for p in problems]
     expected_file = case / "expected.txt"
@@ -180,7 +180,7 @@ def test_bio_transitions_forbid_i_after_other_types():
 @pytest.fixture(scope="module")
 def sharded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     """40 documents in 8 shards, ingested and annotated (not validated)."""
-    from pipeline import annotate, ingest
+    from pipeline.stages import annotate, ingest
     from test_shards import corpus, params_for
 
     root = tmp_path_factory.mktemp("sharded")
@@ -201,7 +201,7 @@ def test_table_problems_do_not_depend_on_chunks_or_workers(sharded, tmp_path: Pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from pipeline import validate as stage
+    from pipeline.stages import validate as stage
 
     root, params = sharded
     corrupt = tmp_path / "tables"
@@ -226,7 +226,7 @@ def test_table_problems_do_not_depend_on_chunks_or_workers(sharded, tmp_path: Pa
 def test_chunks_are_even_bounded_and_a_multiple_of_the_workers(sharded):
     import pyarrow.parquet as pq
 
-    from pipeline.validate import chunks
+    from pipeline.stages.validate import chunks
 
     root, _ = sharded
     tables_dir = root / "interim" / "tables"
@@ -255,7 +255,7 @@ def test_a_rerun_on_passed_shards_does_not_import_great_expectations(sharded, tm
     script = (
         "import json, logging, sys\n"
         "logging.basicConfig(level=logging.INFO)\n"
-        "from pipeline import validate\n"
+        "from pipeline.stages import validate\n"
         f"params = json.loads(open({str(tmp_path / 'params.json')!r}).read())\n"
         "assert validate.run(params)\n"
         "print('gx imported:', 'great_expectations' in sys.modules)\n"
@@ -272,7 +272,7 @@ def test_a_rerun_on_passed_shards_does_not_import_great_expectations(sharded, tm
 def test_a_deferred_module_is_imported_on_first_use():
     import sys
 
-    from pipeline.validate import _Deferred
+    from pipeline.stages.validate import _Deferred
 
     name = "colorsys"
     saved = sys.modules.pop(name, None)

@@ -113,7 +113,7 @@ class UsageError(Exception):
 
 
 def _params(path: Path) -> dict[str, Any]:
-    from pipeline.params import load_params
+    from pipeline.config import load_params
 
     try:
         return load_params(path)
@@ -141,9 +141,9 @@ def select_documents(documents: list[Any], patterns: list[str] | None) -> list[A
 def load_records(params: dict[str, Any], layers: list[str], documents: list[Any], schema: Any) -> dict[str, Any]:
     """doc_id → the record to push: from the layers matching ``layers``, chosen by annotate.layer_priority,
     each checked against its document and the label schema (an error stops the push)."""
-    from pipeline.annotate import DocumentInfo, check_record, layer_name, read_layers, select_records
-    from pipeline.model import Severity
-    from pipeline.schema import load_json_schema
+    from pipeline.stages.annotate import DocumentInfo, check_record, layer_name, read_layers, select_records
+    from pipeline.core.problems import Severity
+    from pipeline.io.schemas import load_json_schema
 
     validator = load_json_schema(params["schemas"]["annotation"])
     folders = [Path(params["annotate"]["annotations_dir"])]
@@ -208,7 +208,8 @@ def push_cmd(
     """Create or update the doccano project, its labels, and upload documents with their annotations."""
     _setup_logging()
     from pipeline.doccano import client
-    from pipeline.schema import SchemaError, load_label_schema
+    from pipeline.core.labels import SchemaError
+    from pipeline.io.schemas import load_label_schema
 
     try:
         params = _params(params_path)
@@ -243,7 +244,8 @@ def pull_cmd(
     """Download each annotator's labels as annotation layers (code points, our ids, provenance annotator:<user>)."""
     _setup_logging()
     from pipeline.doccano import client
-    from pipeline.schema import SchemaError, load_label_schema
+    from pipeline.core.labels import SchemaError
+    from pipeline.io.schemas import load_label_schema
 
     try:
         params = _params(params_path)

@@ -39,7 +39,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from pipeline.doccano import convert
-from pipeline.model import AnnotationRecord, Document
+from pipeline.core.spans import AnnotationRecord, Document
 
 log = logging.getLogger(__name__)
 
@@ -689,7 +689,7 @@ def read_documents(ingest_dir: Path, published_documents: Path | None = None) ->
     """The ingested documents (ingest's ``documents`` tables), else the published ones."""
     import pyarrow.parquet as pq
 
-    from pipeline.ingest import read_documents as read_interim
+    from pipeline.stages.ingest import read_documents as read_interim
 
     columns = ["doc_id", "text", "source"]
     table = read_interim(ingest_dir, columns=columns)

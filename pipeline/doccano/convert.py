@@ -8,7 +8,7 @@ The doccano side is the JSONL line of a *RelationExtraction* import/export::
 
 * Offsets on the doccano side are UTF-16 code units, the units of doccano's web editor (with its
   default ``grapheme_mode`` off); on our side they are code points into the NFC, LF-only text.
-  The only conversion is :func:`pipeline.model.codepoint_to_utf16` / :func:`utf16_to_codepoint`.
+  The only conversion is :func:`pipeline.core.text.codepoint_to_utf16` / :func:`utf16_to_codepoint`.
 * Every line carries the same metadata keys (:data:`META_KEYS`); doccano fails a whole import when a
   key is missing on one line.
 * doccano renumbers entity and relation ids to its database ids. Our ids travel in the example
@@ -24,7 +24,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from pipeline.model import AnnotationRecord, codepoint_to_utf16, normalise_text, text_sha256, utf16_to_codepoint
+from pipeline.core.spans import AnnotationRecord
+from pipeline.core.text import codepoint_to_utf16, normalise_text, text_sha256, utf16_to_codepoint
 
 META_DOC_ID = "doc_id"
 META_SHA = "text_sha256"

@@ -35,7 +35,7 @@ from pipeline.formats.common import (
     expand_paths,
     refresh_stats,
 )
-from pipeline.model import Problem, Severity
+from pipeline.core.problems import Problem, Severity
 
 T_LINE = re.compile(r"^(T\d+)\t(\S+) (\d+ \d+(?:;\d+ \d+)*)\t(.*)$")
 R_LINE = re.compile(r"^(R\d+)\t(\S+) Arg1:(\S+) Arg2:(\S+)\s*$")

@@ -22,7 +22,7 @@ from pipeline.formats.common import (
     load_published,
     write_import,
 )
-from pipeline.model import Severity
+from pipeline.core.problems import Severity
 
 SHOWN_PER_KIND = 10
 

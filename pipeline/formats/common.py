@@ -3,8 +3,8 @@
 * :class:`SourceDocument` / :class:`SourceEntity` / :class:`SourceRelation`: what an adapter reads,
   still in the source's labels, ids and offset unit, with offsets into the *raw* source text.
 * :func:`build_result` turns them into an :class:`ImportResult` (normalised
-  :class:`~pipeline.model.Document` s, :class:`~pipeline.model.AnnotationRecord` s and every
-  :class:`~pipeline.model.Problem`): offsets become code points into ``normalise_text(text)``
+  :class:`~pipeline.core.spans.Document` s, :class:`~pipeline.core.spans.AnnotationRecord` s and every
+  :class:`~pipeline.core.problems.Problem`): offsets become code points into ``normalise_text(text)``
   (UTF-16 → code points with the model functions, then raw → normalised with :class:`OffsetMap`),
   labels go through the :class:`LabelMapping`, and nothing is changed or dropped without being
   counted or reported.
@@ -32,20 +32,11 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import yaml
 
-from pipeline.model import (
-    BOM,
-    AnnotationRecord,
-    Document,
-    Entity,
-    Problem,
-    Relation,
-    Severity,
-    normalise_text,
-    overlapping_pairs,
-    text_sha256,
-    utf16_to_codepoint,
-)
-from pipeline.schema import LabelSchema, load_label_schema
+from pipeline.core.problems import Problem, Severity
+from pipeline.core.spans import AnnotationRecord, Document, Entity, Relation, overlapping_pairs
+from pipeline.core.text import BOM, normalise_text, text_sha256, utf16_to_codepoint
+from pipeline.core.labels import LabelSchema
+from pipeline.io.schemas import load_label_schema
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +49,7 @@ OFFSET_UNITS = ("utf16", "codepoint")
 #: item was skipped.
 KEPT_INVALID = frozenset({"whitespace-span", "overlapping-spans", "relation-type-violation"})
 MAIN_LAYER = ""
-#: A paragraph break as ``pipeline.segment`` cuts paragraphs (kept equal by a test; not imported
+#: A paragraph break as ``pipeline.core.segment`` cuts paragraphs (kept equal by a test; not imported
 #: from there to keep spaCy out of the importers).
 PARAGRAPH_BREAK = re.compile(r"\n[ \t\u00a0]*\n\s*")
 

@@ -41,7 +41,7 @@ from pipeline.formats.common import (
     rebuild_text,
     refresh_stats,
 )
-from pipeline.model import Problem, Severity
+from pipeline.core.problems import Problem, Severity
 
 DOCSTART = "-DOCSTART-"
 

@@ -38,7 +38,8 @@ from pipeline.formats.common import (
     iter_json_values,
     refresh_stats,
 )
-from pipeline.model import Problem, codepoint_to_utf16
+from pipeline.core.problems import Problem
+from pipeline.core.text import codepoint_to_utf16
 
 
 def read(paths: Sequence[Path], options: ImportOptions) -> ImportResult:

@@ -35,7 +35,7 @@ from pipeline.formats.common import (
     rebuild_text,
     refresh_stats,
 )
-from pipeline.model import Problem, Severity
+from pipeline.core.problems import Problem, Severity
 
 COLUMNS = ("TOKEN", "NE-COARSE-LIT", "NE-COARSE-METO", "NE-FINE-LIT", "NE-FINE-METO", "NE-FINE-COMP", "NE-NESTED", "NEL-LIT", "NEL-METO", "MISC")
 LAYERS = {"NE-COARSE-LIT": "", "NE-NESTED": "inner"}

@@ -47,7 +47,7 @@ from pipeline.formats.common import (
     sanitise_id,
     to_codepoints,
 )
-from pipeline.model import Problem, Severity
+from pipeline.core.problems import Problem, Severity
 
 DEFAULT_NARY = {"rule": "trigger-to-arguments", "trigger_role": "trigger", "label": "{role}", "keep_whole": True}
 RULES = ("trigger-to-arguments", "none")

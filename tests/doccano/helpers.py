@@ -52,7 +52,7 @@ def external_dir() -> Path:
 
 
 def utf16_len(text: str) -> int:
-    """UTF-16 code units, computed independently of pipeline.model (what JavaScript's .length says)."""
+    """UTF-16 code units, computed independently of pipeline.core.text (what JavaScript's .length says)."""
     return len(text.encode("utf-16-le")) // 2
 
 
@@ -84,7 +84,7 @@ class Doc:
 
 
 def _normalise(raw: str) -> str:
-    from pipeline.model import normalise_text
+    from pipeline.core.text import normalise_text
 
     return normalise_text(raw)
 
@@ -107,7 +107,7 @@ def handcrafted() -> list[Doc]:
 
 def mobie_docs(limit: int) -> list[Doc]:
     """MobIE documents (UTF-16 offsets in the source) with at least one mapped, clean, non-overlapping entity."""
-    from pipeline.model import utf16_to_codepoint
+    from pipeline.core.text import utf16_to_codepoint
 
     path = external_dir() / "mobie-dev.jsonl.gz"
     docs = []
@@ -214,7 +214,7 @@ def synth_relations(entities: list[tuple[int, int, str]], schema: Any, limit: in
 
 
 def gold_record(doc: Doc, schema: Any, source: str = "gold") -> dict[str, Any]:
-    from pipeline.model import text_sha256
+    from pipeline.core.text import text_sha256
 
     text = _normalise(doc.raw)
     entities = [{"id": f"T{n}", "start": s, "end": e, "label": l, "text": text[s:e]} for n, (s, e, l) in enumerate(doc.entities, start=1)]
@@ -234,8 +234,8 @@ def write_workspace(root: Path, docs: list[Doc], *, with_repo_seed: bool = True)
 
     Returns the params (absolute paths) after running the ingest stage.
     """
-    from pipeline import ingest
-    from pipeline.schema import load_label_schema
+    from pipeline.stages import ingest
+    from pipeline.io.schemas import load_label_schema
 
     schema = load_label_schema(REPO / "schemas" / "labels.yaml")
     params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from helpers import utf16_offset
 from pipeline.doccano import client, convert
-from pipeline.model import AnnotationRecord, Entity, Relation, normalise_text, record_from_json, text_sha256
+from pipeline.core.spans import AnnotationRecord, Entity, Relation, record_from_json
+from pipeline.core.text import normalise_text, text_sha256
 
 LABELS = convert.Labels(frozenset({"PER", "ORG", "GPE", "LOC", "DATE", "EVENT", "MISC"}), frozenset({"head_of", "works_for", "meets", "located_in"}))
 

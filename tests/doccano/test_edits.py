@@ -16,7 +16,7 @@ import yaml
 
 from helpers import REPO, read_jsonl, repo_conftest, utf16_offset
 from pipeline.doccano import client
-from pipeline.model import normalise_text, text_sha256
+from pipeline.core.text import normalise_text, text_sha256
 
 pytestmark = [pytest.mark.doccano, pytest.mark.e2e]
 
@@ -145,9 +145,9 @@ def test_second_user_edits_come_back_in_code_points_and_dvc_repro_publishes_them
 
 
 def test_suggestions_fill_an_annotators_empty_examples_and_never_overwrite(small_workspace, admin_session, projects, make_user, doccano_server, tmp_path):
-    from pipeline import preannotate
+    from pipeline.stages import preannotate
     from pipeline.doccano.cli import load_records
-    from pipeline.schema import load_label_schema
+    from pipeline.io.schemas import load_label_schema
 
     root, params, _ = small_workspace
     params = json.loads(json.dumps(params))

@@ -13,7 +13,7 @@ from helpers import read_jsonl, utf16_len
 from pipeline.cli import app
 from pipeline.doccano import client, convert
 from pipeline.doccano.cli import load_records
-from pipeline.schema import load_label_schema
+from pipeline.io.schemas import load_label_schema
 
 pytestmark = pytest.mark.doccano
 

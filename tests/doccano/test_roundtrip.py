@@ -15,7 +15,7 @@ import pytest
 from helpers import comparable, read_jsonl, utf16_offset
 from pipeline.doccano import client
 from pipeline.doccano.cli import load_records
-from pipeline.schema import load_label_schema
+from pipeline.io.schemas import load_label_schema
 
 pytestmark = pytest.mark.doccano
 
@@ -89,9 +89,9 @@ def test_round_trip_without_edits_gives_back_exactly_what_was_pushed(pushed, adm
 
 
 def test_pulled_layer_is_valid_for_the_annotate_stage(pushed, admin_session, tmp_path):
-    from pipeline.annotate import DocumentInfo, check_record, read_layers
-    from pipeline.model import Severity
-    from pipeline.schema import load_json_schema
+    from pipeline.stages.annotate import DocumentInfo, check_record, read_layers
+    from pipeline.core.problems import Severity
+    from pipeline.io.schemas import load_json_schema
 
     client.pull(admin_session, project=pushed["project"], schema=pushed["schema"], out_dir=tmp_path, confirmed_only=False)
     records, problems = read_layers(tmp_path, load_json_schema(pushed["params"]["schemas"]["annotation"]))
@@ -133,7 +133,7 @@ def test_confirmed_only_pulls_nothing_nobody_confirmed(pushed, admin_session, tm
 
 
 def test_a_changed_gold_record_is_updated_in_place(pushed, admin_session, tmp_path):
-    from pipeline.model import record_from_json
+    from pipeline.core.spans import record_from_json
 
     records = dict(pushed["records"])
     original = records["hand-zwj"]

@@ -10,11 +10,13 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
-from pipeline.annotate import build_shard, check_and_select, document_infos
+from pipeline.stages.annotate import build_shard, check_and_select, document_infos
 from pipeline.formats.common import Corpus, ImportResult, corpus_from_tables
-from pipeline.ingest import SourcedDocument, segment_documents
-from pipeline.model import AnnotationRecord, Document, Entity, Relation, text_sha256
-from pipeline.schema import LabelSchema, load_label_schema
+from pipeline.stages.ingest import SourcedDocument, segment_documents
+from pipeline.core.spans import AnnotationRecord, Document, Entity, Relation
+from pipeline.core.text import text_sha256
+from pipeline.core.labels import LabelSchema
+from pipeline.io.schemas import load_label_schema
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA: LabelSchema = load_label_schema(REPO / "schemas" / "labels.yaml")

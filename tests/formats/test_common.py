@@ -28,7 +28,7 @@ from pipeline.formats.common import (
     to_codepoints,
     write_import,
 )
-from pipeline.model import normalise_text
+from pipeline.core.text import normalise_text
 
 LABELS = Path(__file__).resolve().parents[2] / "schemas" / "labels.yaml"
 
@@ -91,7 +91,7 @@ def test_utf16_and_codepoint_units():
 
 
 def test_paragraph_break_matches_the_segmenter():
-    from pipeline.segment import PARAGRAPH_BREAK as SEGMENTER
+    from pipeline.core.segment import PARAGRAPH_BREAK as SEGMENTER
 
     assert PARAGRAPH_BREAK.pattern == SEGMENTER.pattern
 
@@ -277,8 +277,8 @@ def test_write_import_layout_and_refusals(tmp_path, make_options):
 
 
 def test_written_records_validate_against_the_annotation_schema(tmp_path, make_options):
-    from pipeline.annotate import read_layers
-    from pipeline.schema import load_json_schema
+    from pipeline.stages.annotate import read_layers
+    from pipeline.io.schemas import load_json_schema
 
     docs = [SourceDocument("d1", "Anna Berg lebt in Bonn.", "in.jsonl", 1, entities=[SourceEntity("a", 0, 9, "PER", meta={"nel": "Q1"})])]
     result = build_result(docs, make_options("t"))

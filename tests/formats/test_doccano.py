@@ -219,7 +219,7 @@ def test_round_trip(make_options, specs):
 
 def test_export_writes_utf16_offsets(tmp_path):
     from .corpus_strategies import DocSpec
-    from pipeline.model import Entity
+    from pipeline.core.spans import Entity
 
     corpus = build_corpus([DocSpec("d", "🙂 Kim", (Entity("T1", 2, 5, "PER", "gold"),), ())])
     (path,) = doccano.write(corpus, tmp_path, ExportOptions())

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 
 from pipeline.formats import spacy_docbin
 from pipeline.formats.common import ExportOptions, load_published
-from pipeline.model import Entity, Relation
+from pipeline.core.spans import Entity, Relation
 
 
 def test_docs_keep_text_tokens_entities_and_relations(tmp_path, make_options):

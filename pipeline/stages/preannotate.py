@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from pipeline.model import AnnotationRecord
+from pipeline.core.spans import AnnotationRecord
 
 log = logging.getLogger(__name__)
 
@@ -355,9 +355,9 @@ def _write(path: Path, data: str) -> None:
 
 
 def run(params: dict[str, Any]) -> dict[str, Any]:
-    from pipeline.annotate import read_layers
-    from pipeline.ingest import read_documents
-    from pipeline.schema import load_json_schema, load_label_schema
+    from pipeline.stages.annotate import read_layers
+    from pipeline.stages.ingest import read_documents
+    from pipeline.io.schemas import load_json_schema, load_label_schema
 
     section = params["preannotate"]
     schema = load_label_schema(params["schemas"]["labels"])
@@ -417,6 +417,13 @@ def run(params: dict[str, Any]) -> dict[str, Any]:
     return metrics
 
 
+
+def main(params: dict[str, Any]) -> int:
+    """The stage command."""
+    run(params)
+    return 0
+
+
 __all__ = [
     "Proposer",
     "build_records",
@@ -426,6 +433,7 @@ __all__ = [
     "read_germeval",
     "read_patterns",
     "role_relations",
+    "main",
     "run",
     "score",
 ]

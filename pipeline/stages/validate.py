@@ -42,10 +42,11 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from pipeline import tables
-from pipeline.model import Problem, Severity
-from pipeline.problemlog import read_problems, write_problems
-from pipeline.schema import LabelSchema, load_label_schema
+from pipeline.io import tables
+from pipeline.core.problems import Problem, Severity
+from pipeline.io.problemlog import read_problems, write_problems
+from pipeline.core.labels import LabelSchema
+from pipeline.io.schemas import load_label_schema
 
 log = logging.getLogger(__name__)
 
@@ -530,7 +531,6 @@ def read_documents(tables_dir: Path) -> pd.DataFrame:
 
 
 # What a recorded pass depends on besides the suites: this module and the libraries behind the checks.
-CODE_MODULES = ["validate"]
 CHECK_PACKAGES = ("great-expectations", "pandas", "pyarrow", "numpy")
 
 
@@ -564,7 +564,9 @@ def validate(params: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
     The documents table is checked whole; the other tables shard by shard, in chunks, skipping
     shards whose exact contents already passed the same suites (a per-shard cache of passes).
     """
-    from pipeline.shards import ShardCache, code_fingerprint, digest, parallel_map, workers_from
+    from pipeline.runtime.cache import ShardCache
+    from pipeline.runtime.fingerprint import code_fingerprint, digest
+    from pipeline.runtime.pool import parallel_map, workers_from
 
     problems = list(read_problems(Path(params["ingest"]["out_dir"]) / "problems.jsonl"))
     tables_dir = Path(params["annotate"]["out_dir"])
@@ -583,7 +585,7 @@ def validate(params: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
     # named by annotate's shard keys; a pass is recorded per shard key and suites + code.
     shard_keys: dict[str, str] = json.loads((tables_dir / "shards.json").read_text(encoding="utf-8")) if (tables_dir / "shards.json").exists() else {}
     passes = ShardCache(Path(params["runtime"]["cache_dir"]), "validate")
-    suite_key = digest(suites_path.read_text(encoding="utf-8"), schema.to_metadata(), splits, code_fingerprint(CODE_MODULES, CHECK_PACKAGES))
+    suite_key = digest(suites_path.read_text(encoding="utf-8"), schema.to_metadata(), splits, code_fingerprint(__name__, CHECK_PACKAGES))
     pass_key = {part: digest(suite_key, key) for part, key in shard_keys.items()}
     documents_key = digest(suite_key, "documents", sorted(shard_keys.items())) if shard_keys else None
     todo = [part for part in sorted(shard_keys) if not passes.has(pass_key[part])]
@@ -653,3 +655,8 @@ def run(params: dict[str, Any]) -> bool:
         print(problem.format(), file=sys.stderr)
     log.info("validate: %d error(s), %d warning(s); report in %s", summary["errors"], summary["warnings"], report)
     return bool(summary["passed"])
+
+
+def main(params: dict[str, Any]) -> int:
+    """The stage command: exit 1 when any problem is an error."""
+    return 0 if run(params) else 1

@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import signal
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-from pipeline import tables
-from pipeline.schema import LabelSchema, load_label_schema
+from pipeline.io import tables
+from pipeline.core.labels import LabelSchema
+from pipeline.io.schemas import load_label_schema
 
 log = logging.getLogger(__name__)
 
@@ -302,3 +304,13 @@ def run(params: dict[str, Any]) -> dict[str, Any]:
     metrics_path.write_text(json.dumps(manifest["metrics"], indent=2, sort_keys=True) + "\n", encoding="utf-8")
     log.info("publish: %s %s → %s", manifest["dataset"], manifest["version"], published)
     return manifest
+
+
+def main(params: dict[str, Any]) -> int:
+    """The stage command: exit 1, naming why, when validation did not pass (nothing is published)."""
+    try:
+        run(params)
+    except PublishRefused as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from pipeline.model import Problem
+from pipeline.core.problems import Problem
 
 UTF8_BOM = b"\xef\xbb\xbf"
 

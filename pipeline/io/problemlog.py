@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from pipeline.model import Problem
+from pipeline.core.problems import Problem
 
 
 def write_problems(problems: Iterable[Problem], path: Path) -> None:

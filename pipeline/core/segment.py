@@ -29,7 +29,7 @@ class Span(NamedTuple):
 @lru_cache(maxsize=4)
 def german_pipeline(language: str = "de") -> Language:
     # Imported here, not at the top: stages that only read interim tables (through
-    # ``pipeline.ingest``) must not pay spaCy's start-up of seconds.
+    # ``pipeline.stages.ingest``) must not pay spaCy's start-up of seconds.
     import spacy
 
     nlp = spacy.blank(language)

@@ -1,0 +1,132 @@
+"""The span model shared by every stage, importer and exporter.
+
+A document is text plus standoff layers: :class:`Entity` spans (half-open ``[start, end)`` in code
+points into the normalised text, see :mod:`pipeline.core.text`) and :class:`Relation` s between
+them, one :class:`AnnotationRecord` per document and layer, anchored to the text by its sha256.
+
+Pure: touches no files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from pipeline.core.text import text_sha256
+
+
+@dataclass(frozen=True)
+class Document:
+    """A normalised document. ``source`` names where it came from (file, or file#id)."""
+
+    doc_id: str
+    text: str
+    source: str
+    title: str | None = None
+    date: str | None = None
+    url: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text_sha256(self) -> str:
+        return text_sha256(self.text)
+
+
+@dataclass(frozen=True)
+class Entity:
+    id: str
+    start: int
+    end: int
+    label: str
+    source: str
+
+    def text_in(self, document_text: str) -> str:
+        return document_text[self.start : self.end]
+
+
+@dataclass(frozen=True)
+class Relation:
+    id: str
+    head: str
+    tail: str
+    label: str
+    source: str
+
+
+@dataclass(frozen=True)
+class AnnotationRecord:
+    """One document's annotations from one layer, anchored to the text by ``text_sha256``.
+
+    ``path`` and ``line`` say where the record was read, so that every problem can name them.
+    """
+
+    doc_id: str
+    text_sha256: str
+    source: str
+    layer: str
+    entities: tuple[Entity, ...]
+    relations: tuple[Relation, ...]
+    path: str
+    line: int
+    annotator: str | None = None
+    span_texts: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self, document_text: str | None = None) -> dict[str, Any]:
+        """The JSONL form of ``schemas/annotation.schema.json``; adds span texts when given the text."""
+        record: dict[str, Any] = {"doc_id": self.doc_id, "text_sha256": self.text_sha256, "source": self.source}
+        if self.annotator is not None:
+            record["annotator"] = self.annotator
+        record["entities"] = [_entity_json(e, self.source, document_text) for e in self.entities]
+        record["relations"] = [
+            {"id": r.id, "head": r.head, "tail": r.tail, "label": r.label}
+            | ({} if r.source == self.source else {"source": r.source})
+            for r in self.relations
+        ]
+        return record
+
+
+def _entity_json(entity: Entity, record_source: str, document_text: str | None) -> dict[str, Any]:
+    data: dict[str, Any] = {"id": entity.id, "start": entity.start, "end": entity.end, "label": entity.label}
+    if document_text is not None:
+        data["text"] = entity.text_in(document_text)
+    if entity.source != record_source:
+        data["source"] = entity.source
+    return data
+
+
+def record_from_json(data: dict[str, Any], *, layer: str, path: str, line: int) -> AnnotationRecord:
+    """Build a record from JSON already checked against ``annotation.schema.json``."""
+    source = data["source"]
+    entities = tuple(
+        Entity(id=e["id"], start=e["start"], end=e["end"], label=e["label"], source=e.get("source", source))
+        for e in data.get("entities", [])
+    )
+    relations = tuple(
+        Relation(id=r["id"], head=r["head"], tail=r["tail"], label=r["label"], source=r.get("source", source))
+        for r in data.get("relations", [])
+    )
+    span_texts = {e["id"]: e["text"] for e in data.get("entities", []) if "text" in e}
+    return AnnotationRecord(
+        doc_id=data["doc_id"],
+        text_sha256=data["text_sha256"],
+        source=source,
+        layer=layer,
+        entities=entities,
+        relations=relations,
+        path=path,
+        line=line,
+        annotator=data.get("annotator"),
+        span_texts=span_texts,
+    )
+
+
+def overlapping_pairs(entities: Iterable[Entity]) -> list[tuple[Entity, Entity]]:
+    """Pairs of entities whose spans share at least one code point (nested included)."""
+    ordered = sorted(entities, key=lambda e: (e.start, e.end, e.id))
+    pairs: list[tuple[Entity, Entity]] = []
+    open_spans: list[Entity] = []
+    for entity in ordered:
+        open_spans = [o for o in open_spans if o.end > entity.start]
+        pairs.extend((o, entity) for o in open_spans)
+        open_spans.append(entity)
+    return pairs

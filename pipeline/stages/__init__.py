@@ -1,0 +1,1 @@
+"""The stages of dvc.yaml, one module each: read → pure core → write."""
