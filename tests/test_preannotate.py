@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 
+from pipeline.formats.common import load_mapping
 from pipeline.stages import preannotate
 from pipeline.core.spans import record_from_json
 from pipeline.core.text import text_sha256
@@ -89,21 +91,44 @@ GERMEVAL = """#\thttp://example.org/1\t[2010-01-01]
 """
 
 
-def test_germeval_is_rebuilt_from_tokens_and_scored_through_the_label_map(tmp_path: Path):
+def germeval_mapping():
+    return load_mapping(REPO / "schemas" / "mappings" / "germeval2014.yaml", REPO / "schemas" / "labels.yaml")
+
+
+def test_germeval_is_read_by_the_importer_and_scored_through_its_mapping(tmp_path: Path):
     path = tmp_path / "germeval.tsv"
     path.write_text(GERMEVAL, encoding="utf-8")
-    sentences = preannotate.read_germeval(path)
+    mapping, schema = germeval_mapping()
+    sentences = preannotate.germeval_sentences(path, mapping, schema)
     assert [s.text for s in sentences] == ["Angela Merkel besucht die Universität Bremen und deutsche Städte in Peru", "Nato-Staaten tagen"]
     first = sentences[0]
     assert sorted(first.text[s:e] + "/" + l for s, e, l in first.entities) == ["Angela Merkel/PER", "Peru/LOC", "Universität Bremen/ORG"]
     patterns = [{"label": "PER", "pattern": "Angela Merkel"}, {"label": "GPE", "pattern": "Bremen"}, {"label": "GPE", "pattern": "Peru"},
                 {"label": "ORG", "pattern": "Nato"}, {"label": "MISC", "pattern": "deutsche"}, {"label": "DATE", "pattern": "tagen"}]  # fmt: skip
     proposer = preannotate.Proposer(patterns, SCHEMA)
-    result = preannotate.evaluate_external(proposer, sentences, {"PER": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "MISC": "OTH", "DATE": None})
+    result = preannotate.evaluate_external(proposer, sentences, preannotate.scoring_map(mapping, schema))
     # Bremen: an exact inner-level entity, not counted; deutsche: inside a deriv span; Nato: inside a part span;
     # tagen/DATE: unmapped. Angela Merkel, Peru: tp; Universität Bremen: fn.
     assert result["micro"]["tp"] == 2 and result["micro"]["fp"] == 0 and result["micro"]["fn"] == 1
     assert result["per_label"]["ORG"]["recall"] == 0.0
+
+
+def test_the_mapping_read_backwards_scores_each_of_our_types_as_a_germeval_type():
+    mapping, schema = germeval_mapping()
+    assert preannotate.scoring_map(mapping, schema) == {"PER": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "DATE": None, "EVENT": "OTH", "MISC": "OTH"}
+
+
+def test_a_mapping_that_cannot_be_read_backwards_is_refused():
+    mapping, schema = germeval_mapping()
+    merged = replace(mapping, entities={**mapping.entities, "GEO": "LOC"})
+    with pytest.raises(ValueError, match="'LOC' and 'GEO' both map to 'LOC'"):
+        preannotate.scoring_map(merged, schema)
+
+
+def test_score_as_must_name_a_type_the_mapping_produces():
+    mapping, schema = germeval_mapping()
+    with pytest.raises(ValueError, match=r"options.score_as.GPE: 'DATE' is none of the types the mapping maps to"):
+        preannotate.scoring_map(replace(mapping, options={"score_as": {"GPE": "DATE"}}), schema)
 
 
 @pytest.fixture

@@ -141,8 +141,10 @@ def select_documents(documents: list[Any], patterns: list[str] | None) -> list[A
 def load_records(params: dict[str, Any], layers: list[str], documents: list[Any], schema: Any) -> dict[str, Any]:
     """doc_id → the record to push: from the layers matching ``layers``, chosen by annotate.layer_priority,
     each checked against its document and the label schema (an error stops the push)."""
-    from pipeline.stages.annotate import DocumentInfo, check_record, layer_name, read_layers, select_records
+    from pipeline.core.checks import DocumentInfo, check_record
     from pipeline.core.problems import Severity
+    from pipeline.core.selection import select_records
+    from pipeline.io.layers import layer_name, read_layers
     from pipeline.io.schemas import load_json_schema
 
     validator = load_json_schema(params["schemas"]["annotation"])

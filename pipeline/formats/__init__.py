@@ -1,8 +1,9 @@
 """Importers and exporters of third-party annotation formats.
 
 One small adapter module per format; none imports another. What they share (the import result,
-the label mapping, offset handling, the writer, the token-based text rebuild, the reader of the
-published dataset) lives in :mod:`pipeline.formats.common`. ``docs/formats.md`` describes every
+the label mapping, offset handling, the writer, the reader of the published dataset) lives in
+:mod:`pipeline.formats.common`; the token-based text rebuild and BIO decoding in
+:mod:`pipeline.core.tokens` and :mod:`pipeline.core.bio`. ``docs/formats.md`` describes every
 format, its offset unit and what an import or export keeps or drops.
 
 The registries name the module that implements each format; modules are imported on demand so

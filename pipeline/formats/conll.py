@@ -1,8 +1,9 @@
 """CoNLL-2003-style BIO (import and export) and GermEval 2014 TSV (import).
 
-Neither format stores the text, only tokens; the text is rebuilt by :func:`rebuild_text`: tokens
-of a sentence joined by one space, sentences of a document by a line break. Entity offsets are
-those of the rebuilt text, so every entity's text is its tokens joined by spaces.
+Neither format stores the text, only tokens; the text is rebuilt by
+:func:`~pipeline.core.tokens.rebuild_text`: tokens of a sentence joined by one space, sentences
+of a document by a line break. Entity offsets are those of the rebuilt text, so every entity's
+text is its tokens joined by spaces.
 
 CoNLL-2003
     One token per line, columns separated by whitespace (or tabs); the first column is the token
@@ -33,15 +34,15 @@ from pipeline.formats.common import (
     ImportResult,
     SourceDocument,
     SourceEntity,
-    bio_spans,
     build_result,
     decode,
     display,
     expand_paths,
-    rebuild_text,
     refresh_stats,
 )
+from pipeline.core.bio import bio_spans
 from pipeline.core.problems import Problem, Severity
+from pipeline.core.tokens import rebuild_text
 
 DOCSTART = "-DOCSTART-"
 

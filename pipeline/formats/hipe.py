@@ -27,15 +27,15 @@ from pipeline.formats.common import (
     ImportResult,
     SourceDocument,
     SourceEntity,
-    bio_spans,
     build_result,
     decode,
     display,
     expand_paths,
-    rebuild_text,
     refresh_stats,
 )
+from pipeline.core.bio import bio_spans
 from pipeline.core.problems import Problem, Severity
+from pipeline.core.tokens import rebuild_text
 
 COLUMNS = ("TOKEN", "NE-COARSE-LIT", "NE-COARSE-METO", "NE-FINE-LIT", "NE-FINE-METO", "NE-FINE-COMP", "NE-NESTED", "NEL-LIT", "NEL-METO", "MISC")
 LAYERS = {"NE-COARSE-LIT": "", "NE-NESTED": "inner"}

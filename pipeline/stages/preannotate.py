@@ -26,7 +26,8 @@ Metrics (``metrics.json``, a DVC metric), never measured on the patterns' own tr
       document the gazetteer part learns nothing (the figure then measures the hand patterns alone);
       the metrics say so.
     * ``external``: the ruler built from all gold documents plus the hand patterns, on a third-party
-      corpus (GermEval 2014 dev) through a label map; texts are rebuilt from its tokens.
+      corpus (GermEval 2014 dev), read by the GermEval importer (texts rebuilt from its tokens)
+      and scored in its labels through the importer's mapping file (see :func:`scoring_map`).
 """
 
 from __future__ import annotations
@@ -36,11 +37,14 @@ import logging
 import os
 import tempfile
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from pipeline.core.labels import LabelSchema
 from pipeline.core.spans import AnnotationRecord
+from pipeline.formats import conll
+from pipeline.formats.common import MAIN_LAYER, ImportFailed, ImportOptions, LabelMapping, load_mapping
 
 log = logging.getLogger(__name__)
 
@@ -232,65 +236,71 @@ def leave_one_document_out(
 
 @dataclass(frozen=True)
 class Sentence:
+    """One sentence of a third-party corpus as it is scored (offsets into ``text``, their labels)."""
+
     text: str
-    entities: frozenset[tuple[int, int, str]]  # outer level, plain labels (PER, ORG, LOC, OTH)
-    ignored: tuple[tuple[int, int], ...]  # part/deriv spans of either level: predictions there are not counted
+    entities: frozenset[tuple[int, int, str]]  # outer level, labels the mapping maps to ours (PER, ORG, LOC, OTH)
+    ignored: tuple[tuple[int, int], ...]  # spans of either level mapped to null (part/deriv): predictions there are not counted
     inner: frozenset[tuple[int, int, str]]  # inner-level entities: an exact prediction of one is not counted
 
 
-def _bio_spans(tags: Sequence[str], starts: Sequence[int], ends: Sequence[int]) -> list[tuple[int, int, str]]:
-    spans, current = [], None
-    for index, tag in enumerate(tags):
-        if tag.startswith("B-") or (tag.startswith("I-") and (current is None or current[2] != tag[2:])):
-            if current:
-                spans.append(current)
-            current = (starts[index], ends[index], tag[2:])
-        elif tag.startswith("I-") and current is not None:
-            current = (current[0], ends[index], current[2])
-        else:
-            if current:
-                spans.append(current)
-            current = None
-    if current:
-        spans.append(current)
-    return spans
+def scoring_map(mapping: LabelMapping, schema: LabelSchema) -> dict[str, str | None]:
+    """Our entity label → the third-party label a proposal with it is scored as (``None``: not scored).
+
+    The mapping file maps their labels to ours; read backwards it scores each of our labels as the
+    label that maps to it. Their coarser labels cover several of ours (GermEval's LOC our GPE and
+    LOC), which the mapping cannot say: its ``options.score_as`` names, for such a type of ours,
+    the type of ours it is scored as (GPE as LOC). A type no label maps to (DATE) is not scored.
+    """
+    where = mapping.path or "the label mapping"
+    backwards: dict[str, str] = {}
+    for theirs, ours in mapping.entities.items():
+        if ours is None:
+            continue
+        if ours in backwards:
+            raise ValueError(f"{where}: {backwards[ours]!r} and {theirs!r} both map to {ours!r}, so a proposal of {ours!r} cannot be scored as one of them")
+        backwards[ours] = theirs
+    score_as = mapping.options.get("score_as") or {}
+    if not isinstance(score_as, dict):
+        raise ValueError(f"{where}: options.score_as must map our entity types to our entity types, got {score_as!r}")
+    for ours, target in score_as.items():
+        if ours not in schema.entity_types:
+            raise ValueError(f"{where}: options.score_as: {ours!r} is not an entity type of {schema.path} ({list(schema.entity_types)})")
+        if target not in backwards:
+            raise ValueError(f"{where}: options.score_as.{ours}: {target!r} is none of the types the mapping maps to ({sorted(backwards)})")
+    return {ours: backwards.get(score_as.get(ours, ours)) for ours in schema.entity_types}
 
 
-def read_germeval(path: Path) -> list[Sentence]:
-    """Sentences of a GermEval 2014 TSV file, text rebuilt by joining tokens with single spaces."""
-    sentences: list[Sentence] = []
-    rows: list[list[str]] = []
+def germeval_sentences(path: Path, mapping: LabelMapping, schema: LabelSchema, name: str = "external") -> list[Sentence]:
+    """Sentences of a GermEval 2014 TSV file as the GermEval importer reads them (text rebuilt by
+    joining tokens with single spaces), labels as GermEval has them.
 
-    def flush() -> None:
-        if not rows:
-            return
-        tokens = [r[1] for r in rows]
-        starts, ends, position = [], [], 0
-        for token in tokens:
-            starts.append(position)
-            ends.append(position + len(token))
-            position += len(token) + 1
-        outer = _bio_spans([r[2] for r in rows], starts, ends)
-        inner = _bio_spans([r[3] if len(r) > 3 else "O" for r in rows], starts, ends)
-        plain = {"PER", "ORG", "LOC", "OTH"}
+    ``mapping`` (GermEval → ours) says which labels are entities (mapped to one of ours) and which
+    are spans not to score (mapped to null: the ``part``/``deriv`` variants).
+    """
+    own_labels = replace(mapping, entities={label: label for label in mapping.entities}, relations={})
+    options = ImportOptions(name=name, mapping=own_labels, schema=schema)
+    try:
+        result = conll.read_germeval([path], options)
+    except ImportFailed as error:
+        raise ValueError(str(error)) from None
+    if result.problems:
+        log.warning("preannotate: %d problem(s) reading %s (first: %s)", len(result.problems), path, result.problems[0].format())
+    main = options.layer(MAIN_LAYER)
+    levels: dict[str, dict[str, list[tuple[int, int, str]]]] = defaultdict(lambda: defaultdict(list))
+    for record in result.records:
+        levels[record.doc_id]["outer" if record.layer == main else "inner"].extend((e.start, e.end, e.label) for e in record.entities)
+    sentences = []
+    for document in result.documents:
+        outer, inner = levels[document.doc_id]["outer"], levels[document.doc_id]["inner"]
         sentences.append(
             Sentence(
-                text=" ".join(tokens),
-                entities=frozenset(s for s in outer if s[2] in plain),
-                ignored=tuple((s[0], s[1]) for s in outer + inner if s[2] not in plain),
-                inner=frozenset(s for s in inner if s[2] in plain),
+                text=document.text,
+                entities=frozenset(s for s in outer if mapping.entity(s[2]) is not None),
+                ignored=tuple((s[0], s[1]) for s in outer + inner if mapping.entity(s[2]) is None),
+                inner=frozenset(s for s in inner if mapping.entity(s[2]) is not None),
             )
         )
-        rows.clear()
-
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("#"):
-            continue
-        if not line.strip():
-            flush()
-            continue
-        rows.append(line.rstrip("\t").split("\t"))
-    flush()
     return sentences
 
 
@@ -355,7 +365,7 @@ def _write(path: Path, data: str) -> None:
 
 
 def run(params: dict[str, Any]) -> dict[str, Any]:
-    from pipeline.stages.annotate import read_layers
+    from pipeline.io.layers import read_layers
     from pipeline.stages.ingest import read_documents
     from pipeline.io.schemas import load_json_schema, load_label_schema
 
@@ -396,13 +406,18 @@ def run(params: dict[str, Any]) -> dict[str, Any]:
             metrics["external"][name] = {"available": False, "note": f"{path} not found: not evaluated on this machine"}
             log.warning("preannotate: %s not found, external evaluation %s skipped", path, name)
             continue
-        sentences = read_germeval(path)
-        result = evaluate_external(proposer, sentences, spec["label_map"])
+        try:
+            mapping, _ = load_mapping(spec["mapping"], params["schemas"]["labels"])
+        except ImportFailed as error:
+            raise ValueError(f"preannotate.external.{name}.mapping: {error}") from None
+        label_map = scoring_map(mapping, schema)
+        sentences = germeval_sentences(path, mapping, schema, name)
+        result = evaluate_external(proposer, sentences, label_map)
         metrics["external"][name] = {
             "available": True,
             "file": spec["file"],
             "sentences": len(sentences),
-            "label_map": dict(sorted(spec["label_map"].items(), key=lambda kv: kv[0])),
+            "label_map": dict(sorted(label_map.items(), key=lambda kv: kv[0])),
             **result,
             "note": "outer-level PER/ORG/LOC/OTH; part/deriv spans and exact inner-level entities are not counted; "
             "ruler = gazetteer of all gold documents + hand patterns (nothing built from this corpus)",
@@ -429,10 +444,11 @@ __all__ = [
     "build_records",
     "evaluate_external",
     "gazetteer",
+    "germeval_sentences",
     "leave_one_document_out",
-    "read_germeval",
     "read_patterns",
     "role_relations",
+    "scoring_map",
     "main",
     "run",
     "score",

@@ -85,7 +85,7 @@ def _per_document(frame: pd.DataFrame, per_category: np.ndarray, missing: Any) -
 def expected_tags(tokens: pd.DataFrame, entities: pd.DataFrame) -> pd.Categorical:
     """The tag each token should carry according to the entity table, vectorised.
 
-    Same rule as ``annotate.tagged_entities``: entities in order of start (longest first), each
+    Same rule as ``pipeline.core.bio.tagged_entities``: entities in order of start (longest first), each
     one overlapping an earlier entity of its document is not tagged. Returns a categorical whose
     categories extend those of ``tokens.ner_tag`` (a categorical), so that the two compare.
     """

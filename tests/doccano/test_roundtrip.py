@@ -89,7 +89,8 @@ def test_round_trip_without_edits_gives_back_exactly_what_was_pushed(pushed, adm
 
 
 def test_pulled_layer_is_valid_for_the_annotate_stage(pushed, admin_session, tmp_path):
-    from pipeline.stages.annotate import DocumentInfo, check_record, read_layers
+    from pipeline.core.checks import DocumentInfo, check_record
+    from pipeline.io.layers import read_layers
     from pipeline.core.problems import Severity
     from pipeline.io.schemas import load_json_schema
 

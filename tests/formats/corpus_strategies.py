@@ -10,7 +10,8 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
-from pipeline.stages.annotate import build_shard, check_and_select, document_infos
+from pipeline.core.selection import check_and_select
+from pipeline.stages.annotate import build_shard, document_infos
 from pipeline.formats.common import Corpus, ImportResult, corpus_from_tables
 from pipeline.stages.ingest import SourcedDocument, segment_documents
 from pipeline.core.spans import AnnotationRecord, Document, Entity, Relation

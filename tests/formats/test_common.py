@@ -1,4 +1,4 @@
-"""What the adapters share: offset mapping, token rebuild, BIO decoding, label mapping, ids, writer."""
+"""What the adapters share: offset mapping, label mapping, ids, writer."""
 
 from __future__ import annotations
 
@@ -18,13 +18,11 @@ from pipeline.formats.common import (
     SourceDocument,
     SourceEntity,
     SourceRelation,
-    bio_spans,
     build_result,
     iter_json_values,
     load_mapping,
     make_doc_id,
     raw_to_normalised,
-    rebuild_text,
     to_codepoints,
     write_import,
 )
@@ -94,23 +92,6 @@ def test_paragraph_break_matches_the_segmenter():
     from pipeline.core.segment import PARAGRAPH_BREAK as SEGMENTER
 
     assert PARAGRAPH_BREAK.pattern == SEGMENTER.pattern
-
-
-# --------------------------------------------------------------------------- tokens and tags
-
-
-def test_rebuild_text():
-    text, spans = rebuild_text(["Berlin", ",", "den", "22", ".", "Juni"], [" ", " ", "\n", "", " ", " "])
-    assert text == "Berlin , den\n22. Juni"
-    assert [text[s:e] for s, e in spans] == ["Berlin", ",", "den", "22", ".", "Juni"]
-
-
-def test_bio_spans_bio_iob1_bioes():
-    spans, notes = bio_spans(["B-PER", "I-PER", "O", "I-LOC", "I-LOC", "B-LOC", "S-ORG", "B-OTH", "E-OTH", "_"])
-    assert [(s.first, s.last, s.label) for s in spans] == [(0, 1, "PER"), (3, 4, "LOC"), (5, 5, "LOC"), (6, 6, "ORG"), (7, 8, "OTH")]
-    assert len(notes) == 1 and "I-LOC" in notes[0]
-    with pytest.raises(ValueError, match="not a BIO tag"):
-        bio_spans(["X-PER"])
 
 
 # --------------------------------------------------------------------------- label mapping
@@ -277,7 +258,7 @@ def test_write_import_layout_and_refusals(tmp_path, make_options):
 
 
 def test_written_records_validate_against_the_annotation_schema(tmp_path, make_options):
-    from pipeline.stages.annotate import read_layers
+    from pipeline.io.layers import read_layers
     from pipeline.io.schemas import load_json_schema
 
     docs = [SourceDocument("d1", "Anna Berg lebt in Bonn.", "in.jsonl", 1, entities=[SourceEntity("a", 0, 9, "PER", meta={"nel": "Q1"})])]
