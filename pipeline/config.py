@@ -164,16 +164,8 @@ def _ratios(value: Any, key: str) -> FrozenDict:
     return FrozenDict(value)
 
 
-def _label_map(value: Any, key: str) -> FrozenDict:
-    _mapping(value, key, "a mapping of our labels to the corpus's labels (null: not scored)")
-    for name, label in value.items():
-        if label is not None:
-            _text(label, f"{key}.{name}")
-    return FrozenDict(value)
-
-
 def _external(value: Any, key: str) -> FrozenDict:
-    _mapping(value, key, "a mapping of corpus names to {file, label_map}")
+    _mapping(value, key, "a mapping of corpus names to {file, mapping}")
     return FrozenDict(
         {name: spec if isinstance(spec, ExternalCorpus) else _build(ExternalCorpus, spec, f"{key}.{name}", name=name) for name, spec in value.items()}
     )
@@ -297,7 +289,7 @@ class ExternalCorpus(_Checked):
 
     name: str = _setting()
     file: str = _setting()  # relative to preannotate.external_dir
-    label_map: Mapping[str, str | None] = _setting(check=_label_map)
+    mapping: Path = _setting(check=_path)  # the corpus's label mapping, read backwards for scoring
 
     def _key(self) -> str:
         return f"preannotate.external.{self.name}"

@@ -49,7 +49,7 @@ def test_the_repository_params_load_typed():
     assert list(config.annotate.splits) == ["train", "dev", "test"]
     assert config.validate.chunk_rows == 1_000_000
     germeval = config.preannotate.external["germeval2014_dev"]
-    assert germeval.file == "germeval2014-dev.tsv" and germeval.label_map["DATE"] is None
+    assert germeval.file == "germeval2014-dev.tsv" and germeval.mapping == Path("schemas/mappings/germeval2014.yaml")
     assert config.publish.version == "0.1.0"
 
 
@@ -98,7 +98,7 @@ BAD_VALUES = [
     ("preannotate.documents", "some"),
     ("preannotate.external", ["germeval2014_dev"]),
     ("preannotate.external.germeval2014_dev.file", ""),
-    ("preannotate.external.germeval2014_dev.label_map.PER", 3),
+    ("preannotate.external.germeval2014_dev.mapping", 3),
     ("publish.dataset_name", "my dataset"),
     ("publish.version", "1.0"),
     ("publish.version", 1.0),
@@ -133,7 +133,7 @@ def test_a_version_yaml_reads_as_a_number_says_to_quote_it(tmp_path: Path):
 
 @pytest.mark.parametrize(
     "dotted, suggestion",
-    [("annotat", "annotate"), ("annotate.layer_priorty", "layer_priority"), ("preannotate.external.germeval2014_dev.lable_map", "label_map")],
+    [("annotat", "annotate"), ("annotate.layer_priorty", "layer_priority"), ("preannotate.external.germeval2014_dev.mappng", "mapping")],
 )
 def test_an_unknown_key_is_rejected_with_its_dotted_name(dotted: str, suggestion: str):
     with pytest.raises(ValueError, match=re.escape(f"params.yaml: {dotted}: unknown ") + f".*did you mean '{suggestion}'"):
