@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 
 from pipeline.io import tables
 from pipeline.io.jsonl import LineMemo, LineRef, display_path, line_ref, read_lines, scan_jsonl
+from pipeline.io.interim import read_shard
 from pipeline.core.problems import Problem, Severity
 from pipeline.core.spans import AnnotationRecord, Entity, Relation, overlapping_pairs, record_from_json
 from pipeline.io.problemlog import read_problems, write_problems
@@ -764,7 +765,7 @@ def annotate_shard(job: ShardJob) -> tuple[int, str]:
     the shard's publishable tables and write them with their metadata and the problems found."""
     schema = load_label_schema(job.labels_path)
     part = f"part-{part_name(job.shard)}.parquet"
-    interim = {name: tables.read_parquet(Path(job.ingest_dir) / name / part) for name in ("documents", "sentences", "tokens")}
+    interim = read_shard(Path(job.ingest_dir), part)
     chosen, problems = check_and_select(
         load_records(job.lines),
         document_infos(interim["documents"]),
