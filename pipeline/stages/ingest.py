@@ -230,14 +230,6 @@ def run(params: dict[str, Any]) -> list[Problem]:
     return problems
 
 
-def read_documents(ingest_dir: Path, columns: list[str] | None = None) -> pa.Table:
-    """All interim documents (every shard), optionally only some columns."""
-    files = sorted((ingest_dir / "documents").glob("*.parquet"))
-    if not files:
-        return tables.INTERIM_DOCUMENTS.empty_table() if columns is None else tables.INTERIM_DOCUMENTS.empty_table().select(columns)
-    return pa.concat_tables(tables.read_parquet(f, columns=columns) for f in files)
-
-
 def main(params: dict[str, Any]) -> int:
     """The stage command: problems go to ``validate``, so ingest itself always succeeds."""
     run(params)
