@@ -1,5 +1,5 @@
-"""Reading ``schemas/``: the label schema (``labels.yaml``, checked against ``labels.schema.json``)
-and the JSON Schemas of the inputs.
+"""Reading ``schemas/``: the label schema (``labels.yaml``, checked against ``labels.schema.json``),
+the JSON Schemas of the inputs and the table suites (``expectations.yaml``).
 
 No label list lives in code: every stage asks a :class:`~pipeline.core.labels.LabelSchema` loaded here.
 """
@@ -15,6 +15,7 @@ import jsonschema
 import yaml
 
 from pipeline.core.labels import LabelSchema, RelationType, SchemaError
+from pipeline.io.tables import SCHEMAS
 
 
 class JsonSchemaValidator:
@@ -82,3 +83,29 @@ def load_label_schema(path: str | Path, meta_schema: str | Path | None = None) -
 @lru_cache(maxsize=None)
 def cached_label_schema(path: str) -> LabelSchema:
     return load_label_schema(path)
+
+
+def load_suites(path: str | Path, values: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The table suites of ``expectations.yaml`` (table → ``[{"type", "kwargs"}]``), every ``$``
+    placeholder filled in from ``values`` (see :func:`pipeline.core.derived_columns.substitutions`).
+
+    A ValueError names an unknown placeholder or a table that is not one of the published tables.
+    """
+    path = Path(path)
+    with open(path, encoding="utf-8") as handle:
+        suites = yaml.safe_load(handle)
+    unknown = sorted(set(suites) - set(SCHEMAS))
+    if unknown:
+        raise ValueError(f"{path}: unknown table(s) {unknown}; the tables are {list(SCHEMAS)}")
+
+    def fill(value: Any) -> Any:
+        if isinstance(value, str) and value.startswith("$"):
+            if value not in values:
+                raise ValueError(f"{path}: unknown placeholder {value!r}; known: {sorted(values)}")
+            return values[value]
+        return value
+
+    return {
+        table: [{"type": spec["type"], "kwargs": {k: fill(v) for k, v in spec.get("kwargs", {}).items()}} for spec in specs]
+        for table, specs in suites.items()
+    }

@@ -1,4 +1,9 @@
-"""Arrow schemas of the corpus tables and deterministic Parquet I/O.
+"""Arrow schemas and keys of every table, and deterministic Parquet I/O.
+
+Two sets of tables: the published ones (:data:`SCHEMAS`, written by ``annotate`` and shipped by
+``publish``) and ingest's interim ones (:data:`INTERIM_SCHEMAS`, read by ``annotate``). Each has
+its sort keys, the order its rows are stored in (:data:`SORT_KEYS`, :data:`INTERIM_SORT_KEYS`);
+the published tables also have :data:`ROW_KEYS`, the columns a problem report names a row by.
 
 Every stage writes through :func:`write_parquet`, so the same rows give byte-identical files:
 rows are sorted by the table's key, no timestamps are written, and metadata is JSON with sorted keys.
@@ -118,7 +123,54 @@ SORT_KEYS: dict[str, list[str]] = {
     "ner": ["doc_id", "sent_idx"],
     "re": ["doc_id", "id"],
 }
+"""The order the rows of a published table are stored in (what makes the files deterministic)."""
+ROW_KEYS: dict[str, list[str]] = {
+    "documents": ["doc_id"],
+    "sentences": ["doc_id", "sent_idx"],
+    "tokens": ["doc_id", "tok_idx"],
+    "entities": ["doc_id", "ent_id"],
+    "relations": ["doc_id", "rel_id", "head", "tail"],
+    "ner": ["id", "doc_id"],
+    "re": ["id", "doc_id"],
+}
+"""The columns that identify a row of a published table in a problem report (``validate`` lists
+the failing rows by them): the document and the row's id in it, not the sort order (an entity is
+stored by offsets but named by ``ent_id``); a relation also by its head and tail, which is what a
+reader needs to find the mistake."""
 SPLIT_TABLES = ("ner", "re")
+
+# ingest's output (``corpus/interim/ingest/<table>/part-NNNN.parquet``): the documents with where
+# each was read, the sentences as published, the tokens without index, text and tag (annotate
+# re-tokenises at entity edges and numbers them).
+INTERIM_DOCUMENTS = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("text", pa.large_string()),
+        ("text_sha256", pa.string()),
+        ("source", pa.string()),
+        ("title", pa.string()),
+        ("date", pa.string()),
+        ("url", pa.string()),
+        ("meta", pa.string()),
+        ("path", pa.string()),
+        ("line", pa.int64()),
+        ("raw_sha256", pa.string()),
+    ]
+)
+INTERIM_TOKENS = pa.schema(
+    [("doc_id", pa.string()), ("sent_idx", pa.int32()), ("start", pa.int64()), ("end", pa.int64())]
+)
+INTERIM_SCHEMAS: dict[str, pa.Schema] = {
+    "documents": INTERIM_DOCUMENTS,
+    "sentences": SENTENCES,
+    "tokens": INTERIM_TOKENS,
+}
+INTERIM_SORT_KEYS: dict[str, list[str]] = {
+    "documents": ["doc_id"],
+    "sentences": ["doc_id", "sent_idx"],
+    "tokens": ["doc_id", "start"],
+}
+"""The order the rows of an interim table are stored in."""
 
 
 def from_rows(name: str, rows: Iterable[dict[str, Any]]) -> pa.Table:
@@ -128,9 +180,19 @@ def from_rows(name: str, rows: Iterable[dict[str, Any]]) -> pa.Table:
 
 
 def sort_table(name: str, table: pa.Table) -> pa.Table:
+    """Published table ``name`` in its stored order (:data:`SORT_KEYS`)."""
+    return _sorted(table, SORT_KEYS[name])
+
+
+def sort_interim_table(name: str, table: pa.Table) -> pa.Table:
+    """Interim table ``name`` in its stored order (:data:`INTERIM_SORT_KEYS`)."""
+    return _sorted(table, INTERIM_SORT_KEYS[name])
+
+
+def _sorted(table: pa.Table, keys: list[str]) -> pa.Table:
     if table.num_rows == 0:
         return table
-    return table.sort_by([(key, "ascending") for key in SORT_KEYS[name]])
+    return table.sort_by([(key, "ascending") for key in keys])
 
 
 def with_metadata(table: pa.Table, metadata: dict[bytes, bytes]) -> pa.Table:

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 
 from pipeline.core.bio import bio_tags
 from pipeline.core.checks import DocumentInfo, Site, alignment_problems, crosses_paragraph_problem
+from pipeline.io.interim import read_shard
 from pipeline.core.labels import LabelSchema
 from pipeline.core.problems import Problem, Severity
 from pipeline.core.selection import check_and_select
@@ -222,7 +223,7 @@ def annotate_shard(job: ShardJob) -> tuple[int, str]:
     the shard's publishable tables and write them with their metadata and the problems found."""
     schema = load_label_schema(job.labels_path)
     part = f"part-{part_name(job.shard)}.parquet"
-    interim = {name: tables.read_parquet(Path(job.ingest_dir) / name / part) for name in ("documents", "sentences", "tokens")}
+    interim = read_shard(Path(job.ingest_dir), part)
     chosen, problems = check_and_select(
         load_records(job.lines),
         document_infos(interim["documents"]),

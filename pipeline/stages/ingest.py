@@ -34,26 +34,6 @@ from pipeline.runtime.shards import clean_dir, group, part_name, shard_of
 
 log = logging.getLogger(__name__)
 
-INTERIM_DOCUMENTS = pa.schema(
-    [
-        ("doc_id", pa.string()),
-        ("text", pa.large_string()),
-        ("text_sha256", pa.string()),
-        ("source", pa.string()),
-        ("title", pa.string()),
-        ("date", pa.string()),
-        ("url", pa.string()),
-        ("meta", pa.string()),
-        ("path", pa.string()),
-        ("line", pa.int64()),
-        ("raw_sha256", pa.string()),
-    ]
-)
-INTERIM_TOKENS = pa.schema(
-    [("doc_id", pa.string()), ("sent_idx", pa.int32()), ("start", pa.int64()), ("end", pa.int64())]
-)
-
-
 @dataclass(frozen=True)
 class SourcedDocument:
     """A document and the place (file, line) it was read from."""
@@ -196,21 +176,13 @@ def segment_documents(documents: list[SourcedDocument], language: str) -> tuple[
             )
         )
         token_parts.append(
-            pa.table([pa.array([doc.doc_id] * len(seg.starts), pa.string()), seg.token_sentence.astype(np.int32), seg.starts, seg.ends], schema=INTERIM_TOKENS)
+            pa.table([pa.array([doc.doc_id] * len(seg.starts), pa.string()), seg.token_sentence.astype(np.int32), seg.starts, seg.ends], schema=tables.INTERIM_TOKENS)
         )
-    documents_table = pa.Table.from_pylist(doc_rows, schema=INTERIM_DOCUMENTS) if doc_rows else INTERIM_DOCUMENTS.empty_table()
+    documents_table = pa.Table.from_pylist(doc_rows, schema=tables.INTERIM_DOCUMENTS) if doc_rows else tables.INTERIM_DOCUMENTS.empty_table()
     sentences_table = pa.concat_tables(sentence_parts) if sentence_parts else tables.SENTENCES.empty_table()
-    tokens_table = pa.concat_tables(token_parts) if token_parts else INTERIM_TOKENS.empty_table()
-    return sort_interim(documents_table, sentences_table, tokens_table)
-
-
-TABLES = ("documents", "sentences", "tokens")
-INTERIM_ORDER = {"documents": ["doc_id"], "sentences": ["doc_id", "sent_idx"], "tokens": ["doc_id", "start"]}
-
-
-def sort_interim(*interim: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table]:
-    """The documents, sentences and tokens tables in their stored order."""
-    return tuple(table.sort_by([(key, "ascending") for key in INTERIM_ORDER[name]]) if table.num_rows else table for name, table in zip(TABLES, interim))  # type: ignore[return-value]
+    tokens_table = pa.concat_tables(token_parts) if token_parts else tables.INTERIM_TOKENS.empty_table()
+    interim = zip(tables.INTERIM_SCHEMAS, (documents_table, sentences_table, tokens_table))
+    return tuple(tables.sort_interim_table(name, table) for name, table in interim)  # type: ignore[return-value]
 
 
 BATCH_DOCUMENTS = 256
@@ -221,8 +193,8 @@ def segment_shard(job: tuple[int, list[LineRef], str, str]) -> tuple[int, str]:
     shard, refs, language, staging = job
     # A batch at a time: the Python objects per token exist for one batch, the shard only as Arrow.
     batches = [segment_documents(load_seeds(refs[first : first + BATCH_DOCUMENTS]), language) for first in range(0, len(refs), BATCH_DOCUMENTS)]
-    joined = sort_interim(*(pa.concat_tables([batch[index] for batch in batches]) for index in range(len(TABLES))))
-    for name, table in zip(TABLES, joined):
+    for index, name in enumerate(tables.INTERIM_SCHEMAS):
+        table = tables.sort_interim_table(name, pa.concat_tables([batch[index] for batch in batches]))
         tables.write_parquet(table, Path(staging) / name / f"part-{part_name(shard)}.parquet")
     return shard, staging
 
@@ -256,14 +228,6 @@ def run(params: dict[str, Any]) -> list[Problem]:
     cache.prune()
     log.info("ingest: %d documents in %d shards (%d computed, %d from cache), %d problems", len(refs), len(groups), len(todo), len(groups) - len(todo), len(problems))
     return problems
-
-
-def read_documents(ingest_dir: Path, columns: list[str] | None = None) -> pa.Table:
-    """All interim documents (every shard), optionally only some columns."""
-    files = sorted((ingest_dir / "documents").glob("*.parquet"))
-    if not files:
-        return INTERIM_DOCUMENTS.empty_table() if columns is None else INTERIM_DOCUMENTS.empty_table().select(columns)
-    return pa.concat_tables(tables.read_parquet(f, columns=columns) for f in files)
 
 
 def main(params: dict[str, Any]) -> int:

@@ -365,8 +365,8 @@ def _write(path: Path, data: str) -> None:
 
 
 def run(params: dict[str, Any]) -> dict[str, Any]:
+    from pipeline.io.interim import read_documents
     from pipeline.io.layers import read_layers
-    from pipeline.stages.ingest import read_documents
     from pipeline.io.schemas import load_json_schema, load_label_schema
 
     section = params["preannotate"]

@@ -19,11 +19,12 @@ from typer.testing import CliRunner
 
 from repo_helpers import tree_bytes
 from pipeline.cli import app
-from pipeline.io.schemas import load_label_schema
-from pipeline.stages.validate import bio_transitions, derive_columns, load_suites, run_expectations, substitutions
+from pipeline.core.derived_columns import derive_columns, substitutions
+from pipeline.io.schemas import load_label_schema, load_suites
+from pipeline.runtime.gx import Expectations
 
-REPO = Path(__file__).resolve().parent.parent
-CATALOGUE = Path(__file__).resolve().parent / "catalogue"
+REPO = Path(__file__).resolve().parents[2]
+CATALOGUE = REPO / "tests" / "catalogue"
 CASES = sorted(p for p in CATALOGUE.glob("*/*") if (p / "files").is_dir())
 STAGES = ["ingest", "annotate", "validate", "publish"]
 
@@ -112,7 +113,7 @@ def table_problems(frames: dict[str, pd.DataFrame]) -> list[str]:
     schema = load_label_schema(REPO / "schemas" / "labels.yaml")
     derive_columns(frames)
     suites = load_suites(REPO / "schemas" / "expectations.yaml", substitutions(schema, ["train", "dev", "test"]))
-    problems, checked = run_expectations(frames, suites, {})
+    problems, checked = Expectations().run(frames, suites, {})
     assert checked > 30
     return [p.format() for p in problems]
 
@@ -164,14 +165,6 @@ def test_each_table_expectation_catches_its_corruption(built_repo: Path, table: 
         frame.loc[0, "source"] = None
     found = table_problems(frames)
     assert any(expected in line and "000_ea687b33c55d6d88" in line for line in found), found
-
-
-def test_bio_transitions_forbid_i_after_other_types():
-    schema = load_label_schema(REPO / "schemas" / "labels.yaml")
-    pairs = set(bio_transitions(schema))
-    assert ("B-PER", "I-PER") in pairs and ("I-PER", "I-PER") in pairs
-    assert ("O", "I-PER") not in pairs and ("B-ORG", "I-PER") not in pairs
-    assert ("I-PER", "B-PER") in pairs and ("I-PER", "O") in pairs
 
 
 # --------------------------------------------------------------------------- cost: chunks, workers, pass cache
@@ -269,18 +262,50 @@ def test_a_rerun_on_passed_shards_does_not_import_great_expectations(sharded, tm
     assert report.read_bytes() == first_report
 
 
-def test_a_deferred_module_is_imported_on_first_use():
-    import sys
+def _changed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, module: str) -> None:
+    """Make the fingerprint see ``module``'s source with one more line (as tests/runtime/test_fingerprint.py does)."""
+    from pipeline.runtime import fingerprint
 
-    from pipeline.stages.validate import _Deferred
+    original = fingerprint.module_file
 
-    name = "colorsys"
-    saved = sys.modules.pop(name, None)
+    def patched(name: str):
+        path = original(name)
+        if name == module:
+            copy = tmp_path / path.name
+            copy.write_text(path.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
+            return copy
+        return path
+
+    monkeypatch.setattr(fingerprint, "module_file", patched)
+    fingerprint.module_closure.cache_clear()
+
+
+@pytest.mark.parametrize("module", ["pipeline.core.derived_columns", "pipeline.io.tables", "pipeline.runtime.gx", "pipeline.io.schemas", "pipeline.stages.validate"])
+def test_the_pass_key_changes_when_a_module_validate_imports_changes(module: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    from pipeline.runtime.fingerprint import module_closure
+    from pipeline.stages.validate import suite_key
+
+    assert module in module_closure("pipeline.stages.validate")
+    schema = load_label_schema(REPO / "schemas" / "labels.yaml")
+    suites = REPO / "schemas" / "expectations.yaml"
+    before = suite_key(suites, schema, ["train", "dev", "test"])
     try:
-        sys.modules[name] = module = _Deferred(name)
-        assert module.rgb_to_hsv(1.0, 0.0, 0.0) == (0.0, 1.0, 1.0)
-        assert sys.modules[name] is not module and sys.modules[name].rgb_to_hsv is module.rgb_to_hsv
+        _changed(monkeypatch, tmp_path, module)
+        assert suite_key(suites, schema, ["train", "dev", "test"]) != before
     finally:
-        sys.modules.pop(name, None)
-        if saved is not None:
-            sys.modules[name] = saved
+        module_closure.cache_clear()
+
+
+def test_the_pass_key_stays_when_a_module_validate_does_not_import_changes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    from pipeline.runtime.fingerprint import module_closure
+    from pipeline.stages.validate import suite_key
+
+    assert "pipeline.stages.publish" not in module_closure("pipeline.stages.validate")
+    schema = load_label_schema(REPO / "schemas" / "labels.yaml")
+    suites = REPO / "schemas" / "expectations.yaml"
+    before = suite_key(suites, schema, ["train", "dev", "test"])
+    try:
+        _changed(monkeypatch, tmp_path, "pipeline.stages.publish")
+        assert suite_key(suites, schema, ["train", "dev", "test"]) == before
+    finally:
+        module_closure.cache_clear()

@@ -1,0 +1,98 @@
+"""The derived columns the table suites check, on tiny frames."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from pipeline.core.derived_columns import NO_RELATION, bio_transition_column, bio_transitions, derive_columns, expected_tags, substitutions
+from pipeline.core.labels import LabelSchema, RelationType
+
+SCHEMA = LabelSchema(
+    schema_version="1.0.0",
+    overlap="none",
+    entity_types=("PER", "ORG"),
+    relation_types=(RelationType("works_for", ("PER",), ("ORG",), False, "employment"),),
+    descriptions={"PER": "person", "ORG": "organisation"},
+    path="labels.yaml",
+)
+
+
+def tokens(doc_id: str, starts: list[int], tags: list[str], sentences: list[int] | None = None) -> pd.DataFrame:
+    return pd.DataFrame({"doc_id": doc_id, "sent_idx": sentences or [0] * len(starts), "start": starts, "ner_tag": tags})
+
+
+def entities(rows: list[tuple[str, str, int, int, str]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["doc_id", "ent_id", "start", "end", "label"])
+
+
+def test_bio_transitions_forbid_i_after_other_types():
+    pairs = set(bio_transitions(SCHEMA))
+    assert ("B-PER", "I-PER") in pairs and ("I-PER", "I-PER") in pairs
+    assert ("O", "I-PER") not in pairs and ("B-ORG", "I-PER") not in pairs
+    assert ("I-PER", "B-PER") in pairs and ("I-PER", "O") in pairs
+
+
+def test_substitutions_fill_every_placeholder_from_the_schema_and_splits():
+    values = substitutions(SCHEMA, ["train", "test"])
+    assert values["$relation_labels"] == ["works_for", NO_RELATION]
+    assert values["$bio_labels"] == ["O", "B-PER", "I-PER", "B-ORG", "I-ORG"]
+    assert "O I-PER" not in values["$bio_transitions"] and "B-PER I-PER" in values["$bio_transitions"]
+    assert values["$splits"] == ["train", "test"]
+
+
+def test_expected_tags_follow_the_entity_table():
+    frame = tokens("a", [0, 4, 9, 15], ["B-PER", "I-PER", "O", "B-ORG"])
+    found = expected_tags(frame, entities([("a", "T1", 0, 8, "PER"), ("a", "T2", 15, 20, "ORG")]))
+    assert list(found) == ["B-PER", "I-PER", "O", "B-ORG"]
+
+
+def test_a_nested_entity_loses_to_the_span_around_it():
+    frame = tokens("a", [0, 4, 9], ["O", "O", "O"])
+    found = expected_tags(frame, entities([("a", "T2", 4, 8, "ORG"), ("a", "T1", 0, 12, "PER")]))
+    assert list(found) == ["B-PER", "I-PER", "I-PER"]
+
+
+def test_entities_tag_only_the_tokens_of_their_own_document():
+    frame = pd.concat([tokens("a", [0], ["O"]), tokens("b", [0], ["O"])], ignore_index=True)
+    found = expected_tags(frame, entities([("b", "T1", 0, 3, "PER"), ("missing", "T1", 0, 3, "ORG")]))
+    assert list(found) == ["O", "B-PER"]
+
+
+def test_the_expected_tags_compare_with_the_stored_ones():
+    frame = tokens("a", [0], ["O"])
+    found = expected_tags(frame, entities([("a", "T1", 0, 3, "PER")]))
+    assert list(frame["ner_tag"] == found) == [False]  # ner_tag's categories were widened to compare
+
+
+def test_a_bio_transition_starts_with_o_at_each_sentence_and_document():
+    frame = pd.concat([tokens("a", [0, 4, 8], ["B-PER", "I-PER", "I-PER"], [0, 0, 1]), tokens("b", [0], ["I-ORG"])], ignore_index=True)
+    assert list(bio_transition_column(frame)) == ["O B-PER", "B-PER I-PER", "O I-PER", "O I-ORG"]
+
+
+def frames() -> dict[str, pd.DataFrame]:
+    empty = pd.DataFrame({"doc_id": pd.Series([], dtype=str)})
+    return {
+        "documents": pd.DataFrame({"doc_id": ["a"], "text": ["Anna ging."]}),
+        "sentences": pd.DataFrame({"doc_id": ["a"], "sent_idx": [0]}),
+        "tokens": tokens("a", [0, 5], ["B-PER", "O"]),
+        "entities": entities([("a", "T1", 0, 4, "PER"), ("x", "T1", 0, 4, "PER")]),
+        "relations": pd.DataFrame({"doc_id": ["a"], "head": ["T1"], "tail": ["T9"]}),
+        "ner": empty.copy(),
+        "re": empty.copy(),
+    }
+
+
+def test_derived_columns_say_whether_documents_and_relation_ends_exist():
+    tables = frames()
+    derive_columns(tables)
+    assert list(tables["entities"]["doc_length"]) == [10, -1]
+    assert list(tables["entities"]["doc_known"]) == [True, False]
+    assert list(tables["relations"]["head_known"]) == [True] and list(tables["relations"]["tail_known"]) == [False]
+    assert list(tables["tokens"]["expected_tag"]) == ["B-PER", "O"]
+    assert list(tables["tokens"]["bio_transition"]) == ["O B-PER", "B-PER O"]
+
+
+def test_known_documents_can_come_from_the_whole_corpus():
+    tables = frames()
+    derive_columns(tables, known_docs=pd.Series(["a", "x"]))
+    assert list(tables["entities"]["doc_known"]) == [True, True]
