@@ -12,7 +12,8 @@ Shapes read, one JSON object per document (JSON Lines, or pretty-printed/concate
   (``imported/<name>-user-<id>``) unless ``--user`` picks one.
 
 Offsets are UTF-16 code units by default (what doccano's editor writes); ``--offsets codepoint``
-reads them as code points. The document id is ``meta.doc_id`` (written by our exporter), else the
+reads them as code points. The export's spans and relations are written by
+:mod:`pipeline.doccano.shape`, the same writer that push uses (a pure module: no client, no server). The document id is ``meta.doc_id`` (written by our exporter), else the
 example ``id``, else the record's position in the file.
 """
 
