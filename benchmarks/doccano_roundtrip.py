@@ -39,8 +39,12 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from build_corpus import iter_documents  # noqa: E402
 
-from pipeline.doccano import client  # noqa: E402
 from pipeline.doccano import server as srv  # noqa: E402
+from pipeline.doccano.pull import layer_path, pull  # noqa: E402
+from pipeline.doccano.push import push  # noqa: E402
+from pipeline.doccano.server_config import ServerConfig  # noqa: E402
+from pipeline.doccano.server_env import ensure_env  # noqa: E402
+from pipeline.doccano.session import URL_ENV, DoccanoError, connect  # noqa: E402
 from pipeline.core.spans import Document, record_from_json  # noqa: E402
 from pipeline.core.text import normalise_text
 from pipeline.io.schemas import load_label_schema  # noqa: E402
@@ -85,33 +89,33 @@ def main(argv: list[str] | None = None) -> int:
     n_relations = sum(len(r.relations) for r in records.values())
     characters = sum(len(d.text) for d in documents)
 
-    config = srv.ServerConfig()
+    config = ServerConfig()
     started_here = False
-    url = os.environ.get(client.URL_ENV) or config.url
-    if not os.environ.get(client.URL_ENV) and not srv.status(config).running:
+    url = os.environ.get(URL_ENV) or config.url
+    if not os.environ.get(URL_ENV) and not srv.status(config).running:
         config.require_credentials()
-        srv.ensure_env(config)
+        ensure_env(config)
         srv.start(config)
         started_here = True
     project = f"bench-doccano-{uuid.uuid4().hex[:8]}"
     timings: dict[str, float] = {}
     try:
-        session = client.connect(url)
+        session = connect(url)
         with tempfile.TemporaryDirectory(prefix="doccano-bench-") as folder:
             out = Path(folder)
             t = time.monotonic()
-            pushed = client.push(session, project=project, documents=documents, records=records, schema=schema)
+            pushed = push(session, project=project, documents=documents, records=records, schema=schema)
             timings["push"] = time.monotonic() - t
             t = time.monotonic()
-            pulled = client.pull(session, project=project, schema=schema, out_dir=out, confirmed_only=False)
+            pulled = pull(session, project=project, schema=schema, out_dir=out, confirmed_only=False)
             timings["pull"] = time.monotonic() - t
             t = time.monotonic()
-            again = client.push(session, project=project, documents=documents, records=records, schema=schema)
+            again = push(session, project=project, documents=documents, records=records, schema=schema)
             timings["push_again"] = time.monotonic() - t
             t = time.monotonic()
-            pulled_again = client.pull(session, project=project, schema=schema, out_dir=out, confirmed_only=False)
+            pulled_again = pull(session, project=project, schema=schema, out_dir=out, confirmed_only=False)
             timings["pull_again"] = time.monotonic() - t
-            layer = client.layer_path(out, session.username, project)
+            layer = layer_path(out, session.username, project)
             back = [json.loads(line) for line in layer.read_text(encoding="utf-8").splitlines()]
         identical = all(
             sorted((e["id"], e["start"], e["end"], e["label"]) for e in r["entities"])
@@ -130,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         if not args.keep:
             session.client.delete_project(pushed.project_id)
-    except client.DoccanoError as error:
+    except DoccanoError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     finally:

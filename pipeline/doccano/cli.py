@@ -17,6 +17,8 @@ from typing import Annotated, Any
 import typer
 
 from pipeline.doccano import server as srv
+from pipeline.doccano.server_config import DEFAULT_PORT, PORT_ENV, SERVER_DIR_ENV, DoccanoServerError, ServerConfig
+from pipeline.doccano.server_env import ensure_env
 
 # Never show local variables in a traceback: a password may be among them.
 app = typer.Typer(no_args_is_help=True, help="Local doccano annotation server; push and pull annotations.", pretty_exceptions_show_locals=False)
@@ -25,21 +27,21 @@ app.add_typer(server_app, name="server")
 
 PortOption = Annotated[
     int | None,
-    typer.Option("--port", "-p", help=f"Port on 127.0.0.1 (default ${srv.PORT_ENV} or {srv.DEFAULT_PORT})."),
+    typer.Option("--port", "-p", help=f"Port on 127.0.0.1 (default ${PORT_ENV} or {DEFAULT_PORT})."),
 ]
 HomeOption = Annotated[
     Path | None,
-    typer.Option("--home", help=f"Server directory (default ${srv.SERVER_DIR_ENV} or <repo>/.doccano)."),
+    typer.Option("--home", help=f"Server directory (default ${SERVER_DIR_ENV} or <repo>/.doccano)."),
 ]
 
 
-def _config(port: int | None, home: Path | None) -> srv.ServerConfig:
+def _config(port: int | None, home: Path | None) -> ServerConfig:
     kwargs: dict[str, object] = {}
     if port is not None:
         kwargs["port"] = port
     if home is not None:
         kwargs["home"] = home
-    return srv.ServerConfig(**kwargs)  # type: ignore[arg-type]
+    return ServerConfig(**kwargs)  # type: ignore[arg-type]
 
 
 def _setup_logging() -> None:
@@ -58,8 +60,8 @@ def env_cmd(home: HomeOption = None) -> None:
     _setup_logging()
     try:
         config = _config(None, home)
-        typer.echo(srv.ensure_env(config))
-    except srv.DoccanoServerError as err:
+        typer.echo(ensure_env(config))
+    except DoccanoServerError as err:
         raise _fail(err) from None
 
 
@@ -70,9 +72,9 @@ def start_cmd(port: PortOption = None, home: HomeOption = None) -> None:
     try:
         config = _config(port, home)
         config.require_credentials()
-        srv.ensure_env(config)
+        ensure_env(config)
         typer.echo(srv.start(config))
-    except srv.DoccanoServerError as err:
+    except DoccanoServerError as err:
         raise _fail(err) from None
 
 
@@ -82,7 +84,7 @@ def stop_cmd(port: PortOption = None, home: HomeOption = None) -> None:
     _setup_logging()
     try:
         srv.stop(_config(port, home))
-    except srv.DoccanoServerError as err:
+    except DoccanoServerError as err:
         raise _fail(err) from None
 
 
@@ -91,7 +93,7 @@ def status_cmd(port: PortOption = None, home: HomeOption = None) -> None:
     """Print the URL if the server answers; exit 1 if it does not."""
     try:
         state = srv.status(_config(port, home))
-    except srv.DoccanoServerError as err:
+    except DoccanoServerError as err:
         raise _fail(err) from None
     if state.running:
         typer.echo(state.url)
@@ -209,21 +211,22 @@ def push_cmd(
 ) -> None:
     """Create or update the doccano project, its labels, and upload documents with their annotations."""
     _setup_logging()
-    from pipeline.doccano import client
     from pipeline.core.labels import SchemaError
+    from pipeline.doccano.corpus import read_documents
+    from pipeline.doccano.push import push
+    from pipeline.doccano.session import DoccanoError, connect
     from pipeline.io.schemas import load_label_schema
 
     try:
         params = _params(params_path)
         schema = load_label_schema(params["schemas"]["labels"])
         ingest_dir = Path(params["ingest"]["out_dir"])
-        published = Path(params.get("publish", {}).get("out_dir", "corpus/published")) / "documents"
-        docs = select_documents(client.read_documents(ingest_dir, published), documents)
+        docs = select_documents(read_documents(ingest_dir), documents)
         layers = layer or (["preannotations"] if as_suggestions else ["gold"])
         records = load_records(params, layers, docs, schema)
-        session = client.connect()
-        report = client.push(session, project=_project(params, project), documents=docs, records=records, schema=schema, suggestions=as_suggestions)
-    except (client.DoccanoError, UsageError, SchemaError) as error:
+        session = connect()
+        report = push(session, project=_project(params, project), documents=docs, records=records, schema=schema, suggestions=as_suggestions)
+    except (DoccanoError, UsageError, SchemaError) as error:
         raise _fail(error) from None
     for message in report.warnings:
         _warn(message)
@@ -245,8 +248,10 @@ def pull_cmd(
 ) -> None:
     """Download each annotator's labels as annotation layers (code points, our ids, provenance annotator:<user>)."""
     _setup_logging()
-    from pipeline.doccano import client
     from pipeline.core.labels import SchemaError
+    from pipeline.doccano.corpus import expected_hashes, read_documents
+    from pipeline.doccano.pull import pull
+    from pipeline.doccano.session import DoccanoError, connect
     from pipeline.io.schemas import load_label_schema
 
     try:
@@ -254,11 +259,11 @@ def pull_cmd(
         schema = load_label_schema(params["schemas"]["labels"])
         target = out_dir or Path(params["annotate"]["annotations_dir"])
         try:
-            expected: dict[str, str] | None = client.expected_hashes(client.read_documents(Path(params["ingest"]["out_dir"])))
-        except client.DoccanoError:
+            expected: dict[str, str] | None = expected_hashes(read_documents(Path(params["ingest"]["out_dir"])))
+        except DoccanoError:
             expected = None  # nothing ingested here: only doccano's own text hash is checked
-        session = client.connect()
-        report = client.pull(
+        session = connect()
+        report = pull(
             session,
             project=_project(params, project),
             schema=schema,
@@ -267,7 +272,7 @@ def pull_cmd(
             users=user,
             expected_sha=expected,
         )
-    except (client.DoccanoError, UsageError, SchemaError) as error:
+    except (DoccanoError, UsageError, SchemaError) as error:
         raise _fail(error) from None
     for skipped in report.skipped:
         _warn(f"not imported: {skipped.format()}")

@@ -1,6 +1,7 @@
 """Pure conversion between the corpus span model and doccano examples: no I/O, no network.
 
-The doccano side is the JSONL line of a *RelationExtraction* import/export::
+The doccano side is the JSONL line of a *RelationExtraction* import/export (spans and relations
+in the shape of :mod:`pipeline.doccano.shape`)::
 
     {"text": ..., "doc_id": ..., "text_sha256": ..., "corpus_ids": {...},
      "entities": [{"id", "start_offset", "end_offset", "label"}],
@@ -25,7 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from pipeline.core.spans import AnnotationRecord
-from pipeline.core.text import codepoint_to_utf16, normalise_text, text_sha256, utf16_to_codepoint
+from pipeline.core.text import normalise_text, text_sha256, utf16_to_codepoint
+from pipeline.doccano import shape
 
 META_DOC_ID = "doc_id"
 META_SHA = "text_sha256"
@@ -75,17 +77,15 @@ def to_doccano(doc_id: str, text: str, record: AnnotationRecord | None) -> dict[
         raise ConversionError(f"document {doc_id!r}: the record's text_sha256 does not match the document text")
     entities = sorted(record.entities, key=lambda e: (e.start, e.end, e.label, e.id)) if record else []
     relations = sorted(record.relations, key=lambda r: (r.head, r.tail, r.label, r.id)) if record else []
-    edges = codepoint_to_utf16(text, [edge for e in entities for edge in (e.start, e.end)])
     local = {entity.id: index for index, entity in enumerate(entities, start=1)}
-    doccano_entities = [
-        {"id": local[entity.id], "start_offset": edges[2 * i], "end_offset": edges[2 * i + 1], "label": entity.label}
-        for i, entity in enumerate(entities)
-    ]
-    doccano_relations = []
-    for index, relation in enumerate(relations, start=1):
+    for relation in relations:
         if relation.head not in local or relation.tail not in local:
             raise ConversionError(f"document {doc_id!r}: relation {relation.id} refers to an entity the record does not have")
-        doccano_relations.append({"id": index, "from_id": local[relation.head], "to_id": local[relation.tail], "type": relation.label})
+    doccano_entities, doccano_relations = shape.annotations(
+        text,
+        [(local[e.id], e.start, e.end, e.label) for e in entities],
+        [(index, local[r.head], local[r.tail], r.label) for index, r in enumerate(relations, start=1)],
+    )
     return {
         "text": text,
         META_DOC_ID: doc_id,
@@ -281,10 +281,3 @@ def map_relation_ids(triples: Sequence[tuple[int, str, str, str]], pushed: Seque
         result[db_id] = our_id
         taken.add(our_id)
     return result
-
-
-def utf16_spans(text: str, entities: Iterable[tuple[int, int, str]]) -> list[SpanKey]:
-    """``(start, end, label)`` in code points → the same spans in UTF-16 units (doccano's editor)."""
-    entities = list(entities)
-    edges = codepoint_to_utf16(text, [edge for start, end, _ in entities for edge in (start, end)])
-    return [(edges[2 * i], edges[2 * i + 1], label) for i, (_, _, label) in enumerate(entities)]

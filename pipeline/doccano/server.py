@@ -1,55 +1,32 @@
-"""Install, initialise, start and stop a local doccano 1.8.4 server bound to 127.0.0.1 only.
+"""Start, stop and probe the local doccano server: gunicorn bound to 127.0.0.1 only.
 
-Layout of the home directory (default ``<repo>/.doccano/``, which ignores itself through its own
-``.gitignore``)::
-
-    .doccano/
-      .gitignore        "*": nothing in here is ever committed
-      venv/             the server's own environment (uv venv + hashed lock server-requirements.txt)
-      data/             DOCCANO_HOME: db.sqlite3, media/, secret_key, filepond-temp-uploads/
-      settings/         doccano_local_settings.py (production settings + eager celery), on PYTHONPATH
-      server.pid        "PID PORT" of the gunicorn master (leader of its own process group)
-      server.log        output of init, createuser and gunicorn
-
-The admin account comes from ``DOCCANO_ADMIN_USER`` / ``DOCCANO_ADMIN_PASSWORD``; the password is only
-ever handed to the one ``createuser`` child process through its environment, never written to a file,
-a command line or a log.
+On first start the database is initialised and the admin account created (``doccano init``,
+``createuser``); every start writes the settings module and waits until doccano answers. The pid
+file guards against pid reuse and against a second server from the same home directory. Where the
+server lives is :mod:`pipeline.doccano.server_config`; its environment, :mod:`pipeline.doccano.server_env`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
 import logging
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+
+from pipeline.doccano.server_config import HOST, PASSWORD_ENV, PORT_ENV, DoccanoServerError, ServerConfig, locked
+from pipeline.doccano.server_env import env_ready, run
 
 log = logging.getLogger(__name__)
 
-HOST = "127.0.0.1"  # the only address the server is ever bound to
-DEFAULT_PORT = 8765
-USER_ENV = "DOCCANO_ADMIN_USER"
-PASSWORD_ENV = "DOCCANO_ADMIN_PASSWORD"
-PORT_ENV = "DOCCANO_PORT"
-SERVER_DIR_ENV = "DOCCANO_SERVER_DIR"
-UV_ENV = "UV"
-PYTHON_VERSION = "3.11"  # the lock is compiled for it
-
-REQUIREMENTS = Path(__file__).resolve().with_name("server-requirements.txt")
 SETTINGS_MODULE = "doccano_local_settings"
-STAMP_NAME = ".requirements.sha256"
 
 # Variables of the caller that must not leak into the server's processes.
 _SCRUBBED_ENV = (
@@ -89,176 +66,11 @@ DJANGO_DRF_FILEPOND_ALLOW_EXTERNAL_UPLOAD_DIR = True
 '''
 
 
-class DoccanoServerError(RuntimeError):
-    """The local doccano server could not be installed, started or stopped."""
-
-
-class MissingCredentialsError(DoccanoServerError):
-    """The admin credentials are not set."""
-
-
-def _repo_root() -> Path:
-    root = Path(__file__).resolve().parents[2]
-    return root if (root / "pyproject.toml").is_file() else Path.cwd()
-
-
-def _default_home() -> Path:
-    override = os.environ.get(SERVER_DIR_ENV)
-    return Path(override).expanduser().resolve() if override else _repo_root() / ".doccano"
-
-
-def _default_port() -> int:
-    raw = os.environ.get(PORT_ENV, "").strip()
-    if not raw:
-        return DEFAULT_PORT
-    try:
-        port = int(raw)
-    except ValueError:
-        raise DoccanoServerError(f"{PORT_ENV}={raw!r} is not a port number") from None
-    return port
-
-
-def _env_or_none(name: str) -> str | None:
-    value = os.environ.get(name)
-    return value if value else None
-
-
-@dataclass
-class ServerConfig:
-    """Where and how the local doccano server lives.
-
-    ``venv`` defaults to ``home / "venv"``. The credentials default to the environment and are only
-    required by :func:`start` (see :meth:`require_credentials`).
-    """
-
-    port: int = field(default_factory=_default_port)
-    home: Path = field(default_factory=_default_home)
-    venv: Path | None = None
-    username: str | None = field(default_factory=lambda: _env_or_none(USER_ENV))
-    password: str | None = field(default_factory=lambda: _env_or_none(PASSWORD_ENV), repr=False)
-    requirements: Path = REQUIREMENTS
-    workers: int = 2
-    worker_timeout_s: int = 600  # eager imports run inside the request: allow big files
-    start_timeout_s: float = 120.0
-
-    def __post_init__(self) -> None:
-        self.home = Path(self.home).expanduser().resolve()
-        self.venv = (self.home / "venv") if self.venv is None else Path(self.venv).expanduser().resolve()
-        if not 1 <= int(self.port) <= 65535:
-            raise DoccanoServerError(f"port {self.port} is out of range (set {PORT_ENV})")
-        self.port = int(self.port)
-
-    # Paths -------------------------------------------------------------------------------------
-    @property
-    def venv_dir(self) -> Path:
-        assert self.venv is not None
-        return self.venv
-
-    @property
-    def data_dir(self) -> Path:
-        return self.home / "data"
-
-    @property
-    def settings_dir(self) -> Path:
-        return self.home / "settings"
-
-    @property
-    def pid_file(self) -> Path:
-        return self.home / "server.pid"
-
-    @property
-    def log_file(self) -> Path:
-        return self.home / "server.log"
-
-    @property
-    def stamp_file(self) -> Path:
-        return self.venv_dir / STAMP_NAME
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    def bin(self, name: str) -> Path:
-        return self.venv_dir / "bin" / name
-
-    def require_credentials(self) -> tuple[str, str]:
-        missing = [name for name, value in ((USER_ENV, self.username), (PASSWORD_ENV, self.password)) if not value]
-        if missing:
-            raise MissingCredentialsError(
-                f"doccano admin credentials missing: set {' and '.join(missing)} in the environment "
-                f"(both {USER_ENV} and {PASSWORD_ENV} are needed to initialise the local doccano server)"
-            )
-        assert self.username and self.password
-        return self.username, self.password
-
-
 @dataclass(frozen=True)
 class ServerStatus:
     running: bool
     url: str
     pid: int | None
-
-
-# Helpers -------------------------------------------------------------------------------------------
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def find_uv() -> str:
-    """Path of the uv binary: ``$UV`` (a path or a name on PATH), ``uv`` on PATH, or the ``uv`` module."""
-    candidates: list[str] = []
-    from_env = os.environ.get(UV_ENV)
-    if from_env:
-        found = shutil.which(from_env)
-        if found:
-            return found
-        candidates.append(f"{UV_ENV}={from_env}")
-    found = shutil.which("uv")
-    if found:
-        return found
-    candidates.append("uv on PATH")
-    try:
-        import uv  # type: ignore[import-not-found,unused-ignore]
-
-        return str(uv.find_uv_bin())
-    except (ImportError, FileNotFoundError):
-        candidates.append("the 'uv' Python module")
-    raise DoccanoServerError(
-        "uv is needed to build the doccano server environment but was not found "
-        f"(tried {', '.join(candidates)}); install uv or set {UV_ENV}=/path/to/uv"
-    )
-
-
-def _prepare_home(config: ServerConfig) -> None:
-    config.home.mkdir(parents=True, exist_ok=True)
-    ignore = config.home / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("# Local doccano server: environment, database, logs. Never committed.\n*\n")
-
-
-@contextlib.contextmanager
-def _locked(config: ServerConfig) -> Iterator[None]:
-    """Serialise install/start/stop between processes sharing one home directory."""
-    _prepare_home(config)
-    with open(config.home / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _run(cmd: list[str], *, env: dict[str, str] | None = None, log_to: Path | None = None, what: str) -> None:
-    """Run a command; on failure raise with the tail of its output (its command line holds no secret)."""
-    log.debug("running %s", " ".join(cmd))
-    result = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
-    output = (result.stdout or "") + (result.stderr or "")
-    if log_to is not None:
-        with open(log_to, "a", encoding="utf-8") as handle:
-            handle.write(f"--- {what} ---\n{output}")
-    if result.returncode != 0:
-        tail = "\n".join(output.splitlines()[-30:])
-        raise DoccanoServerError(f"{what} failed (exit {result.returncode}):\n{tail}")
 
 
 def _log_tail(config: ServerConfig, lines: int = 40) -> str:
@@ -267,51 +79,6 @@ def _log_tail(config: ServerConfig, lines: int = 40) -> str:
     except FileNotFoundError:
         return "(no log file)"
     return "\n".join(text.splitlines()[-lines:])
-
-
-# Environment ---------------------------------------------------------------------------------------
-def env_ready(config: ServerConfig) -> bool:
-    """Whether the server environment exists and matches the current requirements lock."""
-    try:
-        stamp = config.stamp_file.read_text().strip()
-    except FileNotFoundError:
-        return False
-    return config.bin("python").exists() and stamp == _sha256(config.requirements)
-
-
-def ensure_env(config: ServerConfig) -> Path:
-    """Create or update the server's virtual environment from the hashed lock; return its directory.
-
-    Idempotent: a stamp file in the environment holds the sha256 of the lock it was synced with.
-    """
-    with _locked(config):
-        digest = _sha256(config.requirements)
-        if env_ready(config):
-            log.debug("doccano server environment %s is up to date", config.venv_dir)
-            return config.venv_dir
-        uv = find_uv()
-        started = time.monotonic()
-        if not config.bin("python").exists():
-            log.info("creating the doccano server environment in %s", config.venv_dir)
-            # The project's own interpreter when it is the right version (uv resolves a venv's python to
-            # its base interpreter), so that uv never needs to find or download one.
-            python = sys.executable if sys.version_info[:2] == (3, 11) else PYTHON_VERSION
-            _run([uv, "venv", "--quiet", "--python", python, str(config.venv_dir)], what="uv venv")
-        config.stamp_file.unlink(missing_ok=True)
-        log.info("installing doccano into %s from %s", config.venv_dir, config.requirements.name)
-        # sync, not install: the environment ends up exactly as locked, also after the lock changed.
-        # Bytecode up front (~25 s) keeps every later start fast (~2 s warm instead of ~7 s).
-        _run(
-            [
-                uv, "pip", "sync", "--quiet", "--require-hashes", "--compile-bytecode",
-                "--python", str(config.bin("python")),
-                str(config.requirements),
-            ],
-            what="uv pip sync",
-        )  # fmt: skip
-        config.stamp_file.write_text(digest + "\n")
-        log.info("doccano server environment ready in %.1f s", time.monotonic() - started)
-        return config.venv_dir
 
 
 def _backend_dir(config: ServerConfig) -> Path:
@@ -453,7 +220,7 @@ def _initialise(config: ServerConfig, env: dict[str, str]) -> None:
     username, password = config.require_credentials()
     started = time.monotonic()
     log.info("initialising the doccano database in %s", config.data_dir)
-    _run([str(config.bin("doccano")), "init"], env=env, log_to=config.log_file, what="doccano init")
+    run([str(config.bin("doccano")), "init"], env=env, log_to=config.log_file, what="doccano init")
     # doccano's own `createuser` command, but with the password taken from the environment rather than
     # from the command line (which other users could read in the process table).
     create_env = dict(env, _DOCCANO_CREATEUSER_PASSWORD=password)
@@ -464,7 +231,7 @@ def _initialise(config: ServerConfig, env: dict[str, str]) -> None:
         "from backend.cli import main\n"
         "main()\n"
     )
-    _run(
+    run(
         [str(config.bin("python")), "-c", script, username],
         env=create_env,
         log_to=config.log_file,
@@ -495,7 +262,7 @@ def _wait_ready(config: ServerConfig, pid: int, deadline: float, *, ours: bool) 
 def start(config: ServerConfig) -> str:
     """Start the server unless it already answers; return its URL (``http://127.0.0.1:PORT``)."""
     config.require_credentials()
-    with _locked(config):
+    with locked(config):
         if _answering(config):
             log.info("doccano server already running at %s", config.url)
             return config.url
@@ -587,7 +354,7 @@ def _stop_pid(config: ServerConfig, pid: int, grace_s: float = 20.0) -> None:
 
 def stop(config: ServerConfig) -> bool:
     """Stop the server started from this home directory; return whether one was running."""
-    with _locked(config):
+    with locked(config):
         running = _running(config)  # the home's server, whichever port it serves
         if running is None:
             config.pid_file.unlink(missing_ok=True)
@@ -600,19 +367,3 @@ def stop(config: ServerConfig) -> bool:
         log.info("stopping doccano server (pid %d, port %s)", pid, port)
         _stop_pid(config, pid)
         return True
-
-
-__all__ = [
-    "DEFAULT_PORT",
-    "HOST",
-    "DoccanoServerError",
-    "MissingCredentialsError",
-    "ServerConfig",
-    "ServerStatus",
-    "ensure_env",
-    "env_ready",
-    "find_uv",
-    "start",
-    "status",
-    "stop",
-]

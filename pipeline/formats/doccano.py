@@ -12,7 +12,8 @@ Shapes read, one JSON object per document (JSON Lines, or pretty-printed/concate
   (``imported/<name>-user-<id>``) unless ``--user`` picks one.
 
 Offsets are UTF-16 code units by default (what doccano's editor writes); ``--offsets codepoint``
-reads them as code points. The document id is ``meta.doc_id`` (written by our exporter), else the
+reads them as code points. The export's spans and relations are written by
+:mod:`pipeline.doccano.shape`, the same writer that push uses (a pure module: no client, no server). The document id is ``meta.doc_id`` (written by our exporter), else the
 example ``id``, else the record's position in the file.
 """
 
@@ -39,7 +40,7 @@ from pipeline.formats.common import (
     refresh_stats,
 )
 from pipeline.core.problems import Problem
-from pipeline.core.text import codepoint_to_utf16
+from pipeline.doccano import shape
 
 
 def read(paths: Sequence[Path], options: ImportOptions) -> ImportResult:
@@ -201,16 +202,12 @@ def _numbered(ids: Sequence[str], prefix: str) -> dict[str, int]:
 def _line(doc: Any, options: ExportOptions) -> dict[str, Any]:
     entity_ids = _numbered([e.id for e in doc.entities], "T")
     relation_ids = _numbered([r.id for r in doc.relations], "R")
-    offsets = [o for e in doc.entities for o in (e.start, e.end)]
-    if options.offsets == "utf16":
-        offsets = codepoint_to_utf16(doc.text, offsets)
-    entities = [
-        {"id": entity_ids[e.id], "start_offset": offsets[2 * i], "end_offset": offsets[2 * i + 1], "label": e.label}
-        for i, e in enumerate(doc.entities)
-    ]
-    relations = [
-        {"id": relation_ids[r.id], "from_id": entity_ids[r.head], "to_id": entity_ids[r.tail], "type": r.label} for r in doc.relations
-    ]
+    entities, relations = shape.annotations(
+        doc.text,
+        [(entity_ids[e.id], e.start, e.end, e.label) for e in doc.entities],
+        [(relation_ids[r.id], entity_ids[r.head], entity_ids[r.tail], r.label) for r in doc.relations],
+        utf16=options.offsets == "utf16",
+    )
     meta: dict[str, Any] = {"doc_id": doc.doc_id, "split": doc.split}
     for key in ("title", "date", "url"):
         if getattr(doc, key) is not None:

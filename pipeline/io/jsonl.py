@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from pipeline.core.problems import Problem
+from pipeline.io import atomic
 
 UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -104,10 +104,7 @@ class LineMemo:
         self.seen[sha256] = summary
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        temporary.write_text(json.dumps({"key": self.key, "lines": self.seen}, sort_keys=True), encoding="utf-8")
-        os.replace(temporary, self.path)
+        atomic.write_text(self.path, json.dumps({"key": self.key, "lines": self.seen}, sort_keys=True))
 
 
 def scan_jsonl(

@@ -12,12 +12,13 @@ rows are sorted by the table's key, no timestamps are written, and metadata is J
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Iterable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from pipeline.io import atomic
 
 METADATA_KEY = b"corpus"
 
@@ -205,18 +206,15 @@ def corpus_metadata(info: dict[str, Any]) -> dict[bytes, bytes]:
 
 def write_parquet(table: pa.Table, path: str | Path) -> None:
     """Write ``table`` deterministically and atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    pq.write_table(
-        table,
-        tmp,
-        compression="zstd",
-        row_group_size=128 * 1024,
-        write_statistics=True,
-        store_schema=True,
-    )
-    os.replace(tmp, path)
+    with atomic.writing(path) as temp:
+        pq.write_table(
+            table,
+            temp,
+            compression="zstd",
+            row_group_size=128 * 1024,
+            write_statistics=True,
+            store_schema=True,
+        )
 
 
 def read_parquet(path: str | Path, columns: list[str] | None = None) -> pa.Table:

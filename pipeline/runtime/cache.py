@@ -12,6 +12,8 @@ import shutil
 import time
 from pathlib import Path
 
+from pipeline.io import atomic
+
 CACHE_MAX_AGE_DAYS = 14
 
 
@@ -29,12 +31,13 @@ class ShardCache:
         return (self.path(key) / ".complete").exists()
 
     def staging(self, key: str) -> Path:
-        staging = self.dir / f".{key}.{os.getpid()}.tmp"
-        shutil.rmtree(staging, ignore_errors=True)
+        """A fresh folder to write the entry for ``key`` in; :meth:`commit` renames it into place."""
+        staging = atomic.temp_path(self.path(key))
         staging.mkdir(parents=True)
         return staging
 
     def commit(self, key: str, staging: Path) -> None:
+        """Make the staged folder the entry for ``key`` by one rename (unless another run was first)."""
         (staging / ".complete").write_text("")
         target = self.path(key)
         if target.exists():
@@ -52,13 +55,7 @@ class ShardCache:
             if path.is_dir() or path.name == ".complete":
                 continue
             target = out_dir / path.relative_to(source)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if target.exists():
-                target.unlink()
-            try:
-                os.link(path, target)
-            except OSError:
-                shutil.copy2(path, target)
+            atomic.link_or_copy(path, target)
             linked.append(target)
         return linked
 
@@ -68,5 +65,5 @@ class ShardCache:
             return
         limit = time.time() - CACHE_MAX_AGE_DAYS * 86400
         for entry in self.dir.iterdir():
-            if entry.name.endswith(".tmp") or (entry.name not in self.used and entry.stat().st_mtime < limit):
+            if entry.name.endswith(atomic.TEMP_SUFFIX) or (entry.name not in self.used and entry.stat().st_mtime < limit):
                 shutil.rmtree(entry, ignore_errors=True)

@@ -35,7 +35,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -43,6 +42,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from pipeline.core.labels import LabelSchema
 from pipeline.core.spans import AnnotationRecord
+from pipeline.io import atomic
 from pipeline.formats import conll
 from pipeline.formats.common import MAIN_LAYER, ImportFailed, ImportOptions, LabelMapping, load_mapping
 
@@ -356,14 +356,6 @@ def build_records(
     return records
 
 
-def _write(path: Path, data: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(data)
-    os.replace(temp, path)
-
-
 def run(params: dict[str, Any]) -> dict[str, Any]:
     from pipeline.io.interim import read_documents
     from pipeline.io.layers import read_layers
@@ -423,8 +415,8 @@ def run(params: dict[str, Any]) -> dict[str, Any]:
             "ruler = gazetteer of all gold documents + hand patterns (nothing built from this corpus)",
         }
     out_dir = Path(section["out_dir"])
-    _write(out_dir / "preannotations.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in output))
-    _write(out_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    atomic.write_text(out_dir / "preannotations.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in output))
+    atomic.write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     micro = metrics["gold_leave_one_document_out"]["entities"]["micro"]
     log.info(
         "preannotate: %d documents proposed; gold LOO entity P/R/F1 %.3f/%.3f/%.3f", len(output), micro["precision"], micro["recall"], micro["f1"]

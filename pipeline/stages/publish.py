@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-from pipeline.io import tables
+from pipeline.io import atomic, tables
 from pipeline.core.labels import LabelSchema
 from pipeline.io.schemas import load_label_schema
 
@@ -73,17 +73,9 @@ def swap_in(staging: Path, published: Path) -> None:
         os.replace(published, old)
     checkpoint("mid-swap")
     os.replace(staging, published)
-    _fsync_dir(published.parent)
+    atomic.fsync_dir(published.parent)
     if old.exists():
         shutil.rmtree(old)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def sha256_file(path: Path) -> str:
@@ -123,15 +115,6 @@ def metrics(files: dict[str, list[Path]]) -> dict[str, Any]:
         "documents_by_split": column_counts("documents", "split"),
         "re_candidates_by_label": column_counts("re", "label"),
     }
-
-
-def link_or_copy(source: Path, target: Path) -> None:
-    """Files are never modified in place once written, so a hard link is as good as a copy."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
 
 
 def dataset_card(params: dict[str, Any], schema: LabelSchema, manifest: dict[str, Any], stats: dict[str, Any]) -> str:
@@ -259,7 +242,7 @@ def assemble(params: dict[str, Any], staging: Path) -> dict[str, Any]:
             written = len(listed) + 1
             relative = f"{name}/{source.name}"
             target = staging / relative
-            link_or_copy(source, target)
+            atomic.link_or_copy(source, target)  # tables' files are never modified in place once written
             checkpoint(f"wrote:{written}")
             listed[relative] = {"rows": pq.ParquetFile(target).metadata.num_rows, "bytes": target.stat().st_size, "sha256": sha256_file(target)}
     stats = metrics(files)
@@ -278,8 +261,7 @@ def assemble(params: dict[str, Any], staging: Path) -> dict[str, Any]:
     (staging / "README.md").write_text(dataset_card(params, schema, manifest, stats), encoding="utf-8")
     for path in sorted(staging.rglob("*")):
         if path.is_file():
-            with open(path, "rb") as handle:
-                os.fsync(handle.fileno())
+            atomic.fsync_file(path)
     manifest["metrics"] = stats
     return manifest
 
@@ -301,7 +283,7 @@ def run(params: dict[str, Any]) -> dict[str, Any]:
     swap_in(staging, published)
     checkpoint("after-swap")
     metrics_path = Path(params["publish"]["metrics"])
-    metrics_path.write_text(json.dumps(manifest["metrics"], indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    atomic.write_text(metrics_path, json.dumps(manifest["metrics"], indent=2, sort_keys=True) + "\n")
     log.info("publish: %s %s → %s", manifest["dataset"], manifest["version"], published)
     return manifest
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import pytest
 
 from pipeline.doccano import server as srv
+from pipeline.doccano.server_config import PASSWORD_ENV, USER_ENV, ServerConfig
+from pipeline.doccano.server_env import ensure_env
 
 # Test-only credentials, used when the environment does not provide real ones.
 TEST_USER = "pipeline-test-admin"
@@ -20,7 +22,7 @@ class DoccanoServer:
     url: str
     username: str
     password: str
-    config: srv.ServerConfig
+    config: ServerConfig
     pid: int | None
     started_here: bool
 
@@ -28,13 +30,13 @@ class DoccanoServer:
 @pytest.fixture(scope="session")
 def doccano_server() -> Iterator[DoccanoServer]:
     with pytest.MonkeyPatch.context() as mp:
-        if not os.environ.get(srv.USER_ENV):
-            mp.setenv(srv.USER_ENV, TEST_USER)
-        if not os.environ.get(srv.PASSWORD_ENV):
-            mp.setenv(srv.PASSWORD_ENV, TEST_PASSWORD)
-        config = srv.ServerConfig()
+        if not os.environ.get(USER_ENV):
+            mp.setenv(USER_ENV, TEST_USER)
+        if not os.environ.get(PASSWORD_ENV):
+            mp.setenv(PASSWORD_ENV, TEST_PASSWORD)
+        config = ServerConfig()
         username, password = config.require_credentials()
-        srv.ensure_env(config)
+        ensure_env(config)
         already_running = srv.status(config).running
         url = srv.start(config)
         try:
@@ -65,9 +67,9 @@ def doccano_env(doccano_server: DoccanoServer, monkeypatch: pytest.MonkeyPatch) 
 
 @pytest.fixture(scope="session")
 def admin_session(doccano_server: DoccanoServer):
-    from pipeline.doccano import client
+    from pipeline.doccano.session import Credentials, connect
 
-    return client.connect(doccano_server.url, client.Credentials(doccano_server.username, doccano_server.password, "test"))
+    return connect(doccano_server.url, Credentials(doccano_server.username, doccano_server.password, "test"))
 
 
 @pytest.fixture(scope="session")

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import utf16_offset
-from pipeline.doccano import client, convert
+from pipeline.doccano import convert
 from pipeline.core.spans import AnnotationRecord, Entity, Relation, record_from_json
 from pipeline.core.text import normalise_text, text_sha256
 
@@ -203,46 +202,3 @@ def test_label_state_ignores_ids():
     a = {"entities": [{"id": 1, "start_offset": 0, "end_offset": 3, "label": "PER"}], "relations": []}
     b = {"entities": [{"id": 9, "start_offset": 0, "end_offset": 3, "label": "PER"}], "relations": []}
     assert convert.label_state(a) == convert.label_state(b)
-
-
-# --------------------------------------------------------------------------- credentials and files
-
-
-def test_credentials_from_environment_then_admin_then_netrc(tmp_path: Path):
-    env = {"DOCCANO_USER": "anna", "DOCCANO_PASSWORD": "s3cret", "DOCCANO_ADMIN_USER": "root", "DOCCANO_ADMIN_PASSWORD": "x"}
-    creds = client.resolve_credentials("http://127.0.0.1:8765", env)
-    assert creds.username == "anna" and "s3cret" not in repr(creds) and "s3cret" not in str(creds)
-    assert client.resolve_credentials("http://127.0.0.1:8765", {"DOCCANO_ADMIN_USER": "root", "DOCCANO_ADMIN_PASSWORD": "x"}).username == "root"
-    netrc_file = tmp_path / "netrc"
-    netrc_file.write_text("machine 127.0.0.1 login ben password from-netrc\n")
-    netrc_file.chmod(0o600)
-    creds = client.resolve_credentials("http://127.0.0.1:8765", {"NETRC": str(netrc_file)})
-    assert (creds.username, creds.password) == ("ben", "from-netrc") and "netrc" in creds.origin
-
-
-def test_missing_or_half_credentials_name_the_variables(tmp_path: Path):
-    with pytest.raises(client.DoccanoError, match="DOCCANO_PASSWORD is not"):
-        client.resolve_credentials("http://127.0.0.1:1", {"DOCCANO_USER": "anna"})
-    with pytest.raises(client.DoccanoError) as excinfo:
-        client.resolve_credentials("http://127.0.0.1:1", {"NETRC": str(tmp_path / "none")})
-    message = str(excinfo.value)
-    assert "DOCCANO_USER" in message and "DOCCANO_PASSWORD" in message and "netrc" in message and "\n" not in message
-
-
-def test_broken_netrc_is_reported_without_its_content(tmp_path: Path):
-    netrc_file = tmp_path / "netrc"
-    netrc_file.write_text("machine 127.0.0.1 login ben password\nbogus-token-hunter2 x\n")
-    with pytest.raises(client.DoccanoError) as excinfo:
-        client.resolve_credentials("http://127.0.0.1:8765", {"NETRC": str(netrc_file)})
-    assert "hunter2" not in str(excinfo.value)
-
-
-def test_atomic_write_leaves_unchanged_files_alone(tmp_path: Path):
-    path = tmp_path / "annotators" / "anna" / "p.jsonl"
-    report = client.PullReport(project="p", project_id=1)
-    client.write_atomically({path: b"a\n"}, report)
-    mtime = path.stat().st_mtime_ns
-    report = client.PullReport(project="p", project_id=1)
-    client.write_atomically({path: b"a\n"}, report)
-    assert report.unchanged == [str(path)] and not report.written and path.stat().st_mtime_ns == mtime
-    assert sorted(p.name for p in path.parent.iterdir()) == ["p.jsonl"]

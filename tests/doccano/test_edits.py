@@ -15,7 +15,9 @@ import pytest
 import yaml
 
 from helpers import REPO, read_jsonl, repo_conftest, utf16_offset
-from pipeline.doccano import client
+from pipeline.doccano.corpus import read_documents
+from pipeline.doccano.push import push
+from pipeline.doccano.session import Credentials, Session, connect
 from pipeline.core.text import normalise_text, text_sha256
 
 pytestmark = [pytest.mark.doccano, pytest.mark.e2e]
@@ -50,7 +52,7 @@ EXPECTED_RELATIONS = sorted(
 )
 
 
-def edit_as_second_user(session: client.Session, project_id: int, example: dict) -> None:
+def edit_as_second_user(session: Session, project_id: int, example: dict) -> None:
     """What an annotator does in the browser: draw, relabel, resize, delete spans and relations.
 
     Every offset is computed the way the editor counts: UTF-16 code units of the example text.
@@ -101,7 +103,7 @@ def test_second_user_edits_come_back_in_code_points_and_dvc_repro_publishes_them
     username, password = make_user("anna")
     info = admin_session.require_project(project)
     admin_session.client.add_member(info["id"], username, "annotator")
-    anna = client.connect(doccano_env.url, client.Credentials(username, password, "test"))
+    anna = connect(doccano_env.url, Credentials(username, password, "test"))
     example = next(e for e in anna.list_examples(info["id"]) if e["meta"]["doc_id"] == DOC_ID)
     assert example["text"] == TEXT  # CRLF became LF before the push
     edit_as_second_user(anna, info["id"], example)
@@ -156,22 +158,22 @@ def test_suggestions_fill_an_annotators_empty_examples_and_never_overwrite(small
     params["preannotate"]["external"] = {}
     preannotate.run(params)
     schema = load_label_schema(params["schemas"]["labels"])
-    documents = client.read_documents(Path(params["ingest"]["out_dir"]))
+    documents = read_documents(Path(params["ingest"]["out_dir"]))
     proposals = load_records(params, ["preannotations"], documents, schema)
     assert proposals and all(r.source == "preannotation:gazetteer" for r in proposals.values())
 
     project = projects("suggest")
     gold = load_records(params, ["gold"], documents, schema)
-    client.push(admin_session, project=project, documents=documents, records=gold, schema=schema)
+    push(admin_session, project=project, documents=documents, records=gold, schema=schema)
     username, password = make_user("ben")
     info = admin_session.require_project(project)
     admin_session.client.add_member(info["id"], username, "annotator")
-    ben = client.connect(doccano_server.url, client.Credentials(username, password, "test"))
+    ben = connect(doccano_server.url, Credentials(username, password, "test"))
 
     with_labels = sum(1 for r in proposals.values() if r.entities)
-    first = client.push(ben, project=project, documents=documents, records=proposals, schema=schema, suggestions=True)
+    first = push(ben, project=project, documents=documents, records=proposals, schema=schema, suggestions=True)
     assert (first.created, first.updated, first.kept) == (0, with_labels, 0)
-    second = client.push(ben, project=project, documents=documents, records=proposals, schema=schema, suggestions=True)
+    second = push(ben, project=project, documents=documents, records=proposals, schema=schema, suggestions=True)
     assert (second.updated, second.kept) == (0, with_labels)
     # ben's own labels are the proposals; the admin's gold labels are untouched
     example = next(e for e in ben.list_examples(info["id"]) if e["meta"]["doc_id"] == "hand-emoji")

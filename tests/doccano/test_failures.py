@@ -11,7 +11,11 @@ from typer.testing import CliRunner
 
 from helpers import read_jsonl, utf16_len
 from pipeline.cli import app
-from pipeline.doccano import client, convert
+from pipeline.doccano import convert
+from pipeline.doccano.corpus import read_documents
+from pipeline.doccano.pull import layer_path
+from pipeline.doccano.push import push
+from pipeline.doccano.session import DoccanoError
 from pipeline.doccano.cli import load_records
 from pipeline.io.schemas import load_label_schema
 
@@ -109,7 +113,7 @@ def test_label_in_doccano_not_in_schema(small, doccano_env, admin_session, proje
 def test_upload_rejected(small, admin_session, projects, monkeypatch: pytest.MonkeyPatch):
     _, _, params = small
     schema = load_label_schema(params["schemas"]["labels"])
-    documents = client.read_documents(Path(params["ingest"]["out_dir"]))
+    documents = read_documents(Path(params["ingest"]["out_dir"]))
     records = load_records(params, ["gold"], documents, schema)
     project = projects("rejected")
     real = convert.to_doccano
@@ -121,13 +125,13 @@ def test_upload_rejected(small, admin_session, projects, monkeypatch: pytest.Mon
         return line
 
     monkeypatch.setattr(convert, "to_doccano", broken)
-    with pytest.raises(client.DoccanoError) as excinfo:
-        client.push(admin_session, project=project, documents=documents, records=records, schema=schema)
+    with pytest.raises(DoccanoError) as excinfo:
+        push(admin_session, project=project, documents=documents, records=records, schema=schema)
     message = str(excinfo.value)
     assert message.startswith("doccano rejected the upload (1 error(s), first at line") and "push again" in message and "\n" not in message
     monkeypatch.setattr(convert, "to_doccano", real)
     # pushing again completes the project without duplicating what the rejected upload did import
-    report = client.push(admin_session, project=project, documents=documents, records=records, schema=schema)
+    report = push(admin_session, project=project, documents=documents, records=records, schema=schema)
     assert report.created == 1 and report.unchanged == len(documents) - 1
     assert len(admin_session.list_examples(report.project_id)) == len(documents)
 
@@ -164,5 +168,5 @@ def test_credentials_never_reach_output_logs_or_files(small, doccano_env, projec
         for path, data in files_under(folder).items():
             assert secret.encode() not in data, path
     assert {p: p.read_bytes() for p in before} == before
-    pulled = read_jsonl(client.layer_path(tmp_path, doccano_env.username, project))
+    pulled = read_jsonl(layer_path(tmp_path, doccano_env.username, project))
     assert {r["doc_id"] for r in pulled} >= {"hand-emoji", "000_ea687b33c55d6d88"}

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from helpers import comparable, read_jsonl, utf16_offset
-from pipeline.doccano import client
+from pipeline.doccano.corpus import read_documents
+from pipeline.doccano.pull import layer_path, pull
+from pipeline.doccano.push import push
 from pipeline.doccano.cli import load_records
 from pipeline.io.schemas import load_label_schema
 
@@ -24,10 +26,10 @@ pytestmark = pytest.mark.doccano
 def pushed(roundtrip_workspace, admin_session, projects):
     root, params, docs = roundtrip_workspace
     schema = load_label_schema(params["schemas"]["labels"])
-    documents = client.read_documents(Path(params["ingest"]["out_dir"]))
+    documents = read_documents(Path(params["ingest"]["out_dir"]))
     records = load_records(params, ["gold"], documents, schema)
     project = projects("roundtrip")
-    report = client.push(admin_session, project=project, documents=documents, records=records, schema=schema)
+    report = push(admin_session, project=project, documents=documents, records=records, schema=schema)
     return {"root": root, "params": params, "schema": schema, "documents": documents, "records": records, "project": project, "report": report}
 
 
@@ -74,9 +76,9 @@ def test_spans_sit_on_the_right_characters_in_the_editor_after_an_emoji(pushed, 
 
 
 def test_round_trip_without_edits_gives_back_exactly_what_was_pushed(pushed, admin_session, tmp_path):
-    report = client.pull(admin_session, project=pushed["project"], schema=pushed["schema"], out_dir=tmp_path, confirmed_only=False)
+    report = pull(admin_session, project=pushed["project"], schema=pushed["schema"], out_dir=tmp_path, confirmed_only=False)
     assert not report.skipped, [s.format() for s in report.skipped]
-    layer = client.layer_path(tmp_path, admin_session.username, pushed["project"])
+    layer = layer_path(tmp_path, admin_session.username, pushed["project"])
     pulled = {r["doc_id"]: r for r in read_jsonl(layer)}
     gold = _gold(pushed)
     assert sorted(pulled) == sorted(gold)
@@ -94,7 +96,7 @@ def test_pulled_layer_is_valid_for_the_annotate_stage(pushed, admin_session, tmp
     from pipeline.core.problems import Severity
     from pipeline.io.schemas import load_json_schema
 
-    client.pull(admin_session, project=pushed["project"], schema=pushed["schema"], out_dir=tmp_path, confirmed_only=False)
+    pull(admin_session, project=pushed["project"], schema=pushed["schema"], out_dir=tmp_path, confirmed_only=False)
     records, problems = read_layers(tmp_path, load_json_schema(pushed["params"]["schemas"]["annotation"]))
     assert not problems and records
     assert {r.layer for r in records} == {f"annotators/{admin_session.username}"}
@@ -108,7 +110,7 @@ def test_pulled_layer_is_valid_for_the_annotate_stage(pushed, admin_session, tmp
 def test_pushing_twice_changes_nothing(pushed, admin_session):
     info = admin_session.require_project(pushed["project"])
     labels_before = (admin_session.label_types(info["id"], "span"), admin_session.label_types(info["id"], "relation"))
-    report = client.push(
+    report = push(
         admin_session, project=pushed["project"], documents=pushed["documents"], records=pushed["records"], schema=pushed["schema"]
     )
     assert (report.created, report.updated, report.unchanged) == (0, 0, len(pushed["documents"]))
@@ -118,17 +120,17 @@ def test_pushing_twice_changes_nothing(pushed, admin_session):
 
 
 def test_pulling_twice_changes_no_file(pushed, admin_session, tmp_path):
-    first = client.pull(admin_session, project=pushed["project"], schema=pushed["schema"], out_dir=tmp_path, confirmed_only=False)
+    first = pull(admin_session, project=pushed["project"], schema=pushed["schema"], out_dir=tmp_path, confirmed_only=False)
     snapshot = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     mtimes = {p: p.stat().st_mtime_ns for p in snapshot}
-    second = client.pull(admin_session, project=pushed["project"], schema=pushed["schema"], out_dir=tmp_path, confirmed_only=False)
+    second = pull(admin_session, project=pushed["project"], schema=pushed["schema"], out_dir=tmp_path, confirmed_only=False)
     assert first.written and not second.written and second.unchanged == first.written
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == snapshot
     assert {p: p.stat().st_mtime_ns for p in snapshot} == mtimes
 
 
 def test_confirmed_only_pulls_nothing_nobody_confirmed(pushed, admin_session, tmp_path):
-    report = client.pull(admin_session, project=pushed["project"], schema=pushed["schema"], out_dir=tmp_path, confirmed_only=True)
+    report = pull(admin_session, project=pushed["project"], schema=pushed["schema"], out_dir=tmp_path, confirmed_only=True)
     assert report.records == {admin_session.username: 0}
     assert not list(tmp_path.rglob("*.jsonl"))
 
@@ -144,13 +146,13 @@ def test_a_changed_gold_record_is_updated_in_place(pushed, admin_session, tmp_pa
     data["relations"] = [r for r in data["relations"] if {r["head"], r["tail"]} <= {e["id"] for e in data["entities"]}]
     records["hand-zwj"] = record_from_json(data, layer="gold", path="changed", line=1)
     try:
-        report = client.push(admin_session, project=pushed["project"], documents=pushed["documents"], records=records, schema=pushed["schema"])
+        report = push(admin_session, project=pushed["project"], documents=pushed["documents"], records=records, schema=pushed["schema"])
         assert (report.created, report.updated) == (0, 1)
-        client.pull(admin_session, project=pushed["project"], schema=pushed["schema"], out_dir=tmp_path, confirmed_only=False)
-        pulled = {r["doc_id"]: r for r in read_jsonl(client.layer_path(tmp_path, admin_session.username, pushed["project"]))}
+        pull(admin_session, project=pushed["project"], schema=pushed["schema"], out_dir=tmp_path, confirmed_only=False)
+        pulled = {r["doc_id"]: r for r in read_jsonl(layer_path(tmp_path, admin_session.username, pushed["project"]))}
         assert comparable(pulled["hand-zwj"]) == comparable({**data, "relations": data["relations"]})
         info = admin_session.require_project(pushed["project"])
         assert len(admin_session.list_examples(info["id"])) == len(pushed["documents"])
     finally:
-        restored = client.push(admin_session, project=pushed["project"], documents=pushed["documents"], records=pushed["records"], schema=pushed["schema"])
+        restored = push(admin_session, project=pushed["project"], documents=pushed["documents"], records=pushed["records"], schema=pushed["schema"])
         assert restored.updated == 1

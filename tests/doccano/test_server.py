@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.doccano import server as srv
+from pipeline.doccano.server_config import PASSWORD_ENV, USER_ENV, MissingCredentialsError, ServerConfig
 from pipeline.doccano.cli import app
 
 pytestmark = pytest.mark.doccano
@@ -102,21 +103,21 @@ def test_cli_status_prints_url(doccano_server) -> None:
 
 
 def test_missing_credentials_name_the_variables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv(srv.USER_ENV, raising=False)
-    monkeypatch.delenv(srv.PASSWORD_ENV, raising=False)
-    config = srv.ServerConfig(home=tmp_path / "doccano", port=1)
-    with pytest.raises(srv.MissingCredentialsError) as excinfo:
+    monkeypatch.delenv(USER_ENV, raising=False)
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
+    config = ServerConfig(home=tmp_path / "doccano", port=1)
+    with pytest.raises(MissingCredentialsError) as excinfo:
         srv.start(config)
     message = str(excinfo.value)
-    assert srv.USER_ENV in message and srv.PASSWORD_ENV in message
+    assert USER_ENV in message and PASSWORD_ENV in message
 
-    monkeypatch.setenv(srv.USER_ENV, "someone")
-    with pytest.raises(srv.MissingCredentialsError, match=srv.PASSWORD_ENV) as excinfo:
-        srv.start(srv.ServerConfig(home=tmp_path / "doccano", port=1))
-    assert srv.USER_ENV not in str(excinfo.value).split(":", 1)[1].split("(")[0]
+    monkeypatch.setenv(USER_ENV, "someone")
+    with pytest.raises(MissingCredentialsError, match=PASSWORD_ENV) as excinfo:
+        srv.start(ServerConfig(home=tmp_path / "doccano", port=1))
+    assert USER_ENV not in str(excinfo.value).split(":", 1)[1].split("(")[0]
 
-    monkeypatch.delenv(srv.USER_ENV)
+    monkeypatch.delenv(USER_ENV)
     result = CliRunner().invoke(app, ["server", "start", "--home", str(tmp_path / "cli"), "--port", "1"])
     assert result.exit_code == 1
-    assert srv.USER_ENV in result.output and srv.PASSWORD_ENV in result.output
+    assert USER_ENV in result.output and PASSWORD_ENV in result.output
     assert not (tmp_path / "cli" / "venv").exists()  # failed before installing anything
