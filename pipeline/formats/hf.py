@@ -16,7 +16,9 @@ import json
 import shutil
 from pathlib import Path
 
-from pipeline.formats.common import FLAT_TABLES, Corpus, ExportOptions
+from pipeline.formats import ExportOptions
+from pipeline.io.published import Corpus
+from pipeline.io.tables import FLAT_TABLES
 
 VIEWS = ("ner", "re")
 HF_KEY = b"huggingface"

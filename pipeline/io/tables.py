@@ -118,6 +118,9 @@ SORT_KEYS: dict[str, list[str]] = {
     "ner": ["doc_id", "sent_idx"],
     "re": ["doc_id", "id"],
 }
+#: The published tables that are not cut by split (``<name>/*.parquet``); the training views are
+#: (``<name>/<split>-*.parquet``).
+FLAT_TABLES = ("documents", "sentences", "tokens", "entities", "relations")
 SPLIT_TABLES = ("ner", "re")
 
 
