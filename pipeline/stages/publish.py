@@ -139,7 +139,7 @@ def dataset_card(params: dict[str, Any], schema: LabelSchema, manifest: dict[str
     files = manifest["files"]
     configs = []
     infos = []
-    for name in list(tables.FLAT_TABLES) + ["ner", "re"]:
+    for name in tables.FLAT_TABLES + tables.SPLIT_TABLES:
         if name in tables.FLAT_TABLES:
             configs.append({"config_name": name, "data_files": [{"split": "train", "path": f"{name}/*.parquet"}]})
             continue
