@@ -156,47 +156,12 @@ class _Stats:
                 "whitespace_only_skipped": self.whitespace_only,
                 "duplicate_entities_merged": self.merged_duplicates,
             },
-            "problems": dict(sorted(Counter(p.kind for p in result.problems).items())),
-            "errors": sum(1 for p in result.problems if p.severity is Severity.ERROR),
+            **_problem_counts(result),
         }
 
 
-@dataclass
-class _Stats:
-    dropped_entities: Counter[str] = field(default_factory=Counter)
-    dropped_relations: Counter[str] = field(default_factory=Counter)
-    relations_without_argument: Counter[str] = field(default_factory=Counter)
-    stripped: int = 0
-    whitespace_only: int = 0
-    merged_duplicates: int = 0
-    source_entities: int = 0
-    source_relations: int = 0
-
-    def as_dict(self, result: ImportResult) -> dict[str, Any]:
-        layers: dict[str, dict[str, int]] = {}
-        for record in result.records:
-            entry = layers.setdefault(record.layer, {"records": 0, "entities": 0, "relations": 0})
-            entry["records"] += 1
-            entry["entities"] += len(record.entities)
-            entry["relations"] += len(record.relations)
-        return {
-            "documents": len(result.documents),
-            "source_entities": self.source_entities,
-            "source_relations": self.source_relations,
-            "layers": dict(sorted(layers.items())),
-            "dropped_by_mapping": {
-                "entities": dict(sorted(self.dropped_entities.items())),
-                "relations": dict(sorted(self.dropped_relations.items())),
-                "relations_with_dropped_argument": dict(sorted(self.relations_without_argument.items())),
-            },
-            "changed": {
-                "whitespace_stripped": self.stripped,
-                "whitespace_only_skipped": self.whitespace_only,
-                "duplicate_entities_merged": self.merged_duplicates,
-            },
-            "problems": dict(sorted(Counter(p.kind for p in result.problems).items())),
-            "errors": sum(1 for p in result.problems if p.severity is Severity.ERROR),
-        }
+def _problem_counts(result: ImportResult) -> dict[str, Any]:
+    return {"problems": dict(sorted(Counter(p.kind for p in result.problems).items())), "errors": len(result.errors)}
 
 
 #: ``report(kind, message, severity=ERROR)``: one problem of the document being built.
@@ -405,5 +370,4 @@ def _build_records(source: SourceDocument, doc_id: str, text: str, options: Impo
 
 def refresh_stats(result: ImportResult) -> None:
     """Recount problems after an adapter added its own (parse problems, side-table problems)."""
-    result.stats["problems"] = dict(sorted(Counter(p.kind for p in result.problems).items()))
-    result.stats["errors"] = len(result.errors)
+    result.stats.update(_problem_counts(result))
