@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.formats.common import load_mapping
+from pipeline.formats.mapping import load_mapping
 from pipeline.stages import preannotate
 from pipeline.core.spans import record_from_json
 from pipeline.core.text import text_sha256

@@ -1,19 +1,34 @@
 """Importers and exporters of third-party annotation formats.
 
-One small adapter module per format; none imports another. What they share (the import result,
-the label mapping, offset handling, the writer, the reader of the published dataset) lives in
-:mod:`pipeline.formats.common`; the token-based text rebuild and BIO decoding in
-:mod:`pipeline.core.tokens` and :mod:`pipeline.core.bio`. ``docs/formats.md`` describes every
-format, its offset unit and what an import or export keeps or drops.
+One small adapter module per format; none imports another. What they share is one module per
+concept: :mod:`~pipeline.formats.source` (what an adapter reads), :mod:`~pipeline.formats.mapping`
+(foreign labels → ours), :mod:`~pipeline.formats.ids`, :mod:`~pipeline.formats.build` (source
+documents → checked documents and records), :mod:`~pipeline.formats.reading` (input files) and
+:mod:`~pipeline.formats.writer` (an import's files); offsets are converted by
+:mod:`pipeline.core.text`, token-based text is rebuilt by :mod:`pipeline.core.tokens` and BIO is
+decoded by :mod:`pipeline.core.bio`; and exporters read the published dataset with
+:mod:`pipeline.io.published`. ``docs/formats.md`` describes every format, its offset unit and what
+an import or export keeps or drops.
 
 The registries name the module that implements each format; modules are imported on demand so
-that, e.g., exporting BRAT does not load spaCy.
+that, e.g., exporting BRAT does not load spaCy. This module also holds what every importer raises
+(:class:`ImportFailed`) and what every exporter takes (:class:`ExportOptions`).
 """
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from typing import Any, Callable
+
+
+class ImportFailed(Exception):
+    """The input cannot be imported at all (unmapped labels, unreadable input): nothing is written."""
+
+
+@dataclass
+class ExportOptions:
+    offsets: str = "utf16"
 
 #: format name → ``module:function`` with ``function(paths, options) -> ImportResult``
 IMPORTERS: dict[str, str] = {

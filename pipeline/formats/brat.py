@@ -20,21 +20,12 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
-from pipeline.formats.common import (
-    Corpus,
-    ExportOptions,
-    ImportFailed,
-    ImportOptions,
-    ImportResult,
-    SourceDocument,
-    SourceEntity,
-    SourceRelation,
-    build_result,
-    decode,
-    display,
-    expand_paths,
-    refresh_stats,
-)
+from pipeline.formats import ExportOptions, ImportFailed
+from pipeline.formats.build import ImportOptions, ImportResult, build_result, refresh_stats
+from pipeline.formats.reading import decode, expand_paths
+from pipeline.formats.source import SourceDocument, SourceEntity, SourceRelation
+from pipeline.io.jsonl import display_path
+from pipeline.io.published import Corpus
 from pipeline.core.problems import Problem, Severity
 
 T_LINE = re.compile(r"^(T\d+)\t(\S+) (\d+ \d+(?:;\d+ \d+)*)\t(.*)$")
@@ -58,8 +49,8 @@ def read(paths: Sequence[Path], options: ImportOptions) -> ImportResult:
 
 
 def _document(txt: Path, ann: Path, problems: list[Problem]) -> SourceDocument:
-    shown = display(ann)
-    text = decode(txt.read_bytes(), display(txt))
+    shown = display_path(ann)
+    text = decode(txt.read_bytes(), display_path(txt))
     entities: list[SourceEntity] = []
     relations: list[SourceRelation] = []
     for number, line in enumerate(decode(ann.read_bytes(), shown).split("\n"), start=1):

@@ -9,19 +9,13 @@ from typing import Optional
 
 import typer
 
-from pipeline.formats import EXPORTERS, IMPORTERS, exporter, importer
-from pipeline.formats.common import (
-    KEPT_INVALID,
-    OFFSET_UNITS,
-    ExportOptions,
-    ImportFailed,
-    ImportOptions,
-    ImportResult,
-    check_name,
-    load_mapping,
-    load_published,
-    write_import,
-)
+from pipeline.formats import EXPORTERS, IMPORTERS, ExportOptions, ImportFailed, exporter, importer
+from pipeline.core.text import OFFSET_UNITS
+from pipeline.formats.build import KEPT_INVALID, ImportOptions, ImportResult
+from pipeline.formats.ids import check_name
+from pipeline.formats.mapping import load_mapping
+from pipeline.formats.writer import write_import
+from pipeline.io.published import load_published
 from pipeline.core.problems import Severity
 
 SHOWN_PER_KIND = 10

@@ -26,22 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from pipeline.formats.common import (
-    Corpus,
-    ExportOptions,
-    ImportFailed,
-    ImportOptions,
-    ImportResult,
-    SourceDocument,
-    SourceEntity,
-    build_result,
-    decode,
-    display,
-    expand_paths,
-    refresh_stats,
-)
-from pipeline.core.bio import bio_spans
+from pipeline.formats import ExportOptions, ImportFailed
+from pipeline.formats.build import ImportOptions, ImportResult, build_result, refresh_stats
+from pipeline.formats.reading import decode, expand_paths
+from pipeline.formats.source import SourceDocument, SourceEntity
+from pipeline.io.jsonl import display_path
+from pipeline.io.published import Corpus
 from pipeline.core.problems import Problem, Severity
+from pipeline.core.bio import bio_spans
 from pipeline.core.tokens import rebuild_text
 
 DOCSTART = "-DOCSTART-"
@@ -85,7 +77,7 @@ def read_conll(paths: Sequence[Path], options: ImportOptions) -> ImportResult:
     documents: list[SourceDocument] = []
     problems: list[Problem] = []
     for path in files:
-        shown = display(path)
+        shown = display_path(path)
         docs: list[list[_Sentence]] = [[]]
         has_docstart = False
         sentence: _Sentence | None = None
@@ -123,7 +115,7 @@ def read_germeval(paths: Sequence[Path], options: ImportOptions) -> ImportResult
     documents: list[SourceDocument] = []
     problems: list[Problem] = []
     for path in files:
-        shown = display(path)
+        shown = display_path(path)
         sentences: list[tuple[_Sentence, str | None, str | None]] = []
         sentence: _Sentence | None = None
         for number, line in enumerate(decode(path.read_bytes(), shown).removeprefix("\ufeff").split("\n"), start=1):

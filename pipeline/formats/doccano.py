@@ -24,21 +24,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
-from pipeline.formats.common import (
-    Corpus,
-    ExportOptions,
-    ImportOptions,
-    ImportResult,
-    SourceDocument,
-    SourceEntity,
-    SourceRelation,
-    build_result,
-    decode,
-    display,
-    expand_paths,
-    iter_json_values,
-    refresh_stats,
-)
+from pipeline.formats import ExportOptions
+from pipeline.formats.build import ImportOptions, ImportResult, build_result, refresh_stats
+from pipeline.formats.reading import decode, expand_paths, iter_json_values
+from pipeline.formats.source import SourceDocument, SourceEntity, SourceRelation
+from pipeline.io.jsonl import display_path
+from pipeline.io.published import Corpus
 from pipeline.core.problems import Problem
 from pipeline.doccano import shape
 
@@ -47,7 +38,7 @@ def read(paths: Sequence[Path], options: ImportOptions) -> ImportResult:
     files = expand_paths(paths, (".jsonl", ".json"))
     values: list[tuple[str, int, str, Any]] = []
     for path in files:
-        shown = display(path)
+        shown = display_path(path)
         for number, (line, value) in enumerate(iter_json_values(decode(path.read_bytes(), shown), shown), start=1):
             fallback_id = f"{path.stem}-{number:06d}" if len(files) > 1 else f"{number:06d}"
             values.append((shown, line, fallback_id, value))

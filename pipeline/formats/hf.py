@@ -16,9 +16,10 @@ import json
 import shutil
 from pathlib import Path
 
-from pipeline.formats.common import FLAT_TABLES, Corpus, ExportOptions
+from pipeline.formats import ExportOptions
+from pipeline.io.published import Corpus
+from pipeline.io.tables import FLAT_TABLES, SPLIT_TABLES
 
-VIEWS = ("ner", "re")
 HF_KEY = b"huggingface"
 
 SNIPPET = '''
@@ -77,7 +78,7 @@ def write(corpus: Corpus, out: Path, options: ExportOptions) -> list[Path]:
     published = corpus.root
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name in FLAT_TABLES + VIEWS:
+    for name in FLAT_TABLES + SPLIT_TABLES:
         for source in sorted((published / name).glob("*.parquet")):
             target = out / name / source.name
             target.parent.mkdir(parents=True, exist_ok=True)

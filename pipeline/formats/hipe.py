@@ -21,20 +21,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
-from pipeline.formats.common import (
-    ImportFailed,
-    ImportOptions,
-    ImportResult,
-    SourceDocument,
-    SourceEntity,
-    build_result,
-    decode,
-    display,
-    expand_paths,
-    refresh_stats,
-)
-from pipeline.core.bio import bio_spans
+from pipeline.formats import ImportFailed
+from pipeline.formats.build import ImportOptions, ImportResult, build_result, refresh_stats
+from pipeline.formats.reading import decode, expand_paths
+from pipeline.formats.source import SourceDocument, SourceEntity
+from pipeline.io.jsonl import display_path
 from pipeline.core.problems import Problem, Severity
+from pipeline.core.bio import bio_spans
 from pipeline.core.tokens import rebuild_text
 
 COLUMNS = ("TOKEN", "NE-COARSE-LIT", "NE-COARSE-METO", "NE-FINE-LIT", "NE-FINE-METO", "NE-FINE-COMP", "NE-NESTED", "NEL-LIT", "NEL-METO", "MISC")
@@ -68,7 +61,7 @@ def read(paths: Sequence[Path], options: ImportOptions) -> ImportResult:
     not_imported: Counter[str] = Counter()
     flags_seen: Counter[str] = Counter()
     for path in expand_paths(paths, (".tsv",)):
-        shown = display(path)
+        shown = display_path(path)
         header: list[str] | None = None
         docs: list[_Doc] = []
         for number, line in enumerate(decode(path.read_bytes(), shown).removeprefix("\ufeff").split("\n"), start=1):

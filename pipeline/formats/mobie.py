@@ -31,22 +31,13 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from pipeline.formats.common import (
-    ImportFailed,
-    ImportOptions,
-    ImportResult,
-    OffsetMap,
-    SourceDocument,
-    SourceEntity,
-    SourceRelation,
-    build_result,
-    decode,
-    display,
-    expand_paths,
-    refresh_stats,
-    sanitise_id,
-    to_codepoints,
-)
+from pipeline.core.text import OffsetMap, to_codepoints
+from pipeline.formats import ImportFailed
+from pipeline.formats.build import ImportOptions, ImportResult, build_result, refresh_stats
+from pipeline.formats.ids import sanitise_id
+from pipeline.formats.reading import decode, expand_paths
+from pipeline.formats.source import SourceDocument, SourceEntity, SourceRelation
+from pipeline.io.jsonl import display_path
 from pipeline.core.problems import Problem, Severity
 
 DEFAULT_NARY = {"rule": "trigger-to-arguments", "trigger_role": "trigger", "label": "{role}", "keep_whole": True}
@@ -64,7 +55,7 @@ def _lines(path: Path) -> list[str]:
     data = path.read_bytes()
     if data[:2] == b"\x1f\x8b":
         data = gzip.decompress(data)
-    return decode(data, display(path)).split("\n")
+    return decode(data, display_path(path)).split("\n")
 
 
 def read(paths: Sequence[Path], options: ImportOptions) -> ImportResult:
@@ -73,7 +64,7 @@ def read(paths: Sequence[Path], options: ImportOptions) -> ImportResult:
     problems: list[Problem] = []
     mentions: list[tuple[SourceDocument, list[dict[str, Any]]]] = []
     for path in expand_paths(paths, (".jsonl", ".jsonl.gz", ".json")):
-        shown = display(path)
+        shown = display_path(path)
         for number, line in enumerate(_lines(path), start=1):
             if options.limit is not None and len(documents) >= options.limit:
                 break

@@ -19,20 +19,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from pipeline.formats.common import (
-    Corpus,
-    CorpusDocument,
-    ExportOptions,
-    ImportOptions,
-    ImportResult,
-    SourceDocument,
-    SourceEntity,
-    SourceRelation,
-    build_result,
-    display,
-    expand_paths,
-    refresh_stats,
-)
+from pipeline.formats import ExportOptions
+from pipeline.formats.build import ImportOptions, ImportResult, build_result, refresh_stats
+from pipeline.formats.reading import expand_paths
+from pipeline.formats.source import SourceDocument, SourceEntity, SourceRelation
+from pipeline.io.jsonl import display_path
+from pipeline.io.published import Corpus, CorpusDocument
 
 README = """# spaCy DocBin export
 
@@ -135,7 +127,7 @@ def read(paths: Sequence[Path], options: ImportOptions) -> ImportResult:
     documents: list[SourceDocument] = []
     files = expand_paths(paths, (".spacy",))
     for path in files:
-        shown = display(path)
+        shown = display_path(path)
         for number, doc in enumerate(DocBin().from_disk(path).get_docs(nlp.vocab), start=1):
             ids = doc.user_data.get("entity_ids") or [f"T{i}" for i in range(1, len(doc.ents) + 1)]
             entities = [SourceEntity(entity_id, span.start_char, span.end_char, span.label_) for entity_id, span in zip(ids, doc.ents)]

@@ -178,9 +178,10 @@ def read_lines(refs: list[LineRef]) -> list[dict[str, Any]]:
     return [found[index] for index in range(len(refs))]
 
 
-def display_path(path: Path, root: Path) -> str:
-    """``path`` relative to ``root`` when inside it (as messages show it), else as given."""
+def display_path(path: Path, root: Path | None = None) -> str:
+    """``path`` relative to ``root`` (default: the working directory) when inside it (as messages
+    show it), else as given."""
     try:
-        return str(path.resolve().relative_to(root.resolve()))
+        return str(path.resolve().relative_to((Path.cwd() if root is None else root).resolve()))
     except ValueError:
         return str(path)

@@ -1,12 +1,16 @@
 """Reading ``schemas/``: the label schema (``labels.yaml``, checked against ``labels.schema.json``),
-the JSON Schemas of the inputs and the table suites (``expectations.yaml``).
+the JSON Schemas of the inputs and the rules for ids that they state, and the table suites
+(``expectations.yaml``).
 
 No label list lives in code: every stage asks a :class:`~pipeline.core.labels.LabelSchema` loaded here.
+No id pattern lives in code either: the importers ask :func:`id_rules`.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
@@ -109,3 +113,50 @@ def load_suites(path: str | Path, values: dict[str, Any]) -> dict[str, list[dict
         table: [{"type": spec["type"], "kwargs": {k: fill(v) for k, v in spec.get("kwargs", {}).items()}} for spec in specs]
         for table, specs in suites.items()
     }
+
+
+#: The repository's ``schemas/`` folder (the package is used from a checkout, beside it).
+SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
+
+
+@dataclass(frozen=True)
+class IdField:
+    """What a JSON Schema allows for an id field: a pattern and a length range."""
+
+    pattern: re.Pattern[str]
+    min_length: int
+    max_length: int
+
+    def allows(self, value: str) -> bool:
+        # JSON Schema's ``pattern`` matches anywhere unless anchored, as ``re.search`` does.
+        return self.min_length <= len(value) <= self.max_length and self.pattern.search(value) is not None
+
+
+@dataclass(frozen=True)
+class IdRules:
+    """The id fields of the input schemas, which importers must produce ids for."""
+
+    document: IdField
+    """``document.schema.json``: a document's ``id`` (its ``doc_id`` after ingest)."""
+    item: IdField
+    """``annotation.schema.json``: an entity's or relation's ``id`` inside a record."""
+
+
+def _id_field(path: Path, pointer: str) -> IdField:
+    with open(path, encoding="utf-8") as handle:
+        node: Any = json.load(handle)
+    for part in pointer.strip("/").split("/"):
+        node = node.get(part) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or not isinstance(node.get("pattern"), str) or not isinstance(node.get("maxLength"), int):
+        raise SchemaError(f"{path}: {pointer} must be a string field with a pattern and a maxLength (importers make ids that fit them)")
+    return IdField(pattern=re.compile(node["pattern"]), min_length=int(node.get("minLength", 0)), max_length=node["maxLength"])
+
+
+@lru_cache(maxsize=None)
+def id_rules(schemas_dir: Path = SCHEMAS_DIR) -> IdRules:
+    """The id rules of ``document.schema.json`` and ``annotation.schema.json`` in ``schemas_dir``,
+    read once per folder."""
+    return IdRules(
+        document=_id_field(schemas_dir / "document.schema.json", "/properties/id"),
+        item=_id_field(schemas_dir / "annotation.schema.json", "/$defs/id"),
+    )

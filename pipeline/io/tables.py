@@ -138,6 +138,9 @@ ROW_KEYS: dict[str, list[str]] = {
 the failing rows by them): the document and the row's id in it, not the sort order (an entity is
 stored by offsets but named by ``ent_id``); a relation also by its head and tail, which is what a
 reader needs to find the mistake."""
+#: The published tables that are not cut by split (``<name>/*.parquet``); the training views are
+#: (``<name>/<split>-*.parquet``).
+FLAT_TABLES = ("documents", "sentences", "tokens", "entities", "relations")
 SPLIT_TABLES = ("ner", "re")
 
 # ingest's output (``corpus/interim/ingest/<table>/part-NNNN.parquet``): the documents with where

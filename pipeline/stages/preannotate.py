@@ -44,7 +44,10 @@ from pipeline.core.labels import LabelSchema
 from pipeline.core.spans import AnnotationRecord
 from pipeline.io import atomic
 from pipeline.formats import conll
-from pipeline.formats.common import MAIN_LAYER, ImportFailed, ImportOptions, LabelMapping, load_mapping
+from pipeline.formats import ImportFailed
+from pipeline.formats.build import ImportOptions
+from pipeline.formats.mapping import LabelMapping, load_mapping
+from pipeline.formats.source import MAIN_LAYER
 
 log = logging.getLogger(__name__)
 

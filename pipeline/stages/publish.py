@@ -30,7 +30,6 @@ from pipeline.io.schemas import load_label_schema
 
 log = logging.getLogger(__name__)
 
-FLAT_TABLES = ("documents", "sentences", "tokens", "entities", "relations")
 KILL_SWITCH = "PIPELINE_PUBLISH_KILL_AT"
 
 
@@ -123,8 +122,8 @@ def dataset_card(params: dict[str, Any], schema: LabelSchema, manifest: dict[str
     files = manifest["files"]
     configs = []
     infos = []
-    for name in list(FLAT_TABLES) + ["ner", "re"]:
-        if name in FLAT_TABLES:
+    for name in tables.FLAT_TABLES + tables.SPLIT_TABLES:
+        if name in tables.FLAT_TABLES:
             configs.append({"config_name": name, "data_files": [{"split": "train", "path": f"{name}/*.parquet"}]})
             continue
         split_rows = {s: sum(f["rows"] for path, f in files.items() if path.startswith(f"{name}/{s}-")) for s in params["annotate"]["splits"]}
@@ -254,7 +253,7 @@ def assemble(params: dict[str, Any], staging: Path) -> dict[str, Any]:
         "label_schema": schema.to_metadata(),
         "offsets": "half-open [start, end) in Unicode code points into NFC, LF-only documents.text",
         "layers": layers,
-        "rows": {name: stats[name] for name in FLAT_TABLES} | {name: sum(listed[f"{name}/{p.name}"]["rows"] for p in files[name]) for name in tables.SPLIT_TABLES},
+        "rows": {name: stats[name] for name in tables.FLAT_TABLES} | {name: sum(listed[f"{name}/{p.name}"]["rows"] for p in files[name]) for name in tables.SPLIT_TABLES},
         "files": dict(sorted(listed.items())),
     }
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")

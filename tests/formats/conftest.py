@@ -14,7 +14,8 @@ import pytest
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 
-from pipeline.formats.common import ImportOptions, load_mapping  # noqa: E402
+from pipeline.formats.build import ImportOptions  # noqa: E402
+from pipeline.formats.mapping import load_mapping  # noqa: E402
 from repo_helpers import copy_repo, tool_env  # noqa: E402
 
 MAPPINGS = REPO / "schemas" / "mappings"

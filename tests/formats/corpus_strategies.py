@@ -1,5 +1,5 @@
 """Hypothesis strategies for small annotated corpora, and the helpers that turn them into the
-:class:`~pipeline.formats.common.Corpus` exporters read (through the real ingest and annotate
+:class:`~pipeline.io.published.Corpus` exporters read (through the real ingest and annotate
 code, without DVC) and compare an import with it."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from pipeline.core.selection import check_and_select
 from pipeline.stages.annotate import build_shard, document_infos
-from pipeline.formats.common import Corpus, ImportResult, corpus_from_tables
+from pipeline.formats.build import ImportResult
+from pipeline.io.published import Corpus, corpus_from_tables
 from pipeline.stages.ingest import SourcedDocument, segment_documents
 from pipeline.core.spans import AnnotationRecord, Document, Entity, Relation
 from pipeline.core.text import text_sha256

@@ -10,8 +10,7 @@ import pytest
 from .corpus_strategies import assert_same, build_corpus, corpora
 from hypothesis import given, settings
 
-from pipeline.formats import brat
-from pipeline.formats.common import ExportOptions, ImportFailed
+from pipeline.formats import ExportOptions, ImportFailed, brat
 
 
 def write_pair(folder: Path, stem: str, text: str, ann: str, newline: str = "\n") -> Path:

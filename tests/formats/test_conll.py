@@ -11,8 +11,7 @@ import yaml
 from .corpus_strategies import build_corpus, corpora, pipeline_problems
 from hypothesis import given, settings
 
-from pipeline.formats import conll
-from pipeline.formats.common import ExportOptions, ImportFailed
+from pipeline.formats import ExportOptions, ImportFailed, conll
 
 REPO = Path(__file__).resolve().parents[2]
 

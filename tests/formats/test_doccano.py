@@ -12,8 +12,7 @@ import yaml
 from .corpus_strategies import assert_same, build_corpus, corpora, pipeline_problems
 from hypothesis import given, settings
 
-from pipeline.formats import doccano
-from pipeline.formats.common import ExportOptions
+from pipeline.formats import ExportOptions, doccano
 
 MAPPINGS = Path(__file__).resolve().parents[2] / "schemas" / "mappings"
 

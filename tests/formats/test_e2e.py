@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 from .corpus_strategies import assert_same
 
-from pipeline.formats import brat, doccano, spacy_docbin
-from pipeline.formats.common import ExportOptions, load_published
+from pipeline.formats import ExportOptions, brat, doccano, spacy_docbin
+from pipeline.io.published import load_published
 
 pytestmark = pytest.mark.e2e
 

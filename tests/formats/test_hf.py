@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from pipeline.formats import hf
-from pipeline.formats.common import ExportOptions, load_published
+from pipeline.formats import ExportOptions, hf
+from pipeline.io.published import load_published
 
 pytestmark = pytest.mark.e2e
 

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from .corpus_strategies import pipeline_problems
 
-from pipeline.formats import hipe
-from pipeline.formats.common import ImportFailed
+from pipeline.formats import ImportFailed, hipe
 
 HEADER = "TOKEN\tNE-COARSE-LIT\tNE-COARSE-METO\tNE-FINE-LIT\tNE-FINE-METO\tNE-FINE-COMP\tNE-NESTED\tNEL-LIT\tNEL-METO\tMISC\n"
 

@@ -11,8 +11,7 @@ import pytest
 import yaml
 from .corpus_strategies import pipeline_problems
 
-from pipeline.formats import mobie
-from pipeline.formats.common import ImportFailed
+from pipeline.formats import ImportFailed, mobie
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,8 +12,8 @@ import pytest
 from .corpus_strategies import DocSpec, assert_same, build_corpus, corpora
 from hypothesis import given, settings
 
-from pipeline.formats import spacy_docbin
-from pipeline.formats.common import ExportOptions, load_published
+from pipeline.formats import ExportOptions, spacy_docbin
+from pipeline.io.published import load_published
 from pipeline.core.spans import Entity, Relation
 
 

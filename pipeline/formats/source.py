@@ -1,0 +1,59 @@
+"""What an adapter reads: documents, entities and relations as the source has them.
+
+Still in the source's labels, ids and offset unit, with offsets into the *raw* source text;
+:func:`pipeline.formats.build.build_result` turns them into the corpus's documents and records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: The layer of a source's (outer) annotations; a sublayer such as ``"inner"`` holds a second
+#: nesting level and becomes layer ``imported/<name>-inner``.
+MAIN_LAYER = ""
+
+
+@dataclass
+class SourceEntity:
+    """An entity as the source has it: its id, offsets into the raw text in the document's unit,
+    its label, the layer (``""`` = main; ``"inner"`` for a second nesting level) and, when the
+    source stores it, its own copy of the span text."""
+
+    id: str | None
+    start: int
+    end: int
+    label: str
+    layer: str = MAIN_LAYER
+    text: str | None = None
+    meta: dict[str, Any] | None = None
+
+
+@dataclass
+class SourceRelation:
+    id: str | None
+    head: str
+    tail: str
+    label: str
+    layer: str = MAIN_LAYER
+
+
+@dataclass
+class SourceDocument:
+    source_id: str | None
+    text: str
+    path: str
+    line: int | None
+    offsets: str = "codepoint"
+    entities: list[SourceEntity] = field(default_factory=list)
+    relations: list[SourceRelation] = field(default_factory=list)
+    title: str | None = None
+    date: str | None = None
+    url: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    layers: tuple[str, ...] = (MAIN_LAYER,)
+    """Layers that get a record even when empty (other layers only when they hold entities)."""
+    annotators: dict[str, str] = field(default_factory=dict)
+    """Layer → annotator name, for sources with several annotators."""
+    doc_id: str | None = None
+    """Set by :func:`build_result` when the document was imported."""

@@ -1,0 +1,92 @@
+"""Raw → normalised offsets (OffsetMap) and offset units."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.core.text import OffsetMap, normalise_text, raw_to_normalised, to_codepoints
+
+
+def test_offset_map_bom_crlf_and_nfd():
+    raw = "\ufeffCafe\u0301\r\nJos\u00e9\rX"
+    mapped = OffsetMap(raw)
+    assert mapped.text == normalise_text(raw) == "Café\nJosé\nX"
+    assert mapped(1) == 0  # after the BOM
+    assert mapped(4) == 3  # before the NFD é
+    assert mapped(6) == 4  # after the composed é
+    assert mapped(8) == 5  # after \r\n
+    assert [mapped(o) for o in (12, 13, 14)] == [9, 10, 11]
+
+
+def test_offset_map_rejects_an_offset_inside_a_line_break():
+    with pytest.raises(ValueError, match=r"offset 7 falls inside a line break \('\\r\\n' at 6\)"):
+        OffsetMap("\ufeffCafe\u0301\r\nX")(7)
+
+
+def test_offset_map_rejects_an_offset_inside_a_composed_character():
+    with pytest.raises(ValueError, match="offset 4 falls inside a character sequence that NFC normalisation changes"):
+        OffsetMap("Cafe\u0301")(4)
+
+
+def test_offset_map_rejects_an_offset_outside_the_text():
+    with pytest.raises(ValueError, match=r"offset 6 is outside the text \(length 5\)"):
+        OffsetMap("Cafe\u0301")(6)
+
+
+def test_offset_map_identity():
+    assert raw_to_normalised("plain text", [0, 5, 10]) == [0, 5, 10]
+
+
+def test_offset_map_hangul():
+    raw = "\u1100\u1161\u11a8 x"  # conjoining jamo compose into one syllable
+    assert raw_to_normalised(raw, [0, 3, 4, 5]) == [0, 1, 2, 3]
+
+
+def test_nfc_helper_is_consistent_with_unicodedata():
+    # the composition-unit rule treats U+212B (Angstrom sign → Å) as a safe starter
+    assert OffsetMap("\u212b").text == unicodedata.normalize("NFC", "\u212b")
+
+
+ALPHABET = st.sampled_from(["a", "e", "\u0301", "\u0327", "\u0323", "\r", "\n", "\r\n", " ", "\u1100", "\u1161", "\u11a8", "\ufeff", "😀", "\u212b", "A\u030a", "ß"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(ALPHABET, max_size=12))
+def test_offset_map_agrees_with_normalising_prefixes(pieces):
+    """Every offset the map accepts equals the length of the normalised prefix, and the prefix
+    normalises to a prefix of the normalised text."""
+    raw = "".join(pieces)
+    mapped = OffsetMap(raw)
+    assert mapped(0) == 0 and mapped(len(raw)) == len(mapped.text)
+    for offset in range(len(raw) + 1):
+        try:
+            target = mapped(offset)
+        except ValueError:
+            continue
+        assert mapped.text.startswith(normalise_text(raw[:offset])) or raw[:offset] == "\ufeff"
+        if raw[:offset] != "\ufeff" and not raw[:offset].endswith("\r"):
+            assert target == len(normalise_text(raw[:offset]))
+
+
+def test_utf16_offsets_become_code_points():
+    assert to_codepoints("😀 Kim", [3, 6], "utf16") == [2, 5]
+
+
+def test_codepoint_offsets_are_checked_and_kept():
+    assert to_codepoints("😀 Kim", [2, 5], "codepoint") == [2, 5]
+    with pytest.raises(ValueError, match=r"offset 9 is outside the text \(length 5\)"):
+        to_codepoints("😀 Kim", [9], "codepoint")
+
+
+def test_a_utf16_offset_inside_a_surrogate_pair_is_rejected():
+    with pytest.raises(ValueError, match="surrogate pair"):
+        to_codepoints("😀 Kim", [1], "utf16")
+
+
+def test_an_unknown_offset_unit_is_rejected():
+    with pytest.raises(ValueError, match=r"unknown offset unit 'bytes'; use one of \('utf16', 'codepoint'\)"):
+        to_codepoints("😀 Kim", [1], "bytes")
