@@ -46,7 +46,7 @@ def test_write_import_layout_and_refusals(tmp_path, make_options):
 
 
 def test_written_records_validate_against_the_annotation_schema(tmp_path, make_options):
-    from pipeline.stages.annotate import read_layers
+    from pipeline.io.layers import read_layers
     from pipeline.io.schemas import load_json_schema
 
     docs = [SourceDocument("d1", "Anna Berg lebt in Bonn.", "in.jsonl", 1, entities=[SourceEntity("a", 0, 9, "PER", meta={"nel": "Q1"})])]
