@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from pipeline.formats.mapping import load_mapping
+from pipeline.core import proposals, scoring
 from pipeline.stages import preannotate
 from pipeline.core.spans import record_from_json
 from pipeline.core.text import text_sha256
@@ -34,12 +35,12 @@ def gold(doc_id: str, text: str, spans: list[tuple[str, str]], relations=()):
 def test_gazetteer_takes_the_majority_label_and_skips_single_characters():
     texts = {"a": "Kim in Seoul. Seoul!", "b": "Seoul X"}
     records = [gold("a", texts["a"], [("Kim", "PER"), ("Seoul", "GPE"), ("Seoul", "LOC")]), gold("b", texts["b"], [("Seoul", "GPE"), ("X", "MISC")])]
-    patterns = preannotate.gazetteer(records, texts, SCHEMA.entity_types)
+    patterns = proposals.gazetteer(records, texts, SCHEMA.entity_types)
     assert patterns == [{"label": "PER", "pattern": "Kim", "id": "gazetteer"}, {"label": "GPE", "pattern": "Seoul", "id": "gazetteer"}]
 
 
 def test_hyphenated_compounds_are_split_and_role_rules_propose_relations():
-    proposer = preannotate.Proposer(
+    proposer = proposals.Proposer(
         [{"label": "GPE", "pattern": "US"}, {"label": "PER", "pattern": "Joe Biden"}, {"label": "GPE", "pattern": "Nordkoreas"}, {"label": "PER", "pattern": "Ri Yong Ho"}],
         SCHEMA,
     )
@@ -52,13 +53,13 @@ def test_hyphenated_compounds_are_split_and_role_rules_propose_relations():
 
 def test_patterns_with_labels_outside_the_schema_are_refused():
     with pytest.raises(ValueError, match="COUNTRY"):
-        preannotate.Proposer([{"label": "COUNTRY", "pattern": "Peru"}], SCHEMA)
+        proposals.Proposer([{"label": "COUNTRY", "pattern": "Peru"}], SCHEMA)
 
 
 def test_leave_one_document_out_never_sees_the_held_out_document():
     texts = {"a": "Xaverius Quast sprach mit Kim.", "b": "Kim sprach lange."}
     records = [gold("a", texts["a"], [("Xaverius Quast", "PER"), ("Kim", "PER")]), gold("b", texts["b"], [("Kim", "PER")])]
-    result = preannotate.leave_one_document_out(records, texts, [], SCHEMA)
+    result = scoring.leave_one_document_out(records, texts, [], SCHEMA)
     per = result["entities"]["per_label"]["PER"]
     # a: "Kim" learned from b (tp), "Xaverius Quast" only in a itself (fn); b: "Kim" learned from a (tp)
     assert (per["tp"], per["fp"], per["fn"]) == (2, 0, 1)
@@ -67,7 +68,7 @@ def test_leave_one_document_out_never_sees_the_held_out_document():
 
 def test_a_single_gold_document_is_reported_as_degenerate():
     texts = {"a": "Kim in Seoul."}
-    result = preannotate.leave_one_document_out([gold("a", texts["a"], [("Kim", "PER")])], texts, [], SCHEMA)
+    result = scoring.leave_one_document_out([gold("a", texts["a"], [("Kim", "PER")])], texts, [], SCHEMA)
     assert result["documents"] == 1 and result["note"].startswith("degenerate")
     assert result["entities"]["micro"]["tp"] == 0
 
@@ -105,8 +106,8 @@ def test_germeval_is_read_by_the_importer_and_scored_through_its_mapping(tmp_pat
     assert sorted(first.text[s:e] + "/" + l for s, e, l in first.entities) == ["Angela Merkel/PER", "Peru/LOC", "Universität Bremen/ORG"]
     patterns = [{"label": "PER", "pattern": "Angela Merkel"}, {"label": "GPE", "pattern": "Bremen"}, {"label": "GPE", "pattern": "Peru"},
                 {"label": "ORG", "pattern": "Nato"}, {"label": "MISC", "pattern": "deutsche"}, {"label": "DATE", "pattern": "tagen"}]  # fmt: skip
-    proposer = preannotate.Proposer(patterns, SCHEMA)
-    result = preannotate.evaluate_external(proposer, sentences, preannotate.scoring_map(mapping, schema))
+    proposer = proposals.Proposer(patterns, SCHEMA)
+    result = scoring.evaluate_external(proposer, sentences, preannotate.scoring_map(mapping, schema))
     # Bremen: an exact inner-level entity, not counted; deutsche: inside a deriv span; Nato: inside a part span;
     # tagen/DATE: unmapped. Angela Merkel, Peru: tp; Universität Bremen: fn.
     assert result["micro"]["tp"] == 2 and result["micro"]["fp"] == 0 and result["micro"]["fn"] == 1
@@ -179,4 +180,4 @@ def test_stage_proposes_for_documents_without_gold_and_writes_honest_metrics(wor
 def test_hand_patterns_file_is_valid():
     patterns = preannotate.read_patterns(REPO / "corpus" / "patterns")
     assert len(patterns) > 100
-    preannotate.Proposer(patterns, SCHEMA)  # validate=True: spaCy checks every pattern
+    proposals.Proposer(patterns, SCHEMA)  # validate=True: spaCy checks every pattern

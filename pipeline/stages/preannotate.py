@@ -1,6 +1,6 @@
 """Stage preannotate: propose entities (and rule-based relations) so annotators correct, not start from zero.
 
-Model
+Model (:mod:`pipeline.core.proposals`; scored by :mod:`pipeline.core.scoring`)
     A spaCy ``EntityRuler`` on a blank German pipeline whose tokenizer also splits hyphens inside
     and at the end of words (so that ``US`` in ``US-Präsident`` and ``Nord`` in ``Nord- und
     Südkorea`` are tokens). Its patterns come only from data in the repository:
@@ -35,13 +35,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections import Counter, defaultdict
-from dataclasses import dataclass, replace
+from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from pipeline.core.labels import LabelSchema
-from pipeline.core.spans import AnnotationRecord
+from pipeline.core.proposals import Proposer, build_records, gazetteer
+from pipeline.core.scoring import Sentence, evaluate_external, leave_one_document_out
 from pipeline.io import atomic
 from pipeline.formats import conll
 from pipeline.formats import ImportFailed
@@ -50,52 +51,6 @@ from pipeline.formats.mapping import LabelMapping, load_mapping
 from pipeline.formats.source import MAIN_LAYER
 
 log = logging.getLogger(__name__)
-
-SOURCE = "preannotation:gazetteer"
-HEAD_OF_ROLES = (
-    "präsident", "staatschef", "regierungschef", "kanzler", "bundeskanzler", "ministerpräsident", "premierminister",
-    "machthaber", "könig", "vorsitzende", "parteichef", "bürgermeister", "oberbürgermeister", "generalsekretär",
-    "diktator", "staatsoberhaupt", "präsidentin", "chef",
-)  # fmt: skip
-WORKS_FOR_ROLES = (
-    "außenminister", "minister", "verteidigungsminister", "innenminister", "finanzminister", "wirtschaftsminister",
-    "sicherheitsberater", "berater", "sprecher", "botschafter", "gesandte", "diplomat", "mitarbeiter", "abgeordnete",
-    "staatssekretär", "beamte", "unterhändler", "vize",
-)  # fmt: skip
-ROLE_RELATIONS = (("head_of", HEAD_OF_ROLES), ("works_for", WORKS_FOR_ROLES))
-
-
-# --------------------------------------------------------------------------- the model
-
-
-def blank_pipeline(language: str = "de") -> Any:
-    """A blank spaCy pipeline whose tokenizer splits word-internal and word-final hyphens."""
-    import spacy
-    from spacy.util import compile_infix_regex, compile_suffix_regex
-
-    nlp = spacy.blank(language)
-    nlp.tokenizer.infix_finditer = compile_infix_regex(list(nlp.Defaults.infixes) + [r"(?<=\w)-(?=\w)"]).finditer
-    nlp.tokenizer.suffix_search = compile_suffix_regex(list(nlp.Defaults.suffixes) + [r"(?<=\w)-$"]).search
-    return nlp
-
-
-def gazetteer(records: Iterable[AnnotationRecord], texts: Mapping[str, str], entity_types: Sequence[str]) -> list[dict[str, Any]]:
-    """Phrase patterns from annotated spans: each distinct span text once, with its majority label."""
-    counts: dict[str, Counter[str]] = defaultdict(Counter)
-    for record in records:
-        text = texts.get(record.doc_id)
-        if text is None:
-            continue
-        for entity in record.entities:
-            span = text[entity.start : entity.end]
-            if len(span) >= 2 and span == span.strip() and "\n" not in span:
-                counts[span][entity.label] += 1
-    order = {label: index for index, label in enumerate(entity_types)}
-    patterns = []
-    for span in sorted(counts):
-        label = min(counts[span], key=lambda l: (-counts[span][l], order.get(l, len(order)), l))
-        patterns.append({"label": label, "pattern": span, "id": "gazetteer"})
-    return patterns
 
 
 def read_patterns(patterns_dir: Path) -> list[dict[str, Any]]:
@@ -115,136 +70,7 @@ def read_patterns(patterns_dir: Path) -> list[dict[str, Any]]:
     return patterns
 
 
-class Proposer:
-    """An EntityRuler over the blank German pipeline, plus the relation rules."""
-
-    def __init__(self, patterns: Sequence[Mapping[str, Any]], schema: Any, language: str = "de") -> None:
-        unknown = sorted({p["label"] for p in patterns} - set(schema.entity_types))
-        if unknown:
-            raise ValueError(f"patterns use labels {unknown} that are not in the label schema")
-        self.nlp = blank_pipeline(language)
-        if patterns:  # an empty ruler only warns; no patterns simply proposes nothing
-            ruler = self.nlp.add_pipe("entity_ruler", config={"overwrite_ents": True, "validate": True})
-            ruler.add_patterns([dict(p) for p in patterns])
-        self.schema = schema
-
-    def entities(self, texts: Sequence[str]) -> list[list[tuple[int, int, str]]]:
-        """``(start, end, label)`` in code points for each text."""
-        return [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in self.nlp.pipe(texts, batch_size=64)]
-
-    def propose(self, text: str) -> tuple[list[tuple[int, int, str]], list[tuple[int, int, str]]]:
-        """Entities, and relations as ``(head index, tail index, label)`` into the entity list."""
-        doc = self.nlp(text)
-        ents = list(doc.ents)
-        spans = [(e.start_char, e.end_char, e.label_) for e in ents]
-        return spans, role_relations(doc, ents, self.schema)
-
-
-def _role(token_text: str) -> str | None:
-    lower = token_text.lower()
-    for label, stems in ROLE_RELATIONS:
-        if any(lower.startswith(stem) and len(lower) - len(stem) <= 3 for stem in stems):
-            return label
-    return None
-
-
-def role_relations(doc: Any, ents: Sequence[Any], schema: Any) -> list[tuple[int, int, str]]:
-    """``GPE|ORG [-] [≤2 words] ROLE [,] PER`` → (PER, GPE|ORG, head_of|works_for), if the schema allows it."""
-    found = []
-    for index, person in enumerate(ents):
-        if person.label_ != "PER":
-            continue
-        position = person.start - 1
-        if position >= 0 and doc[position].text == ",":
-            position -= 1
-        if position < 0:
-            continue
-        label = _role(doc[position].text)
-        if label is None or schema.relation(label) is None:
-            continue
-        position -= 1
-        if position >= 0 and doc[position].text == "-":
-            position -= 1
-        skipped = 0
-        while position >= 0 and skipped <= 2:
-            owner = next((j for j, e in enumerate(ents) if e.end - 1 == position), None)
-            if owner is not None:
-                if schema.relation(label).allows("PER", ents[owner].label_):
-                    found.append((index, owner, label))
-                break
-            if not doc[position].is_alpha or doc[position].ent_type_:
-                break
-            skipped += 1
-            position -= 1
-    return found
-
-
-# --------------------------------------------------------------------------- scoring
-
-
-def prf(tp: int, fp: int, fn: int) -> dict[str, Any]:
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"tp": tp, "fp": fp, "fn": fn, "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}
-
-
-def score(pairs: Iterable[tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]], labels: Sequence[str]) -> dict[str, Any]:
-    """P/R/F1 per label and micro-averaged, from (gold, predicted) sets of tuples whose last item is the label."""
-    counts = {label: [0, 0, 0] for label in labels}
-    for gold, predicted in pairs:
-        for item in predicted:
-            counts.setdefault(item[-1], [0, 0, 0])[0 if item in gold else 1] += 1
-        for item in gold - predicted:
-            counts.setdefault(item[-1], [0, 0, 0])[2] += 1
-    per_label = {label: prf(*counts[label]) for label in sorted(counts, key=lambda l: (labels.index(l) if l in labels else len(labels), l))}
-    total = [sum(c[i] for c in counts.values()) for i in range(3)]
-    return {"per_label": per_label, "micro": prf(*total)}
-
-
-def leave_one_document_out(
-    gold: Sequence[AnnotationRecord], texts: Mapping[str, str], hand: Sequence[Mapping[str, Any]], schema: Any, language: str = "de"
-) -> dict[str, Any]:
-    """Each gold document annotated by a ruler built from the other gold documents plus the hand patterns."""
-    entity_pairs, relation_pairs = [], []
-    for record in gold:
-        text = texts[record.doc_id]
-        others = [r for r in gold if r.doc_id != record.doc_id]
-        proposer = Proposer(list(gazetteer(others, texts, schema.entity_types)) + list(hand), schema, language)
-        spans, relations = proposer.propose(text)
-        entity_pairs.append(({(e.start, e.end, e.label) for e in record.entities}, set(spans)))
-        by_id = {e.id: e for e in record.entities}
-        gold_relations = {
-            (by_id[r.head].start, by_id[r.head].end, by_id[r.tail].start, by_id[r.tail].end, r.label)
-            for r in record.relations
-            if r.head in by_id and r.tail in by_id
-        }
-        predicted = {(spans[h][0], spans[h][1], spans[t][0], spans[t][1], label) for h, t, label in relations}
-        relation_pairs.append((gold_relations, predicted))
-    result: dict[str, Any] = {
-        "documents": len(gold),
-        "entities": score(entity_pairs, list(schema.entity_types)),
-        "relations": score(relation_pairs, list(schema.relation_names)),
-    }
-    if len(gold) < 2:
-        result["note"] = (
-            f"degenerate: {len(gold)} gold document(s), so the gazetteer built from the other documents is empty and these "
-            "figures measure the hand-written patterns alone (whose authors know the seed text: optimistic); see external"
-        )
-    return result
-
-
 # --------------------------------------------------------------------------- GermEval 2014
-
-
-@dataclass(frozen=True)
-class Sentence:
-    """One sentence of a third-party corpus as it is scored (offsets into ``text``, their labels)."""
-
-    text: str
-    entities: frozenset[tuple[int, int, str]]  # outer level, labels the mapping maps to ours (PER, ORG, LOC, OTH)
-    ignored: tuple[tuple[int, int], ...]  # spans of either level mapped to null (part/deriv): predictions there are not counted
-    inner: frozenset[tuple[int, int, str]]  # inner-level entities: an exact prediction of one is not counted
 
 
 def scoring_map(mapping: LabelMapping, schema: LabelSchema) -> dict[str, str | None]:
@@ -307,56 +133,7 @@ def germeval_sentences(path: Path, mapping: LabelMapping, schema: LabelSchema, n
     return sentences
 
 
-def evaluate_external(proposer: Proposer, sentences: Sequence[Sentence], label_map: Mapping[str, str | None]) -> dict[str, Any]:
-    """P/R/F1 on a third-party corpus: our labels mapped into theirs, unmapped labels not counted."""
-    predicted_all = proposer.entities([s.text for s in sentences])
-    pairs = []
-    for sentence, predicted in zip(sentences, predicted_all):
-        mapped = set()
-        for start, end, label in predicted:
-            theirs = label_map.get(label)
-            if not theirs:
-                continue
-            if (start, end, theirs) in sentence.inner and (start, end, theirs) not in sentence.entities:
-                continue
-            if any(start < e and s < end for s, e in sentence.ignored):
-                continue
-            mapped.add((start, end, theirs))
-        pairs.append((set(sentence.entities), mapped))
-    labels = sorted({v for v in label_map.values() if v})
-    result = score(pairs, labels)
-    scored = {label for label in labels}
-    missing = sorted({e[2] for s in sentences for e in s.entities} - scored)
-    result["unscored_gold_labels"] = missing
-    return result
-
-
 # --------------------------------------------------------------------------- the stage
-
-
-def build_records(
-    proposer: Proposer, documents: Sequence[tuple[str, str, str]], *, source: str = SOURCE
-) -> list[dict[str, Any]]:
-    """Annotation records (schema shape) for ``(doc_id, text, text_sha256)`` documents."""
-    records = []
-    for doc_id, text, sha in documents:
-        spans, relations = proposer.propose(text)
-        order = sorted(range(len(spans)), key=lambda i: spans[i])
-        ids = {index: f"P{n}" for n, index in enumerate(order, start=1)}
-        records.append(
-            {
-                "doc_id": doc_id,
-                "text_sha256": sha,
-                "source": source,
-                "annotator": source.split(":", 1)[1],
-                "entities": [{"id": ids[i], "start": spans[i][0], "end": spans[i][1], "label": spans[i][2], "text": text[spans[i][0] : spans[i][1]]} for i in order],
-                "relations": [
-                    {"id": f"PR{n}", "head": ids[h], "tail": ids[t], "label": label}
-                    for n, (h, t, label) in enumerate(sorted(relations, key=lambda r: (spans[r[0]], spans[r[1]], r[2])), start=1)
-                ],
-            }
-        )
-    return records
 
 
 def run(params: dict[str, Any]) -> dict[str, Any]:
@@ -432,19 +209,3 @@ def main(params: dict[str, Any]) -> int:
     """The stage command."""
     run(params)
     return 0
-
-
-__all__ = [
-    "Proposer",
-    "build_records",
-    "evaluate_external",
-    "gazetteer",
-    "germeval_sentences",
-    "leave_one_document_out",
-    "read_patterns",
-    "role_relations",
-    "scoring_map",
-    "main",
-    "run",
-    "score",
-]
