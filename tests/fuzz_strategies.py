@@ -5,11 +5,11 @@ BOM, CR) made likely rather than left to chance (imported by name, like ``repo_h
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Iterator
 
 from hypothesis import strategies as st
 
-AWKWARD = "\ud800\udfff\udcff\x00\x01\x1f\x7f\x84\x9f\ufdd0\ufffe\uffff\U0010ffff\U0001fffe\ufeff\r\n\t \u2028\u0301 äß🙂"
+AWKWARD = "\ud800\udfff\udcff\x00\x01\x08\x0c\x1f\x7f\x84\x9f\ufdd0\ufffe\uffff\U0010ffff\U0001fffe\ufeff\r\n\t \u2028\u0301 äß🙂"
 # Any code point (no category excluded: surrogates too), the awkward ones densely, or plain text.
 strings = st.one_of(
     st.text(alphabet=st.characters(exclude_categories=()), max_size=30),
@@ -24,6 +24,19 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(strings, children, max_size=4),
     max_leaves=12,
 )
+
+
+def strings_in(value: Any) -> Iterator[str]:
+    """Every string in a JSON value, keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from strings_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings_in(item)
 
 
 def encode_line(value: Any, ascii_only: bool) -> bytes:

@@ -8,8 +8,8 @@ that did not change since the last run.
 
 No input raises: undecodable bytes, lines that are not JSON (or JSON that Python reads but no
 other tool does: NaN, Infinity, numbers too large for a double or with more digits than Python
-converts, nesting deeper than :data:`MAX_DEPTH`), file names and strings with characters no text may contain
-(:func:`pipeline.core.text.forbidden_characters`: lone surrogates, control characters,
+converts, nesting deeper than :data:`MAX_DEPTH`), file names and strings with characters no text
+may contain (:func:`pipeline.core.text.forbidden_characters`: lone surrogates, control characters,
 non-characters) each become a :class:`~pipeline.core.problems.Problem` naming the file and line.
 """
 
@@ -191,8 +191,9 @@ def path_problems(display: str) -> list[Problem]:
     return problems
 
 
-# A \u escape that may stand for a forbidden character (false positives only cost a closer look).
-_SUSPECT_ESCAPE = re.compile(r"\\u(?:d[89a-f]|00[01]|007f|00[89]|fd[de]|fff[ef])", re.IGNORECASE)
+# An escape that may stand for a forbidden character: \b, \f, \r or a \u escape of one of the
+# classes (false positives only cost a closer look; a supplementary character is a surrogate pair).
+_SUSPECT_ESCAPE = re.compile(r"\\(?:[bfr]|u(?:d[89a-f]|00[01]|007f|00[89]|fd[de]|fff[ef]))", re.IGNORECASE)
 
 
 def _strings(data: Any) -> Iterator[tuple[str, str, bool]]:
@@ -277,7 +278,8 @@ def scan_jsonl(
             doc_id = data.get(id_key) if isinstance(data, dict) and isinstance(data.get(id_key), str) else None
             found: list[Problem] = []
             if FORBIDDEN.search(text) or _SUSPECT_ESCAPE.search(text):
-                doc_id = escape_forbidden(doc_id) if doc_id is not None else None
+                if doc_id is not None and any(found.error for found in forbidden_characters(doc_id)):
+                    doc_id = escape_forbidden(doc_id)
                 found = value_problems(data, display, number, doc_id, normalised)
                 if any(problem.kind == "lone-surrogate" for problem in found):
                     problems.extend(found)

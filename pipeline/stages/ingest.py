@@ -76,7 +76,7 @@ def _index_txt(path: Path, display: str, validator: Any) -> tuple[list[LineRef],
         return [], [problem]
     doc_id = path.stem
     text = normalise_text(raw)
-    # A line number where the first such character is: the normalised text has a LF where the file has a line break.
+    # The line of the first such character: the normalised text has an LF wherever the file has a line break.
     problems += [character_problem(found, "in the text", display, text.count("\n", 0, found.offsets[0]) + 1, doc_id) for found in forbidden_characters(text)]
     if not text.strip():
         problems.append(Problem(display, None, doc_id, "empty-document", "the document has no text after normalisation"))

@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fuzz_strategies import byte_lines, ids, json_lines, json_values, strings
+from fuzz_strategies import byte_lines, ids, json_lines, json_values, strings, strings_in
 from pipeline.core.problems import Problem
 from pipeline.core.spans import record_from_json
 from pipeline.core.text import forbidden_characters
@@ -58,7 +58,7 @@ def scan_and_read(data: bytes) -> None:
         for ref, data_read in zip(refs, read_lines(refs)):
             record = record_from_json(data_read, layer="gold", path=ref.path, line=ref.line or 0)
             json.dumps(record.to_json(), ensure_ascii=False).encode("utf-8")
-            assert not any(found.error for value in (record.doc_id, record.source, record.annotator or "") for found in forbidden_characters(value))
+            assert not any(found.error for value in strings_in(data_read) for found in forbidden_characters(value))
         memo.save()
         again = scan_jsonl(path, "layer.jsonl", ANNOTATION_SCHEMA, "doc_id", summarise, LineMemo(Path(folder) / "memo.json", "key"))
         assert again == (kept, problems)

@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fuzz_strategies import byte_lines, ids, json_lines, json_values, strings
+from fuzz_strategies import byte_lines, ids, json_lines, json_values, strings, strings_in
 from pipeline.core.problems import Problem
 from pipeline.core.text import forbidden_characters
 from pipeline.io import tables
@@ -36,7 +36,7 @@ def ingest(seeds: Path) -> None:
     documents = load_seeds(refs)
     for item in documents:
         document = item.document
-        strings_kept = [document.doc_id, document.text, document.title or "", document.url or "", document.date or ""]
+        strings_kept = [document.doc_id, document.text, document.title or "", document.url or "", document.date or "", *strings_in(document.meta)]
         assert not any(found.error for value in strings_kept for found in forbidden_characters(value))
     for name, table in zip(("documents", "sentences", "tokens"), segment_documents(documents, "de")):
         tables.write_parquet(table, seeds.parent / f"{name}.parquet")
