@@ -105,9 +105,9 @@ class ForbiddenCharacters:
     """The characters of one class found in a string: which, where, and whether that is an error."""
 
     kind: str
-    """``lone-surrogate``, ``control-character`` or ``noncharacter`` (the problem kind)."""
+    """``lone-surrogate``, ``control-character``, ``c1-control`` or ``noncharacter`` (the problem kind)."""
     error: bool
-    """False: a warning (non-characters only)."""
+    """False: a warning (C1 controls but NEL, and non-characters)."""
     count: int
     """How many characters of the class the string has."""
     found: tuple[tuple[int, str], ...]
@@ -151,12 +151,18 @@ def describe_character(char: str) -> str:
     return f"U+{code:04X} {unicodedata.name(char, '(unnamed)')}"
 
 
+KINDS = {"lone-surrogate": True, "control-character": True, "c1-control": False, "noncharacter": False}
+"""Each class of forbidden character, errors first, and whether it is an error (else a warning)."""
+
+
 def _kind(char: str) -> str:
     code = ord(char)
     if 0xD800 <= code <= 0xDFFF:
         return "lone-surrogate"
-    if code < 0x20 or 0x7F <= code <= 0x9F:
+    if code < 0x20 or code in (0x7F, 0x85):
         return "control-character"
+    if code <= 0x9F:
+        return "c1-control"
     return "noncharacter"
 
 
@@ -170,10 +176,13 @@ def forbidden_characters(value: str) -> list[ForbiddenCharacters]:
       escape such as ``"\\ud800"`` yields one; it cannot be encoded as UTF-8, so no file, table
       or hash can hold it.
     - **control characters** (error): NUL and the other C0 controls U+0000–U+001F except TAB
-      (U+0009) and LF (U+000A), DEL (U+007F) and the C1 controls U+0080–U+009F. PostgreSQL (doccano)
-      cannot store NUL, C strings end at it, several of them break lines for ``str.splitlines``
-      and line-based formats, and C1 controls in German news text are nearly always Windows-1252
-      punctuation decoded as Latin-1 (U+0084 for „).
+      (U+0009) and LF (U+000A), DEL (U+007F) and NEL (U+0085). PostgreSQL (doccano) cannot store
+      NUL, C strings end at it, and VT, FF, FS, GS, RS and NEL are line breaks for
+      ``str.splitlines`` and break line-based formats.
+    - **other C1 controls** U+0080–U+009F (warning, kind ``c1-control``): UTF-8 and every store
+      can hold them, and in German news text they are nearly always Windows-1252 punctuation
+      decoded as Latin-1 (U+0096 for –, U+0084 for „): real corpora have them (GermEval 2014), so
+      the document is kept and the message names the character that was probably meant.
     - **non-characters** U+FDD0–U+FDEF and the last two code points of every plane
       (U+xxFFFE, U+xxFFFF) (warning): valid scalar values that UTF-8 and every store can hold, but
       reserved for a program's internal use and not meant in interchanged text; the document is kept.
@@ -194,8 +203,8 @@ def forbidden_characters(value: str) -> list[ForbiddenCharacters]:
         if len(shown) < SHOWN:
             shown.append((match.start(), char))
     return [
-        ForbiddenCharacters(kind, kind != "noncharacter", counts[kind], tuple(found[kind]))
-        for kind in ("lone-surrogate", "control-character", "noncharacter")
+        ForbiddenCharacters(kind, error, counts[kind], tuple(found[kind]))
+        for kind, error in KINDS.items()
         if kind in counts
     ]
 

@@ -37,14 +37,19 @@ def test_nul_is_named_in_the_message():
     assert found.message == "U+0000 NUL (a C0 control character) at code point 1"
 
 
-@pytest.mark.parametrize("code", range(0x7F, 0xA0))
-def test_del_and_every_c1_control_is_an_error(code: int):
+@pytest.mark.parametrize("code", [0x7F, 0x85])
+def test_del_and_nel_are_errors(code: int):
     assert kinds(chr(code)) == [("control-character", True, (0,))]
 
 
+@pytest.mark.parametrize("code", [c for c in range(0x80, 0xA0) if c != 0x85])
+def test_every_other_c1_control_is_a_warning(code: int):
+    assert kinds(chr(code)) == [("c1-control", False, (0,))]
+
+
 def test_a_c1_control_names_the_windows_1252_character_it_probably_was():
-    (found,) = forbidden_characters("\x84Frieden\x93")
-    assert found.message.startswith("U+0084 IND (a C1 control character; as a Windows-1252 byte it is '„': was the text decoded as Latin-1?) at code point 0")
+    (found,) = forbidden_characters("\x96Frieden\x93")
+    assert found.message.startswith("U+0096 SPA (a C1 control character; as a Windows-1252 byte it is '–': was the text decoded as Latin-1?) at code point 0")
 
 
 @pytest.mark.parametrize("code", [0xFDD0, 0xFDEF, 0xFFFE, 0xFFFF, 0x1FFFE, 0x1FFFF, 0x10FFFE, 0x10FFFF])
@@ -60,9 +65,9 @@ def test_the_neighbours_of_each_class_are_allowed(code: int):
 
 
 def test_one_entry_per_class_errors_first_counting_all_and_keeping_the_first_offsets():
-    value = "\ufffe" + "\x00" * (SHOWN + 2) + "\udc00"
+    value = "\ufffe" + "\x00" * (SHOWN + 2) + "\udc00\x96"
     found = forbidden_characters(value)
-    assert [(f.kind, f.count) for f in found] == [("lone-surrogate", 1), ("control-character", SHOWN + 2), ("noncharacter", 1)]
+    assert [(f.kind, f.count) for f in found] == [("lone-surrogate", 1), ("control-character", SHOWN + 2), ("c1-control", 1), ("noncharacter", 1)]
     assert found[1].offsets == tuple(range(1, SHOWN + 1))
     assert found[1].message.endswith(f"; {SHOWN + 1} more: U+0000 at 2, U+0000 at 3, U+0000 at 4, U+0000 at 5, U+0000 at 6, …")
 
@@ -86,7 +91,7 @@ def reference_kind(char: str) -> str | None:
     if category == "Cs":
         return "lone-surrogate"
     if category == "Cc" and char not in "\t\n":
-        return "control-character"
+        return "control-character" if code < 0x80 or char == "\x85" else "c1-control"
     if 0xFDD0 <= code <= 0xFDEF or code % 0x10000 in (0xFFFE, 0xFFFF):
         return "noncharacter"
     return None
@@ -102,5 +107,5 @@ def test_forbidden_characters_agrees_with_the_unicode_definitions(value: str):
             expected.setdefault(kind, []).append(offset)
     found = {f.kind: list(f.offsets) for f in forbidden_characters(value)}
     assert found == expected
-    assert all(f.error == (f.kind != "noncharacter") for f in forbidden_characters(value))
+    assert all(f.error == (f.kind in ("lone-surrogate", "control-character")) for f in forbidden_characters(value))
 

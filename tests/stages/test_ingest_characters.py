@@ -64,3 +64,10 @@ def test_a_seed_file_name_that_is_not_utf8_is_a_problem_not_a_traceback(tmp_path
         "seeds/gr\\xfc\\xdf.txt: -: invalid-utf8: the file name is not valid UTF-8; rename the file",
         "seeds/n\\xfc.jsonl: -: invalid-utf8: the file name is not valid UTF-8; rename the file",
     ]
+
+
+def test_a_c1_control_as_real_corpora_have_it_is_a_warning_and_the_document_is_kept(tmp_path: Path):
+    seeds = seeds_with(tmp_path, {"news.jsonl": b'{"id": "n1", "text": "Berlin \\u0096 Hamburg"}\n'})
+    documents, problems = read(seeds)
+    assert [d.document.text for d in documents] == ["Berlin \x96 Hamburg"]
+    assert [(p.kind, p.severity) for p in problems] == [("c1-control", Severity.WARNING)]
