@@ -5,17 +5,28 @@ bounded memory: :func:`scan_jsonl` checks every line and keeps only a small summ
 stage keeps a :class:`LineRef` (where the line is and a hash of its bytes), and a worker later
 re-reads exactly its lines with :func:`read_lines`. A :class:`LineMemo` spares re-parsing lines
 that did not change since the last run.
+
+No input raises: undecodable bytes, lines that are not JSON (or JSON that Python reads but no
+other tool does: NaN, Infinity, numbers too large for a double or with more digits than Python
+converts, nesting deeper than :data:`MAX_DEPTH`), file names and strings with characters no text
+may contain (:func:`pipeline.core.text.forbidden_characters`: lone surrogates, control characters,
+non-characters) each become a :class:`~pipeline.core.problems.Problem` naming the file and line.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
+import os
+import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Collection, Iterator
 
-from pipeline.core.problems import Problem
+from pipeline.core.problems import Problem, Severity
+from pipeline.core.text import FORBIDDEN, ForbiddenCharacters, escape_forbidden, forbidden_characters, normalise_text
 from pipeline.io import atomic
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -107,19 +118,140 @@ class LineMemo:
         atomic.write_text(self.path, json.dumps({"key": self.key, "lines": self.seen}, sort_keys=True))
 
 
+class _NotJson(ValueError):
+    """JSON that Python's parser accepts but the JSON standard (and most tools) does not."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not JSON")
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if math.isinf(value):
+        raise _NotJson(f"the number {literal[:40]} is too large for a double")
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float)
+
+MAX_DEPTH = 100
+"""Deepest nesting of arrays and objects a line may have. Python's parser, ``json.dumps`` and the
+schema validator recurse, and a line that parses in one place can overflow the stack in a worker
+that reads it deeper in its call stack; no input needs more than a few levels."""
+
+
+def _depth(data: Any) -> int:
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            deepest = max(deepest, depth)
+            stack.extend((item, depth + 1) for item in (value.values() if isinstance(value, dict) else value))
+    return deepest
+
+
+def parse_json_line(text: str) -> tuple[Any, str | None]:
+    """The JSON value of one line, or None and why it is not one the pipeline can read."""
+    try:
+        data = _DECODER.decode(text)
+    except json.JSONDecodeError as error:
+        return None, f"line is not JSON: {error.msg} at column {error.colno}"
+    except _NotJson as error:
+        return None, f"line is not JSON: {error}"
+    except ValueError:  # int() refuses to convert a literal with more digits than this limit
+        return None, f"line has a number with more than {sys.get_int_max_str_digits()} digits"
+    except RecursionError:
+        return None, f"line nests arrays or objects deeper than {MAX_DEPTH} levels"
+    if text.count("[") + text.count("{") > MAX_DEPTH and _depth(data) > MAX_DEPTH:
+        return None, f"line nests arrays or objects deeper than {MAX_DEPTH} levels"
+    return data, None
+
+
+def character_problem(found: ForbiddenCharacters, where: str, path: str, line: int | None, doc_id: str | None) -> Problem:
+    """The problem for forbidden characters ``found`` in the string ``where`` names."""
+    return Problem(path, line, doc_id, found.kind, f"{where}: {found.message}", Severity.ERROR if found.error else Severity.WARNING)
+
+
+def path_problems(display: str) -> list[Problem]:
+    """Problems of a file name: bytes that are not UTF-8 (which Python holds as lone surrogates),
+    control characters and non-characters, as for any string; the name is shown with them escaped."""
+    try:
+        shown = escape_forbidden(os.fsencode(display).decode("utf-8", "backslashreplace"))
+    except UnicodeEncodeError:  # a surrogate that no file system byte stands for
+        shown = escape_forbidden(display)
+    problems = []
+    for found in forbidden_characters(display):
+        if found.kind == "lone-surrogate":
+            problems.append(Problem(shown, None, None, "invalid-utf8", "the file name is not valid UTF-8; rename the file"))
+        else:
+            problems.append(character_problem(found, "the file name", shown, None, None))
+    return problems
+
+
+# An escape that may stand for a forbidden character: \b, \f, \r or a \u escape of one of the
+# classes (false positives only cost a closer look; a supplementary character is a surrogate pair).
+_SUSPECT_ESCAPE = re.compile(r"\\(?:[bfr]|u(?:d[89a-f]|00[01]|007f|00[89]|fd[de]|fff[ef]))", re.IGNORECASE)
+
+
+def _strings(data: Any) -> Iterator[tuple[str, str, bool]]:
+    """(JSON path, string, whether it is a key) for every string in ``data``, in document order,
+    without recursion (the parser accepts deeper nesting than a recursive walk could follow)."""
+    stack: list[tuple[str, Any, bool]] = [("$", data, False)]
+    while stack:
+        where, value, is_key = stack.pop()
+        if isinstance(value, str):
+            yield where, value, is_key
+        elif isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                member = f"{where}.{key}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) else f"{where}[{json.dumps(key)}]"
+                stack.append((member, item, False))
+                stack.append((member, key, True))
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{index}]", value[index], False) for index in range(len(value) - 1, -1, -1))
+
+
+def value_problems(data: Any, path: str, line: int | None, doc_id: str | None, normalised: Collection[str] = ()) -> list[Problem]:
+    """A problem per string of ``data`` (keys included) and class of forbidden character in it,
+    named by its JSON path. The top-level fields ``normalised`` are document texts: they are
+    checked as :func:`~pipeline.core.text.normalise_text` returns them (no CR; offsets into the
+    text that spans refer to)."""
+    texts = {f"$.{key}" for key in normalised}
+    problems = []
+    for where, value, is_key in _strings(data):
+        found = forbidden_characters(value)
+        if found and not is_key and where in texts:
+            found = forbidden_characters(normalise_text(value))
+        label = f"in a key at {where}" if is_key else f"at {where}"
+        problems.extend(character_problem(item, label, path, line, doc_id) for item in found)
+    return problems
+
+
 def scan_jsonl(
-    path: Path, display: str, validator: Any, id_key: str, summarise: Callable[[dict[str, Any]], Any], memo: LineMemo | None = None
+    path: Path,
+    display: str,
+    validator: Any,
+    id_key: str,
+    summarise: Callable[[dict[str, Any]], Any],
+    memo: LineMemo | None = None,
+    normalised: Collection[str] = (),
 ) -> tuple[list[ScannedLine], list[Problem]]:
     """Every line of ``path`` that decodes, parses and matches the schema, with ``summarise(object)``
     (which must not be None), streaming the file; and every problem of the other lines.
 
     Blank lines are skipped; a failing line is a problem naming ``display:line`` and, when the
-    object has one, its ``id_key`` value as the document. A file with invalid UTF-8 anywhere is
-    rejected as a whole (one problem naming the byte offset), as it would be if decoded at once.
-    A line whose hash ``memo`` knows is taken from there, not parsed again.
+    object has one, its ``id_key`` value as the document. A file with invalid UTF-8 anywhere (or in
+    its name) is rejected as a whole (one problem naming the byte offset), as it would be if decoded
+    at once. A line with a forbidden character in any string (:func:`value_problems`; the top-level
+    fields ``normalised`` are checked as normalised document texts) is rejected, unless all of them
+    are non-characters (a warning; the line is kept but not memoised, so the warning is repeated on
+    every run); one with a lone surrogate is not checked against the schema (the validator cannot
+    take it). A line whose hash ``memo`` knows is taken from there, not parsed again.
     """
     kept: list[ScannedLine] = []
-    problems: list[Problem] = []
+    problems = path_problems(display)
+    if any(problem.severity is Severity.ERROR for problem in problems):
+        return [], problems
     offset = 0
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
@@ -137,18 +269,25 @@ def scan_jsonl(
             text = text.removesuffix("\n").rstrip("\r")
             if not text.strip():
                 continue
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as error:
-                problems.append(Problem(display, number, None, "invalid-json", f"line is not JSON: {error.msg} at column {error.colno}"))
+            data, not_json = parse_json_line(text)
+            if not_json:
+                problems.append(Problem(display, number, None, "invalid-json", not_json))
                 continue
             doc_id = data.get(id_key) if isinstance(data, dict) and isinstance(data.get(id_key), str) else None
-            found = schema_problems(validator, data, display, number, doc_id)
-            if found:
-                problems.extend(found)
+            found: list[Problem] = []
+            if FORBIDDEN.search(text) or _SUSPECT_ESCAPE.search(text):
+                if doc_id is not None and any(found.error for found in forbidden_characters(doc_id)):
+                    doc_id = escape_forbidden(doc_id)
+                found = value_problems(data, display, number, doc_id, normalised)
+                if any(problem.kind == "lone-surrogate" for problem in found):
+                    problems.extend(found)
+                    continue
+            found += schema_problems(validator, data, display, number, doc_id)
+            problems.extend(found)
+            if any(problem.severity is Severity.ERROR for problem in found):
                 continue
             summary = summarise(data)
-            if memo is not None:
+            if memo is not None and not found:
                 memo.put(sha256, summary)
             kept.append(ScannedLine(number, start, len(raw), sha256, summary))
     return kept, problems

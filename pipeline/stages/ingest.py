@@ -19,10 +19,10 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.io import tables
-from pipeline.io.jsonl import LineMemo, LineRef, decode_utf8, display_path, line_ref, read_lines, scan_jsonl, schema_problems
-from pipeline.core.problems import Problem
+from pipeline.io.jsonl import LineMemo, LineRef, character_problem, decode_utf8, display_path, line_ref, path_problems, read_lines, scan_jsonl, schema_problems
+from pipeline.core.problems import Problem, Severity
 from pipeline.core.spans import Document
-from pipeline.core.text import normalise_text, text_sha256
+from pipeline.core.text import forbidden_characters, normalise_text, text_sha256
 from pipeline.io.problemlog import write_problems
 from pipeline.runtime.progress import progress
 from pipeline.io.schemas import load_json_schema
@@ -47,25 +47,31 @@ class SourcedDocument:
 
 
 def _index_txt(path: Path, display: str, validator: Any) -> tuple[list[LineRef], list[Problem]]:
+    problems = path_problems(display)
+    if any(problem.severity is Severity.ERROR for problem in problems):
+        return [], problems
     data = path.read_bytes()
     raw, problem = decode_utf8(data, display)
     if problem:
         return [], [problem]
     doc_id = path.stem
     text = normalise_text(raw)
+    # The line of the first such character: the normalised text has an LF wherever the file has a line break.
+    problems += [character_problem(found, "in the text", display, text.count("\n", 0, found.offsets[0]) + 1, doc_id) for found in forbidden_characters(text)]
     if not text.strip():
-        return [], [Problem(display, None, doc_id, "empty-document", "the document has no text after normalisation")]
-    problems = schema_problems(validator, {"id": doc_id, "text": text}, display, None, doc_id)
-    if problems:
+        problems.append(Problem(display, None, doc_id, "empty-document", "the document has no text after normalisation"))
+    else:
+        problems += schema_problems(validator, {"id": doc_id, "text": text}, display, None, doc_id)
+    if any(problem.severity is Severity.ERROR for problem in problems):
         return [], problems
-    return [LineRef(str(path), display, None, 0, len(data), doc_id, hashlib.sha256(data).hexdigest())], []
+    return [LineRef(str(path), display, None, 0, len(data), doc_id, hashlib.sha256(data).hexdigest())], problems
 
 
 def _index_jsonl(path: Path, display: str, validator: Any, memo: LineMemo | None) -> tuple[list[LineRef], list[Problem]]:
     def summarise(data: dict[str, Any]) -> list[Any]:
         return [data["id"], not normalise_text(data["text"]).strip()]
 
-    kept, problems = scan_jsonl(path, display, validator, "id", summarise, memo)
+    kept, problems = scan_jsonl(path, display, validator, "id", summarise, memo, normalised=("text",))
     refs = []
     for line in kept:
         doc_id, empty = line.summary
