@@ -19,8 +19,9 @@ schema's BIO labels (``LabelSchema.bio_labels``, or ``bio_labels`` of the label 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import pyarrow as pa
 

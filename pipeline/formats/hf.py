@@ -15,8 +15,8 @@ schema in ``manifest.json``.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from pipeline.formats import ExportOptions
 from pipeline.io.published import Corpus

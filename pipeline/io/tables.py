@@ -15,8 +15,9 @@ rows are sorted by the table's key, no timestamps are written, and metadata is J
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq

@@ -42,7 +42,7 @@ def test_arrow_schema_of_a_view_is_its_columns_in_order():
 def test_the_table_schemas_of_the_views_are_the_derived_ones():
     assert tables.SCHEMAS["ner"] is tables.NER and tables.NER.equals(features.arrow_schema(features.NER), check_metadata=True)
     assert tables.SCHEMAS["re"] is tables.RE and tables.RE.equals(features.arrow_schema(features.RE), check_metadata=True)
-    assert tables.SPLIT_TABLES == tuple(features.VIEWS)
+    assert tuple(features.VIEWS) == tables.SPLIT_TABLES
 
 
 def test_a_struct_column_becomes_an_arrow_struct():
@@ -75,7 +75,8 @@ def test_only_views_that_declare_features_get_huggingface_metadata():
 
 @pytest.mark.parametrize("name", sorted(features.VIEWS))
 def test_datasets_reads_the_hf_features_as_the_arrow_schema(name: str):
-    datasets = pytest.importorskip("datasets")
+    import datasets
+
     view = features.VIEWS[name]
     read = datasets.Features.from_dict(features.hf_features(view, SCHEMA.bio_labels))
     assert read.arrow_schema.equals(features.arrow_schema(view))
@@ -83,8 +84,10 @@ def test_datasets_reads_the_hf_features_as_the_arrow_schema(name: str):
 
 @pytest.mark.parametrize("name", sorted(features.VIEWS))
 def test_the_card_features_describe_the_same_features(name: str):
-    datasets = pytest.importorskip("datasets")
+    import datasets
+
     view = features.VIEWS[name]
+    # how datasets reads a card's dataset_info.features (DatasetInfo._from_yaml_dict uses it)
     from_card = datasets.Features._from_yaml_list(features.card_features(view, SCHEMA.bio_labels))
     assert from_card == datasets.Features.from_dict(features.hf_features(view, SCHEMA.bio_labels))
 
