@@ -6,8 +6,9 @@
   annotated relation, and every unannotated pair of one sentence whose types some relation type
   allows, labelled ``no_relation``, with the text window and both arguments' offsets in it.
 
-Pure: in-memory rows and Arrow tables in, rows and Arrow tables out; the Arrow schema of the
-``ner`` table is handed in by the caller (it lives with the other table schemas).
+Pure: in-memory rows and Arrow tables in, rows and Arrow tables out. The views' columns are
+declared in :mod:`pipeline.core.features`; the Arrow schema of the ``ner`` table is handed in by
+the caller (``pipeline.io.tables.NER``, derived from that declaration).
 """
 
 from __future__ import annotations

@@ -6,21 +6,21 @@ flat table) and writes ``README.md``: the card's YAML header plus a loading snip
 
 ``ner_tags`` loads as ``Sequence(ClassLabel(names=[...]))`` because every ``ner`` file carries
 the ``datasets`` features in its Parquet schema metadata under the key ``huggingface``
-(``{"info": {"features": ...}}``, as ``datasets`` writes and reads it). ``publish`` stores them;
-a file without them gets them here, built from the label schema in ``manifest.json``.
+(``{"info": {"features": ...}}``, as ``datasets`` writes and reads it). ``annotate`` stores them;
+a file without them gets them here (:func:`pipeline.io.tables.huggingface_metadata`, derived from
+the view's declaration in :mod:`pipeline.core.features`), with the class names from the label
+schema in ``manifest.json``.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline.formats import ExportOptions
 from pipeline.io.published import Corpus
-from pipeline.io.tables import FLAT_TABLES, SPLIT_TABLES
-
-HF_KEY = b"huggingface"
+from pipeline.io.tables import FLAT_TABLES, HF_METADATA_KEY, SPLIT_TABLES, huggingface_metadata
 
 SNIPPET = '''
 ## Loading
@@ -35,32 +35,18 @@ ner["train"].features["ner_tags"]   # Sequence(ClassLabel(names=[...]))
 '''
 
 
-def ner_features(bio_labels: list[str]) -> dict:
-    string = {"dtype": "string", "_type": "Value"}
-    int64 = {"dtype": "int64", "_type": "Value"}
-    return {
-        "id": string,
-        "doc_id": string,
-        "sent_idx": {"dtype": "int32", "_type": "Value"},
-        "tokens": {"feature": string, "_type": "Sequence"},
-        "ner_tags": {"feature": {"names": list(bio_labels), "_type": "ClassLabel"}, "_type": "Sequence"},
-        "ner_labels": {"feature": string, "_type": "Sequence"},
-        "token_starts": {"feature": int64, "_type": "Sequence"},
-        "token_ends": {"feature": int64, "_type": "Sequence"},
-        "split": string,
-    }
-
-
-def _copy_ner(source: Path, target: Path, bio_labels: list[str]) -> None:
+def _copy(name: str, source: Path, target: Path, bio_labels: Sequence[str]) -> None:
+    """Copy one published file; a file of a view that declares ``datasets`` features but lacks
+    them is rewritten with them."""
     import pyarrow.parquet as pq
 
+    features = huggingface_metadata(name, bio_labels)
     metadata = pq.read_schema(source).metadata or {}
-    if HF_KEY in metadata:
+    if not features or HF_METADATA_KEY in metadata:
         shutil.copyfile(source, target)
         return
     table = pq.read_table(source)
-    features = {"info": {"features": ner_features(bio_labels)}}
-    table = table.replace_schema_metadata({**metadata, HF_KEY: json.dumps(features, sort_keys=True).encode()})
+    table = table.replace_schema_metadata({**metadata, **features})
     pq.write_table(table, target, compression="zstd")
 
 
@@ -82,10 +68,7 @@ def write(corpus: Corpus, out: Path, options: ExportOptions) -> list[Path]:
         for source in sorted((published / name).glob("*.parquet")):
             target = out / name / source.name
             target.parent.mkdir(parents=True, exist_ok=True)
-            if name == "ner":
-                _copy_ner(source, target, list(corpus.bio_labels))
-            else:
-                shutil.copyfile(source, target)
+            _copy(name, source, target, corpus.bio_labels)
             written.append(target)
     splits = [s for s in corpus.splits if any((out / "ner").glob(f"{s}-*.parquet"))]
     data_files = "{" + ", ".join(f'"{s}": "{out}/ner/{s}-*.parquet"' for s in splits) + "}"

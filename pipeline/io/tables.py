@@ -4,6 +4,9 @@ Two sets of tables: the published ones (:data:`SCHEMAS`, written by ``annotate``
 ``publish``) and ingest's interim ones (:data:`INTERIM_SCHEMAS`, read by ``annotate``). Each has
 its sort keys, the order its rows are stored in (:data:`SORT_KEYS`, :data:`INTERIM_SORT_KEYS`);
 the published tables also have :data:`ROW_KEYS`, the columns a problem report names a row by.
+The training views' schemas (``ner``, ``re``) are derived from their declaration in
+:mod:`pipeline.core.features`, as is the ``datasets`` metadata of their files
+(:func:`huggingface_metadata`).
 
 Every stage writes through :func:`write_parquet`, so the same rows give byte-identical files:
 rows are sorted by the table's key, no timestamps are written, and metadata is JSON with sorted keys.
@@ -12,15 +15,18 @@ rows are sorted by the table's key, no timestamps are written, and metadata is J
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.core import features
 from pipeline.io import atomic
 
 METADATA_KEY = b"corpus"
+HF_METADATA_KEY = b"huggingface"
 
 DOCUMENTS = pa.schema(
     [
@@ -78,33 +84,9 @@ RELATIONS = pa.schema(
         ("layer", pa.string()),
     ]
 )
-NER = pa.schema(
-    [
-        ("id", pa.string()),
-        ("doc_id", pa.string()),
-        ("sent_idx", pa.int32()),
-        ("tokens", pa.list_(pa.string())),
-        ("ner_tags", pa.list_(pa.int64())),
-        ("ner_labels", pa.list_(pa.string())),
-        ("token_starts", pa.list_(pa.int64())),
-        ("token_ends", pa.list_(pa.int64())),
-        ("split", pa.string()),
-    ]
-)
-_ARG = [("id", pa.string()), ("start", pa.int64()), ("end", pa.int64()), ("text", pa.string()), ("label", pa.string())]
-RE = pa.schema(
-    [
-        ("id", pa.string()),
-        ("doc_id", pa.string()),
-        ("rel_id", pa.string()),
-        ("text", pa.string()),
-        ("window_start", pa.int64()),
-        ("head", pa.struct(_ARG)),
-        ("tail", pa.struct(_ARG)),
-        ("label", pa.string()),
-        ("split", pa.string()),
-    ]
-)
+# The training views' columns are declared in core/features, with their ``datasets`` features.
+NER = features.arrow_schema(features.NER)
+RE = features.arrow_schema(features.RE)
 
 SCHEMAS: dict[str, pa.Schema] = {
     "documents": DOCUMENTS,
@@ -141,7 +123,7 @@ reader needs to find the mistake."""
 #: The published tables that are not cut by split (``<name>/*.parquet``); the training views are
 #: (``<name>/<split>-*.parquet``).
 FLAT_TABLES = ("documents", "sentences", "tokens", "entities", "relations")
-SPLIT_TABLES = ("ner", "re")
+SPLIT_TABLES = tuple(features.VIEWS)
 
 # ingest's output (``corpus/interim/ingest/<table>/part-NNNN.parquet``): the documents with where
 # each was read, the sentences as published, the tokens without index, text and tag (annotate
@@ -205,6 +187,16 @@ def with_metadata(table: pa.Table, metadata: dict[bytes, bytes]) -> pa.Table:
 
 def corpus_metadata(info: dict[str, Any]) -> dict[bytes, bytes]:
     return {METADATA_KEY: json.dumps(info, sort_keys=True, ensure_ascii=False).encode("utf-8")}
+
+
+def huggingface_metadata(name: str, bio_labels: Sequence[str]) -> dict[bytes, bytes]:
+    """The ``datasets`` features of table ``name`` as ``datasets`` writes and reads them in a
+    Parquet file's metadata (``{"info": {"features": ...}}``); empty for a table that declares none
+    (see :class:`pipeline.core.features.View`). ``bio_labels`` are the label schema's."""
+    view = features.VIEWS.get(name)
+    if view is None or not view.declares_features:
+        return {}
+    return {HF_METADATA_KEY: json.dumps({"info": {"features": features.hf_features(view, bio_labels)}}, sort_keys=True).encode()}
 
 
 def write_parquet(table: pa.Table, path: str | Path) -> None:

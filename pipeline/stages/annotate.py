@@ -149,25 +149,6 @@ def dataset_info(params: dict[str, Any], schema: LabelSchema) -> dict[str, Any]:
     return {"dataset": publish["dataset_name"], "version": str(publish["version"]), **schema.to_metadata()}
 
 
-def hf_features(name: str, schema: LabelSchema) -> dict[str, Any] | None:
-    """``datasets`` features for the training views, as ``datasets`` reads them from Parquet."""
-    string = {"dtype": "string", "_type": "Value"}
-    int64 = {"dtype": "int64", "_type": "Value"}
-    if name == "ner":
-        return {
-            "id": string,
-            "doc_id": string,
-            "sent_idx": {"dtype": "int32", "_type": "Value"},
-            "tokens": {"feature": string, "_type": "Sequence"},
-            "ner_tags": {"feature": {"names": list(schema.bio_labels), "_type": "ClassLabel"}, "_type": "Sequence"},
-            "ner_labels": {"feature": string, "_type": "Sequence"},
-            "token_starts": {"feature": int64, "_type": "Sequence"},
-            "token_ends": {"feature": int64, "_type": "Sequence"},
-            "split": string,
-        }
-    return None
-
-
 def shard_files(name: str, shard: int, table: pa.Table, splits: Sequence[str]) -> dict[str, pa.Table]:
     """Relative path → rows for one shard of one table; training views are split per ``split``."""
     if name not in tables.SPLIT_TABLES:
@@ -235,10 +216,7 @@ def annotate_shard(job: ShardJob) -> tuple[int, str]:
     result = build_in_batches(interim, chosen, schema, job.ratios)
     staging = Path(job.staging)
     for name, table in result.tables.items():
-        metadata = tables.corpus_metadata({**job.info, "table": name})
-        features = hf_features(name, schema)
-        if features:
-            metadata[b"huggingface"] = json.dumps({"info": {"features": features}}, sort_keys=True).encode()
+        metadata = tables.corpus_metadata({**job.info, "table": name}) | tables.huggingface_metadata(name, schema.bio_labels)
         for relative, rows in shard_files(name, job.shard, tables.with_metadata(table, metadata), list(job.ratios)).items():
             tables.write_parquet(rows, staging / relative)
     write_problems(sorted(problems + result.problems, key=problem_order), staging / "problems" / f"{part_name(job.shard)}.jsonl")

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
+from pipeline.core import features
 from pipeline.io import atomic, tables
 from pipeline.core.labels import LabelSchema
 from pipeline.io.schemas import load_label_schema
@@ -130,18 +131,9 @@ def dataset_card(params: dict[str, Any], schema: LabelSchema, manifest: dict[str
         splits = [s for s, n in split_rows.items() if n]
         configs.append({"config_name": name, "data_files": [{"split": s, "path": f"{name}/{s}-*.parquet"} for s in splits]})
         info: dict[str, Any] = {"config_name": name, "splits": [{"name": s, "num_examples": split_rows[s]} for s in splits]}
-        if name == "ner":
-            info["features"] = [
-                {"name": "id", "dtype": "string"},
-                {"name": "doc_id", "dtype": "string"},
-                {"name": "sent_idx", "dtype": "int32"},
-                {"name": "tokens", "sequence": "string"},
-                {"name": "ner_tags", "sequence": {"class_label": {"names": {str(i): n for i, n in enumerate(schema.bio_labels)}}}},
-                {"name": "ner_labels", "sequence": "string"},
-                {"name": "token_starts", "sequence": "int64"},
-                {"name": "token_ends", "sequence": "int64"},
-                {"name": "split", "dtype": "string"},
-            ]
+        view = features.VIEWS[name]
+        if view.declares_features:
+            info["features"] = features.card_features(view, schema.bio_labels)
         infos.append(info)
     header = {
         "language": ["de"],
