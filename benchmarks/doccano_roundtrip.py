@@ -23,6 +23,7 @@ writes ``benchmarks/results/doccano.json``. The pulled layer is checked against 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -39,14 +40,14 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from build_corpus import iter_documents  # noqa: E402
 
+from pipeline.core.spans import Document, record_from_json  # noqa: E402
+from pipeline.core.text import normalise_text  # noqa: E402
 from pipeline.doccano import server as srv  # noqa: E402
 from pipeline.doccano.pull import layer_path, pull  # noqa: E402
 from pipeline.doccano.push import push  # noqa: E402
 from pipeline.doccano.server_config import ServerConfig  # noqa: E402
 from pipeline.doccano.server_env import ensure_env  # noqa: E402
 from pipeline.doccano.session import URL_ENV, DoccanoError, connect  # noqa: E402
-from pipeline.core.spans import Document, record_from_json  # noqa: E402
-from pipeline.core.text import normalise_text
 from pipeline.io.schemas import load_label_schema  # noqa: E402
 
 
@@ -54,7 +55,7 @@ def with_relations(record: dict[str, Any], schema: Any, limit: int = 5) -> dict[
     """Add up to ``limit`` relations between neighbouring entities whose types the schema allows."""
     entities = record["entities"]
     relations = []
-    for head, tail in zip(entities, entities[1:]):
+    for head, tail in itertools.pairwise(entities):
         for relation in schema.relation_types:
             if relation.allows(head["label"], tail["label"]) and head["label"] in relation.head:
                 relations.append({"id": f"R{len(relations) + 1}", "head": head["id"], "tail": tail["id"], "label": relation.name})

@@ -52,9 +52,9 @@ def main(argv: list[str] | None = None) -> None:
 
     phases: dict[str, float] = {}
     mark = time.perf_counter()
+    import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
-    import numpy as np
     import spacy
     from spacy.attrs import IDX, IS_SPACE, LENGTH, SENT_START
 
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
             ends: list[int] = []
             words: list[str] = []
             chunk_ids = ids[first : first + args.chunk]
-            for doc_id, text, doc in zip(chunk_ids, texts[first : first + args.chunk], nlp.pipe(texts[first : first + args.chunk], batch_size=args.batch_size)):
+            for doc_id, text, doc in zip(chunk_ids, texts[first : first + args.chunk], nlp.pipe(texts[first : first + args.chunk], batch_size=args.batch_size), strict=True):
                 # Read the results as arrays, as pipeline/segment.py does (no Token object per token).
                 values = doc.to_array([IDX, LENGTH, IS_SPACE, SENT_START]).astype(np.int64)
                 sentences += int((values[:, 3] == 1).sum())
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
                 doc_col.extend([doc_id] * len(doc_starts))
                 starts.extend(doc_starts)
                 ends.extend(doc_ends)
-                words.extend(text[a:b] for a, b in zip(doc_starts, doc_ends))
+                words.extend(text[a:b] for a, b in zip(doc_starts, doc_ends, strict=True))
             tokenize += time.perf_counter() - mark
             mark = time.perf_counter()
             table = pa.table([pa.array(doc_col, pa.string()), pa.array(starts, pa.int64()), pa.array(ends, pa.int64()), pa.array(words, pa.string())], schema=schema)

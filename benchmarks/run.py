@@ -30,6 +30,7 @@ How it measures (see benchmarks/README.md):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -238,7 +239,7 @@ def measure(cmd: list[str], cwd: Path, env: dict[str, str], *, stage_log: Path |
 
 def _stages(stage_log: Path, lines: list[tuple[float, str]], wall: float, sampled: dict[str, int]) -> dict[str, dict[str, Any]]:
     stages: dict[str, dict[str, Any]] = {}
-    for t, text in lines:
+    for _, text in lines:
         if match := SKIP_LINE.search(text):
             stages.setdefault(match.group(1), {})["skipped"] = True
     running = [(t, m.group(1)) for t, text in lines if (m := STAGE_LINE.search(text))]
@@ -405,7 +406,7 @@ def environment() -> dict[str, Any]:
         except Exception:  # pragma: no cover - informative only
             versions[module] = None
     return {
-        "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "git_commit": git("rev-parse", "HEAD"),
         "pipeline_dirty": bool(git("status", "--porcelain", "--", "pipeline", "dvc.yaml", "params.yaml")),
         "pipeline_sha256": digest.hexdigest()[:16],
@@ -488,10 +489,8 @@ def main(argv: list[str] | None = None) -> int:
         if "floor" not in args.skip:
             log("floor: tokenizer + pyarrow write")
             floor = measure([str(VENV_BIN / "python"), str(BENCH_DIR / "floor.py"), "--seeds-dir", str(work / "seeds"), "--out", str(logs / "floor-tokens.parquet")], work, env, rss_limit=rss_limit, timeout=args.timeout)
-            try:
+            with contextlib.suppress(IndexError, ValueError):
                 floor.update(json.loads(floor["output"][-1][1]))
-            except (IndexError, ValueError):
-                pass
             result["runs"]["floor"] = floor
             log(f"floor: {floor['wall_s']:.1f} s")
         if ok and "add_one" not in args.skip:

@@ -81,8 +81,8 @@ def main() -> None:
         predicted = function(texts)
         seconds = time.perf_counter() - started
 
-        def f1(selected: list[int]) -> tuple[float, float, float]:
-            hits, found, wanted = map(sum, zip(*(score(documents[i][1], predicted[i]) for i in selected)))
+        def f1(selected: list[int], predicted: list = predicted) -> tuple[float, float, float]:
+            hits, found, wanted = map(sum, zip(*(score(documents[i][1], predicted[i]) for i in selected), strict=True))
             return hits / found, hits / wanted, 2 * hits / (found + wanted)
 
         precision, recall, overall = f1(list(range(len(documents))))

@@ -18,8 +18,8 @@ Pure: touches no files.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from pipeline.core.spans import Entity
 

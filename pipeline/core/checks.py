@@ -28,8 +28,8 @@ Pure: touches no files.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from pipeline.core.labels import LabelSchema, RelationType
 from pipeline.core.problems import Problem, Severity
@@ -58,7 +58,7 @@ class Site:
     doc_id: str | None
 
     @classmethod
-    def of(cls, record: AnnotationRecord) -> "Site":
+    def of(cls, record: AnnotationRecord) -> Site:
         return cls(record.path, record.line, record.doc_id)
 
     def problem(self, kind: str, message: str, severity: Severity = Severity.ERROR) -> Problem:

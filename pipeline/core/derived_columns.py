@@ -12,7 +12,8 @@ per document is computed once per distinct ``doc_id``, not once per row.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -182,7 +183,7 @@ def derive_columns(frames: dict[str, pd.DataFrame], known_docs: pd.Series | None
     documents = frames["documents"]
     if "doc_length" not in documents:
         documents["doc_length"] = documents["text"].str.len()
-    lengths = dict(zip(documents["doc_id"].tolist(), documents["doc_length"].tolist()))  # the last of a repeated id
+    lengths = dict(zip(documents["doc_id"].tolist(), documents["doc_length"].tolist(), strict=True))  # the last of a repeated id
     known = set(documents["doc_id"].tolist() if known_docs is None else known_docs.tolist())
     for name in ("sentences", "tokens", "entities", "relations", "ner", "re"):
         frame = frames[name]

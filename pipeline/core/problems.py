@@ -41,7 +41,7 @@ class Problem:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Problem":
+    def from_json(cls, data: dict[str, Any]) -> Problem:
         return cls(
             path=data["path"],
             line=data.get("line"),

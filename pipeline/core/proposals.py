@@ -11,7 +11,8 @@ Pure: text in, spans out (spaCy is imported when a pipeline is built).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from pipeline.core.spans import AnnotationRecord
 
@@ -54,7 +55,7 @@ def gazetteer(records: Iterable[AnnotationRecord], texts: Mapping[str, str], ent
     order = {label: index for index, label in enumerate(entity_types)}
     patterns = []
     for span in sorted(counts):
-        label = min(counts[span], key=lambda l: (-counts[span][l], order.get(l, len(order)), l))
+        label = min(counts[span], key=lambda name: (-counts[span][name], order.get(name, len(order)), name))
         patterns.append({"label": label, "pattern": span, "id": "gazetteer"})
     return patterns
 

@@ -3,8 +3,9 @@ layer, and the score on a third-party corpus through a label map."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from pipeline.core.proposals import Proposer, gazetteer
 from pipeline.core.spans import AnnotationRecord
@@ -25,7 +26,7 @@ def score(pairs: Iterable[tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]], la
             counts.setdefault(item[-1], [0, 0, 0])[0 if item in gold else 1] += 1
         for item in gold - predicted:
             counts.setdefault(item[-1], [0, 0, 0])[2] += 1
-    per_label = {label: prf(*counts[label]) for label in sorted(counts, key=lambda l: (labels.index(l) if l in labels else len(labels), l))}
+    per_label = {label: prf(*counts[label]) for label in sorted(counts, key=lambda name: (labels.index(name) if name in labels else len(labels), name))}
     total = [sum(c[i] for c in counts.values()) for i in range(3)]
     return {"per_label": per_label, "micro": prf(*total)}
 
@@ -76,7 +77,7 @@ def evaluate_external(proposer: Proposer, sentences: Sequence[Sentence], label_m
     """P/R/F1 on a third-party corpus: our labels mapped into theirs, unmapped labels not counted."""
     predicted_all = proposer.entities([s.text for s in sentences])
     pairs = []
-    for sentence, predicted in zip(sentences, predicted_all):
+    for sentence, predicted in zip(sentences, predicted_all, strict=True):
         mapped = set()
         for start, end, label in predicted:
             theirs = label_map.get(label)
@@ -90,7 +91,7 @@ def evaluate_external(proposer: Proposer, sentences: Sequence[Sentence], label_m
         pairs.append((set(sentence.entities), mapped))
     labels = sorted({v for v in label_map.values() if v})
     result = score(pairs, labels)
-    scored = {label for label in labels}
+    scored = set(labels)
     missing = sorted({e[2] for s in sentences for e in s.entities} - scored)
     result["unscored_gold_labels"] = missing
     return result

@@ -10,8 +10,9 @@ cross a paragraph. Whitespace tokens are dropped; every kept token satisfies
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
-from typing import TYPE_CHECKING, Iterable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -84,7 +85,7 @@ def segment_arrays(texts: Iterable[str], language: str = "de", batch_size: int =
         blocks = paragraphs(text)
         parts = []
         first_sentence = 0
-        for paragraph_idx, (block, doc) in enumerate(zip(blocks, nlp.pipe((text[b.start : b.end] for b in blocks), batch_size=batch_size))):
+        for paragraph_idx, (block, doc) in enumerate(zip(blocks, nlp.pipe((text[b.start : b.end] for b in blocks), batch_size=batch_size), strict=True)):
             values = doc.to_array([IDX, LENGTH, IS_SPACE, SENT_START]).astype(np.int64)
             sentence = np.cumsum(values[:, 3] == 1) - 1
             kept = values[:, 2] == 0

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections import defaultdict
-from typing import Sequence
+from collections.abc import Sequence
 
 from pipeline.core.checks import DocumentInfo, check_record
 from pipeline.core.labels import LabelSchema
@@ -46,7 +46,7 @@ def select_records(records: Sequence[AnnotationRecord], priority: Sequence[str])
             continue
         by_layer[key] = record
     chosen: dict[str, AnnotationRecord] = {}
-    for (layer, doc_id), record in sorted(by_layer.items(), key=lambda item: (rank(item[0][0]), item[0][1])):
+    for (_, doc_id), record in sorted(by_layer.items(), key=lambda item: (rank(item[0][0]), item[0][1])):
         chosen.setdefault(doc_id, record)
     return chosen, problems
 

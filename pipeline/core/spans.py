@@ -9,8 +9,9 @@ Pure: touches no files.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from pipeline.core.text import text_sha256
 

@@ -17,9 +17,9 @@ import bisect
 import hashlib
 import re
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Sequence
 
 BOM = "\ufeff"
 
@@ -196,7 +196,7 @@ class OffsetMap:
         if offset == len(self.raw):
             return len(self.text)
         index = bisect.bisect_right(self._raw_starts, offset) - 1
-        raw_start, raw_end, start, end, changed = self._units[index]
+        raw_start, raw_end, start, _, changed = self._units[index]
         if offset == raw_start:
             return start
         if not changed:
@@ -235,8 +235,8 @@ SHOWN = 6
 """How many offsets of each class :class:`ForbiddenCharacters` keeps (a text mis-decoded from
 UTF-16 has a NUL in every other code point)."""
 
-_C0 = "NUL SOH STX ETX EOT ENQ ACK BEL BS HT LF VT FF CR SO SI DLE DC1 DC2 DC3 DC4 NAK SYN ETB CAN EM SUB ESC FS GS RS US".split()
-_C1 = "PAD HOP BPH NBH IND NEL SSA ESA HTS HTJ VTS PLD PLU RI SS2 SS3 DCS PU1 PU2 STS CCH MW SPA EPA SOS SGC SCI CSI ST OSC PM APC".split()
+_C0 = ["NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL", "BS", "HT", "LF", "VT", "FF", "CR", "SO", "SI", "DLE", "DC1", "DC2", "DC3", "DC4", "NAK", "SYN", "ETB", "CAN", "EM", "SUB", "ESC", "FS", "GS", "RS", "US"]
+_C1 = ["PAD", "HOP", "BPH", "NBH", "IND", "NEL", "SSA", "ESA", "HTS", "HTJ", "VTS", "PLD", "PLU", "RI", "SS2", "SS3", "DCS", "PU1", "PU2", "STS", "CCH", "MW", "SPA", "EPA", "SOS", "SGC", "SCI", "CSI", "ST", "OSC", "PM", "APC"]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ Pure: touches no files. Offsets are code points, ``[start, end)``.
 from __future__ import annotations
 
 import bisect
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from pipeline.core.spans import Entity
 
@@ -116,7 +117,7 @@ def rebuild_text(tokens: Sequence[str], separators: Sequence[str]) -> tuple[str,
     parts: list[str] = []
     spans: list[tuple[int, int]] = []
     position = 0
-    for index, (token, separator) in enumerate(zip(tokens, separators)):
+    for index, (token, separator) in enumerate(zip(tokens, separators, strict=True)):
         spans.append((position, position + len(token)))
         parts.append(token)
         position += len(token)

@@ -22,8 +22,9 @@ in the shape of :mod:`pipeline.doccano.shape`)::
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from pipeline.core.spans import AnnotationRecord
 from pipeline.core.text import normalise_text, text_sha256, utf16_to_codepoint
@@ -57,7 +58,7 @@ class Labels:
     relations: frozenset[str]
 
     @classmethod
-    def of(cls, schema: Any) -> "Labels":
+    def of(cls, schema: Any) -> Labels:
         return cls(frozenset(schema.entity_types), frozenset(schema.relation_names))
 
 
@@ -245,7 +246,7 @@ def map_entity_ids(spans: Sequence[tuple[int, int, int, str]], pushed: Sequence[
         if our_id is not None:
             result[db_id] = our_id
             taken.add(our_id)
-    for db_id, start, end, label in ordered:
+    for db_id, start, end, _label in ordered:
         if db_id in result:
             continue
         candidates = [i for i in by_offsets.get((start, end), []) if i not in taken]
@@ -274,7 +275,7 @@ def map_relation_ids(triples: Sequence[tuple[int, str, str, str]], pushed: Seque
     for db_id, head, label, tail in sorted(triples, key=lambda t: (t[1], t[2], t[3], t[0])):
         our_id = next((i for i in known.get((head, label, tail), []) if i not in taken), None)
         if our_id is None:
-            digest = hashlib.sha256(f"{head}\t{label}\t{tail}".encode("utf-8")).hexdigest()[:12]
+            digest = hashlib.sha256(f"{head}\t{label}\t{tail}".encode()).hexdigest()[:12]
             our_id = f"R{digest}"
             if our_id in taken or our_id in reserved:
                 our_id = f"R{digest}-{db_id}"

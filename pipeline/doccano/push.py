@@ -74,7 +74,7 @@ def guideline(schema: Any) -> str:
 def _ensure_project(session: Session, name: str, schema: Any, project: dict[str, Any] | None) -> tuple[dict[str, Any], bool, list[str]]:
     wanted = project_settings(schema)
     if project is None:
-        with session.api(f"create project '{name}'", hint=f"creating projects needs a staff user; ask the doccano admin, or log in as one"):
+        with session.api(f"create project '{name}'", hint="creating projects needs a staff user; ask the doccano admin, or log in as one"):
             created = session.client.create_project(
                 name=name,
                 project_type=PROJECT_TYPE,
@@ -168,7 +168,7 @@ def push(
         exported = session.export(project_id, confirmed_only=False) if not created else {}
         lines = exported.get(session.username) or next(iter(exported.values()), [])
         own = session.username in exported
-        for line in sorted(lines, key=lambda l: l["id"]):
+        for line in sorted(lines, key=lambda item: item["id"]):
             doc_id = line.get(convert.META_DOC_ID)
             if isinstance(doc_id, str):
                 if doc_id in current:
@@ -216,7 +216,7 @@ def push(
 
     if new_lines:
         if not admin:
-            missing = ", ".join(l[convert.META_DOC_ID] for l in new_lines[:3])
+            missing = ", ".join(item[convert.META_DOC_ID] for item in new_lines[:3])
             raise DoccanoError(
                 f"{len(new_lines)} document(s) are not in doccano project '{project}' yet (e.g. {missing}); a project admin must push them first"
             )

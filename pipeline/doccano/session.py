@@ -218,8 +218,10 @@ class Session:
 
     def export(self, project_id: int, confirmed_only: bool) -> dict[str, list[dict[str, Any]]]:
         """One export of the project: username → that user's lines (each example, own labels only)."""
-        with self.api("export the project", hint=f"exporting needs the project_admin role; pull with a project admin's credentials"):
-            with tempfile.TemporaryDirectory(prefix="doccano-export-") as folder:
+        with (
+            self.api("export the project", hint="exporting needs the project_admin role; pull with a project admin's credentials"),
+            tempfile.TemporaryDirectory(prefix="doccano-export-") as folder,
+        ):
                 path = self.client.download(project_id, "JSONL", only_approved=confirmed_only, dir_name=folder)
                 with zipfile.ZipFile(path) as archive:
                     result = {}

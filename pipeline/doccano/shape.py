@@ -13,7 +13,8 @@ import it without pulling in the client, the server or its HTTP libraries.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from pipeline.core.text import codepoint_to_utf16
 

@@ -18,8 +18,9 @@ that, e.g., exporting BRAT does not load spaCy. This module also holds what ever
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 
 class ImportFailed(Exception):

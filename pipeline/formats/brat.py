@@ -16,17 +16,19 @@ declaring the label schema so that brat can display the collection.
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
+from pipeline.core.problems import Problem, Severity
 from pipeline.formats import ExportOptions, ImportFailed
 from pipeline.formats.build import ImportOptions, ImportResult, build_result, refresh_stats
 from pipeline.formats.reading import decode, expand_paths
 from pipeline.formats.source import SourceDocument, SourceEntity, SourceRelation
 from pipeline.io.jsonl import display_path
 from pipeline.io.published import Corpus
-from pipeline.core.problems import Problem, Severity
 
 T_LINE = re.compile(r"^(T\d+)\t(\S+) (\d+ \d+(?:;\d+ \d+)*)\t(.*)$")
 R_LINE = re.compile(r"^(R\d+)\t(\S+) Arg1:(\S+) Arg2:(\S+)\s*$")
@@ -60,8 +62,8 @@ def _document(txt: Path, ann: Path, problems: list[Problem]) -> SourceDocument:
         if match := T_LINE.match(line):
             entity_id, label, fragments, span_text = match.groups()
             pieces = [tuple(map(int, f.split())) for f in fragments.split(";")]
-            gaps = [text[a[1] : b[0]] for a, b in zip(pieces, pieces[1:])]
-            if any(gap.strip() or "\n" not in gap or a[1] > b[0] for gap, a, b in zip(gaps, pieces, pieces[1:])):
+            gaps = [text[a[1] : b[0]] for a, b in itertools.pairwise(pieces)]
+            if any(gap.strip() or "\n" not in gap or a[1] > b[0] for gap, (a, b) in zip(gaps, itertools.pairwise(pieces), strict=True)):
                 problems.append(Problem(shown, number, txt.stem, "discontinuous-span", f"{entity_id} {label} has a discontinuous span ({fragments}); not representable, skipped"))
                 continue
             # brat stores a span across line breaks as fragments joined by a space: one span here

@@ -22,19 +22,19 @@ GermEval 2014
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
+from pipeline.core.bio import bio_spans
+from pipeline.core.problems import Problem, Severity
+from pipeline.core.tokens import rebuild_text
 from pipeline.formats import ExportOptions, ImportFailed
 from pipeline.formats.build import ImportOptions, ImportResult, build_result, refresh_stats
 from pipeline.formats.reading import decode, expand_paths
 from pipeline.formats.source import SourceDocument, SourceEntity
 from pipeline.io.jsonl import display_path
 from pipeline.io.published import Corpus
-from pipeline.core.problems import Problem, Severity
-from pipeline.core.bio import bio_spans
-from pipeline.core.tokens import rebuild_text
 
 DOCSTART = "-DOCSTART-"
 

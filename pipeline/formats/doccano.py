@@ -21,17 +21,18 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
+from pipeline.core.problems import Problem
+from pipeline.doccano import shape
 from pipeline.formats import ExportOptions
 from pipeline.formats.build import ImportOptions, ImportResult, build_result, refresh_stats
 from pipeline.formats.reading import decode, expand_paths, iter_json_values
 from pipeline.formats.source import SourceDocument, SourceEntity, SourceRelation
 from pipeline.io.jsonl import display_path
 from pipeline.io.published import Corpus
-from pipeline.core.problems import Problem
-from pipeline.doccano import shape
 
 
 def read(paths: Sequence[Path], options: ImportOptions) -> ImportResult:

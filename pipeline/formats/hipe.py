@@ -18,17 +18,17 @@ imported, and counted in the report: the metonymic, fine-grained and component c
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
+from pipeline.core.bio import bio_spans
+from pipeline.core.problems import Problem, Severity
+from pipeline.core.tokens import rebuild_text
 from pipeline.formats import ImportFailed
 from pipeline.formats.build import ImportOptions, ImportResult, build_result, refresh_stats
 from pipeline.formats.reading import decode, expand_paths
 from pipeline.formats.source import SourceDocument, SourceEntity
 from pipeline.io.jsonl import display_path
-from pipeline.core.problems import Problem, Severity
-from pipeline.core.bio import bio_spans
-from pipeline.core.tokens import rebuild_text
 
 COLUMNS = ("TOKEN", "NE-COARSE-LIT", "NE-COARSE-METO", "NE-FINE-LIT", "NE-FINE-METO", "NE-FINE-COMP", "NE-NESTED", "NEL-LIT", "NEL-METO", "MISC")
 LAYERS = {"NE-COARSE-LIT": "", "NE-NESTED": "inner"}
@@ -89,7 +89,7 @@ def read(paths: Sequence[Path], options: ImportOptions) -> ImportResult:
                 raise ImportFailed(f"{shown}:{number}: {len(columns)} columns, the header has {len(header)}: {line!r}")
             if not docs:
                 docs.append(_Doc(None, number))
-            row = dict(zip(header, columns))
+            row = dict(zip(header, columns, strict=True))
             row["#line"] = str(number)
             docs[-1].rows.append(row)
         for index, doc in enumerate(docs, start=1):

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import yaml
 
@@ -18,7 +19,6 @@ from pipeline.core.labels import LabelSchema
 from pipeline.formats import ImportFailed
 from pipeline.formats.source import SourceDocument
 from pipeline.io.schemas import load_label_schema
-
 
 RelationTarget = str | None | dict[str, str | None]
 

@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
+from pipeline.core.problems import Problem, Severity
 from pipeline.core.text import OffsetMap, to_codepoints
 from pipeline.formats import ImportFailed
 from pipeline.formats.build import ImportOptions, ImportResult, build_result, refresh_stats
@@ -38,7 +40,6 @@ from pipeline.formats.ids import sanitise_id
 from pipeline.formats.reading import decode, expand_paths
 from pipeline.formats.source import SourceDocument, SourceEntity, SourceRelation
 from pipeline.io.jsonl import display_path
-from pipeline.core.problems import Problem, Severity
 
 DEFAULT_NARY = {"rule": "trigger-to-arguments", "trigger_role": "trigger", "label": "{role}", "keep_whole": True}
 RULES = ("trigger-to-arguments", "none")

@@ -7,8 +7,9 @@ names are shown as :func:`pipeline.io.jsonl.display_path` shows them.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from pipeline.core.text import BOM
 from pipeline.formats import ImportFailed

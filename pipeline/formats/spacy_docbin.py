@@ -16,10 +16,11 @@ exporter writes ``README.md`` with the commands.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from pipeline.formats import ExportOptions
+from pipeline.formats import ExportOptions, ImportFailed
 from pipeline.formats.build import ImportOptions, ImportResult, build_result, refresh_stats
 from pipeline.formats.reading import expand_paths
 from pipeline.formats.source import SourceDocument, SourceEntity, SourceRelation
@@ -130,7 +131,9 @@ def read(paths: Sequence[Path], options: ImportOptions) -> ImportResult:
         shown = display_path(path)
         for number, doc in enumerate(DocBin().from_disk(path).get_docs(nlp.vocab), start=1):
             ids = doc.user_data.get("entity_ids") or [f"T{i}" for i in range(1, len(doc.ents) + 1)]
-            entities = [SourceEntity(entity_id, span.start_char, span.end_char, span.label_) for entity_id, span in zip(ids, doc.ents)]
+            if len(ids) != len(doc.ents):
+                raise ImportFailed(f"{shown}: document {number}: user_data has {len(ids)} entity ids for {len(doc.ents)} entities")
+            entities = [SourceEntity(entity_id, span.start_char, span.end_char, span.label_) for entity_id, span in zip(ids, doc.ents, strict=True)]
             relations = [SourceRelation(r.get("id"), r["head"], r["tail"], r["label"]) for r in doc.user_data.get("relations") or []]
             fallback = f"{path.stem}-{number:06d}" if len(files) > 1 else f"{number:06d}"
             documents.append(

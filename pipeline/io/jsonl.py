@@ -21,9 +21,10 @@ import math
 import os
 import re
 import sys
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Collection, Iterator
+from typing import Any
 
 from pipeline.core.problems import Problem, Severity
 from pipeline.core.text import FORBIDDEN, ForbiddenCharacters, escape_forbidden, forbidden_characters, normalise_text

@@ -13,9 +13,10 @@ For a small layer, :func:`read_layers` returns the records themselves.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from pipeline.core.problems import Problem
 from pipeline.core.spans import AnnotationRecord, record_from_json
@@ -75,7 +76,7 @@ def load_records(lines: Sequence[LayerLine]) -> list[AnnotationRecord]:
     """The records ``lines`` point to, in the same order."""
     return [
         record_from_json(data, layer=line.layer, path=line.ref.path, line=line.ref.line or 0)
-        for line, data in zip(lines, read_lines([line.ref for line in lines]))
+        for line, data in zip(lines, read_lines([line.ref for line in lines]), strict=True)
     ]
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from pipeline.core.spans import Entity, Relation
 
@@ -81,7 +82,7 @@ def corpus_from_tables(tables: dict[str, Any], label_schema: dict[str, Any], roo
     for row in tables["sentences"].select(["doc_id", "sent_idx", "start", "end"]).to_pylist():
         by_doc[row["doc_id"]]["sentences"].append((row["sent_idx"], row["start"], row["end"]))
     columns = [tables["tokens"].column(c).to_pylist() for c in ("doc_id", "tok_idx", "start", "end", "sent_idx", "ner_tag")]
-    for doc_id, tok_idx, start, end, sent_idx, tag in zip(*columns):
+    for doc_id, tok_idx, start, end, sent_idx, tag in zip(*columns, strict=True):
         by_doc[doc_id]["tokens"].append((tok_idx, Token(start, end, sent_idx, tag)))
     documents = []
     for row in tables["documents"].to_pylist():

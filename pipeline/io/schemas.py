@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import jsonschema
 import yaml
@@ -84,7 +85,7 @@ def load_label_schema(path: str | Path, meta_schema: str | Path | None = None) -
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def cached_label_schema(path: str) -> LabelSchema:
     return load_label_schema(path)
 
@@ -152,7 +153,7 @@ def _id_field(path: Path, pointer: str) -> IdField:
     return IdField(pattern=re.compile(node["pattern"]), min_length=int(node.get("minLength", 0)), max_length=node["maxLength"])
 
 
-@lru_cache(maxsize=None)
+@cache
 def id_rules(schemas_dir: Path = SCHEMAS_DIR) -> IdRules:
     """The id rules of ``document.schema.json`` and ``annotation.schema.json`` in ``schemas_dir``,
     read once per folder."""

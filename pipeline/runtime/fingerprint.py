@@ -5,10 +5,11 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-from functools import lru_cache
+from collections.abc import Sequence
+from functools import cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -47,7 +48,7 @@ def module_file(module: str) -> Path | None:
     return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def module_closure(module: str) -> tuple[str, ...]:
     """Every ``pipeline`` module that importing ``module`` can execute: its imports, theirs, and
     the ``__init__`` of every package on the way, sorted. The one source of a stage's code

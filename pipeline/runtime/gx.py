@@ -17,7 +17,8 @@ import logging
 import os
 import sys
 import types
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -55,7 +56,7 @@ def import_gx() -> None:
                 module = _Deferred(name)
                 module.__spec__ = importlib.machinery.ModuleSpec(name, None)
                 sys.modules[name] = module
-    import great_expectations  # noqa: F401
+    import great_expectations
     import great_expectations.expectations  # noqa: F401
 
 
