@@ -29,7 +29,7 @@ def corpus(root: Path, count: int) -> None:
         start = text.index("Kim") if "Kim" in text else text.index("Trump")
         end = start + (11 if text[start:].startswith("Kim") else 5)
         records.append({"doc_id": doc_id, "text_sha256": text_sha256(text), "source": "gold", "entities": [{"id": "T1", "start": start, "end": end, "label": "PER"}], "relations": []})
-    (root / "seeds" / "docs.jsonl").write_text("".join(json.dumps(l, ensure_ascii=False) + "\n" for l in lines), encoding="utf-8")
+    (root / "seeds" / "docs.jsonl").write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
     (root / "annotations" / "gold" / "g.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
 
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pipeline.config import StageConfig, load_config
+from pipeline.config import DEFAULT_PARAMS, StageConfig, load_config
 from pipeline.doccano import server as srv
 from pipeline.doccano.server_config import DEFAULT_PORT, PORT_ENV, SERVER_DIR_ENV, DoccanoServerError, ServerConfig
 from pipeline.doccano.server_env import ensure_env
@@ -206,7 +206,7 @@ def push_cmd(
     documents: Annotated[
         list[str] | None, typer.Option("--documents", help="Only documents whose doc_id matches these fnmatch globs.")
     ] = None,
-    params_path: ParamsOption = Path("params.yaml"),
+    params_path: ParamsOption = DEFAULT_PARAMS,
 ) -> None:
     """Create or update the doccano project, its labels, and upload documents with their annotations."""
     _setup_logging()
@@ -242,7 +242,7 @@ def pull_cmd(
         Path | None, typer.Option("--out-dir", help="Annotations folder (default: annotate.annotations_dir); layers go to annotators/<user>/<project>.jsonl.")
     ] = None,
     user: Annotated[list[str] | None, typer.Option("--user", help="Only these doccano users (default: every member).")] = None,
-    params_path: ParamsOption = Path("params.yaml"),
+    params_path: ParamsOption = DEFAULT_PARAMS,
 ) -> None:
     """Download each annotator's labels as annotation layers (code points, our ids, provenance annotator:<user>)."""
     _setup_logging()

@@ -14,7 +14,7 @@ from typing import Optional
 
 import typer
 
-from pipeline.config import StageConfig, load_config
+from pipeline.config import DEFAULT_PARAMS, StageConfig, load_config
 from pipeline.formats import EXPORTERS, IMPORTERS, ExportOptions, ImportFailed, exporter, importer
 from pipeline.core.text import OFFSET_UNITS
 from pipeline.formats.build import KEPT_INVALID, ImportOptions, ImportResult
@@ -25,7 +25,7 @@ from pipeline.io.published import load_published
 from pipeline.core.problems import Severity
 
 SHOWN_PER_KIND = 10
-ParamsOption = typer.Option(Path("params.yaml"), "--params", help="The params file the defaults of the path options come from.")
+ParamsOption = typer.Option(DEFAULT_PARAMS, "--params", help="The params file the defaults of the path options come from.")
 
 
 class _Defaults:

@@ -12,7 +12,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from pipeline.config import load_config
+from pipeline.config import DEFAULT_PARAMS, load_config
 from pipeline.runtime.logs import setup_logging
 
 STAGES = ("ingest", "annotate", "preannotate", "validate", "publish")
@@ -38,7 +38,7 @@ def run_stage(name: str, params_path: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.stages", description="Run one stage of dvc.yaml.")
     parser.add_argument("stage", choices=STAGES)
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="the params file (one section per stage)")
+    parser.add_argument("--params", type=Path, default=DEFAULT_PARAMS, help="the params file (one section per stage)")
     parser.add_argument("--verbose", "-v", action="store_true")
     args = parser.parse_args(argv)
     setup_logging(args.verbose)

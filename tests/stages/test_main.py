@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -31,5 +32,5 @@ def test_the_stage_gets_its_own_view(monkeypatch: pytest.MonkeyPatch):
     assert run_stage("publish", REPO / "params.yaml") == 0
     (config,) = seen
     assert config.stage == "publish" and config.publish.dataset_name == "german-news-entities-relations"
-    with pytest.raises(AttributeError, match="does not declare ingest.out_dir"):
-        config.ingest.out_dir
+    with pytest.raises(AttributeError, match=re.escape("stage 'publish' does not declare ingest.out_dir")):
+        _ = config.ingest.out_dir
