@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from pipeline.config import DEFAULT_PARAMS
 from pipeline.runtime.logs import setup_logging
 
 app = typer.Typer(
@@ -18,7 +19,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # a traceback must never show a password held in a local variable
 )
 
-ParamsOption = typer.Option(Path("params.yaml"), "--params", help="The params file (one section per stage).")
+ParamsOption = typer.Option(DEFAULT_PARAMS, "--params", help="The params file (one section per stage).")
 
 
 @app.callback()

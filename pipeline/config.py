@@ -389,9 +389,11 @@ READS: dict[str, Reads] = {
     "doccano": Reads(
         (
             "schemas.labels", "schemas.annotation", "ingest.out_dir", "annotate.annotations_dir", "annotate.layer_priority",
-            "preannotate.out_dir", "validate.whitespace_spans", "publish.out_dir", "publish.dataset_name",
+            "preannotate.out_dir", "validate.whitespace_spans", "publish.dataset_name",
         )
     ),
+    # `python -m pipeline import|export` (not a dvc.yaml stage): where an option left out points.
+    "formats": Reads(("schemas.labels", "ingest.seeds_dir", "annotate.annotations_dir", "publish.out_dir")),
 }
 
 
@@ -483,10 +485,3 @@ def load_config(path: str | Path = DEFAULT_PARAMS) -> Config:
             raise ValueError(f"{path}: not valid YAML: {error}") from None
     return parse_config({} if data is None else data, str(path))
 
-
-def load_params(path: str | Path = DEFAULT_PARAMS) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as handle:
-        params = yaml.safe_load(handle) or {}
-    if not isinstance(params, dict):
-        raise ValueError(f"{path}: expected a mapping of stage sections, got {type(params).__name__}")
-    return params

@@ -230,19 +230,10 @@ def test_reads_names_only_existing_keys():
             assert not name or name in getattr(config, section).__dataclass_fields__, f"{stage}: {key}"
 
 
-# Where dvc.yaml (as of b7fe208) disagrees with what the stages read. Fix dvc.yaml, then drop the entry.
-NOT_IN_DVC_YAML = {"preannotate": {"ingest.language"}}  # the proposals' spaCy tokenizer; ingest's documents table does not change with it
-NOT_READ = {"validate": {"validate.whitespace_spans"}}  # read by annotate; validate sees its effect through annotate's problems.jsonl
-
-
 def test_dvc_yaml_params_are_what_each_stage_reads():
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
-    assert set(READS) == set(stages) | {"doccano"}
+    assert set(READS) == set(stages) | {"doccano", "formats"}
     for name, stage in stages.items():
-        listed = stage.get("params", [])
-        missing, extra = NOT_IN_DVC_YAML.get(name, set()), NOT_READ.get(name, set())
-        assert not missing & set(listed) and extra <= set(listed), f"dvc.yaml stage {name!r} was fixed: drop its entry in this test"
-        expected = [key for key in READS[name].params if key not in missing]
-        assert [key for key in listed if key not in extra] == expected, (
+        assert stage.get("params", []) == list(READS[name].params), (
             f"dvc.yaml stage {name!r}: declare exactly these params (pipeline.config.READS):\n" + "\n".join(f"      - {k}" for k in READS[name].params)
         )

@@ -9,10 +9,10 @@ import unicodedata
 from pathlib import Path
 
 import pandas as pd
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from stage_helpers import for_stage, params_for
 from pipeline.stages import annotate, ingest, publish, validate
 from pipeline.core.text import normalise_text, text_sha256
 from pipeline.io.schemas import load_label_schema
@@ -60,16 +60,6 @@ def documents(draw):
     return raw, text, entities, relations
 
 
-def params_for(root: Path) -> dict:
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["schemas"] = {k: str(REPO / v) for k, v in params["schemas"].items()}
-    params["ingest"].update(seeds_dir=str(root / "seeds"), out_dir=str(root / "interim" / "ingest"))
-    params["annotate"].update(annotations_dir=str(root / "annotations"), out_dir=str(root / "interim" / "tables"))
-    params["validate"].update(report=str(root / "reports" / "v.json"), problems=str(root / "reports" / "p.jsonl"), summary=str(root / "reports" / "v.md"))
-    params["publish"].update(out_dir=str(root / "published"), metrics=str(root / "metrics.json"))
-    return params
-
-
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.lists(documents(), min_size=1, max_size=3))
 def test_valid_corpora_pass_and_round_trip(tmp_path: Path, corpus):
@@ -84,10 +74,10 @@ def test_valid_corpora_pass_and_round_trip(tmp_path: Path, corpus):
     (root / "annotations" / "gold" / "g.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
     params = params_for(root)
 
-    assert ingest.run(params) == []
-    assert annotate.run(params) == []
-    assert validate.run(params), (root / "reports" / "p.jsonl").read_text()
-    publish.run(params)
+    assert ingest.run(for_stage(params, "ingest")) == []
+    assert annotate.run(for_stage(params, "annotate")) == []
+    assert validate.run(for_stage(params, "validate")), (root / "reports" / "p.jsonl").read_text()
+    publish.run(for_stage(params, "publish"))
 
     published = root / "published"
     documents_table = pd.read_parquet(published / "documents")

@@ -14,7 +14,9 @@ import hashlib
 
 
 def assign_split(doc_id: str, ratios: dict[str, float]) -> str:
-    """The document's split from sha256(doc_id): stable whatever other documents exist."""
+    """The document's split from sha256(doc_id): stable whatever other documents exist.
+
+    ``ratios`` are ``annotate.splits`` as the config checked them (non-negative, summing to 1)."""
     value = int(hashlib.sha256(doc_id.encode("utf-8")).hexdigest()[:16], 16) / 2**64
     cumulative = 0.0
     names = list(ratios)
@@ -24,10 +26,3 @@ def assign_split(doc_id: str, ratios: dict[str, float]) -> str:
             return name
     return names[-1]
 
-
-def check_ratios(ratios: dict[str, float]) -> None:
-    """``ValueError`` unless ``ratios`` maps split names to non-negative numbers summing to 1."""
-    if not ratios or any(not isinstance(v, (int, float)) or v < 0 for v in ratios.values()):
-        raise ValueError(f"annotate.splits must map split names to non-negative ratios, got {ratios!r}")
-    if abs(sum(ratios.values()) - 1.0) > 1e-9:
-        raise ValueError(f"annotate.splits ratios must sum to 1, got {sum(ratios.values())} from {ratios!r}")

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
+from pipeline.config import DEFAULT_PARAMS, StageConfig, load_config
 from pipeline.doccano import server as srv
 from pipeline.doccano.server_config import DEFAULT_PORT, PORT_ENV, SERVER_DIR_ENV, DoccanoServerError, ServerConfig
 from pipeline.doccano.server_env import ensure_env
@@ -114,17 +115,18 @@ class UsageError(Exception):
     """A problem on our side of push/pull (params, layers, documents): one line for the user."""
 
 
-def _params(path: Path) -> dict[str, Any]:
-    from pipeline.config import load_params
-
+def _stage_config(path: Path) -> StageConfig:
+    """What push and pull read of the params file (``READS["doccano"]``); a bad value is named as the config names it."""
     try:
-        return load_params(path)
-    except (OSError, ValueError) as error:
-        raise UsageError(f"cannot read {path} ({type(error).__name__}); run from the repository root or pass --params") from None
+        return load_config(path).for_stage("doccano")
+    except OSError as error:
+        raise UsageError(f"cannot read {path} ({error.strerror or type(error).__name__}); run from the repository root or pass --params") from None
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
 
-def _project(params: dict[str, Any], project: str | None) -> str:
-    return project or str(params.get("publish", {}).get("dataset_name") or "corpus")
+def _project(config: StageConfig, project: str | None) -> str:
+    return project or config.publish.dataset_name
 
 
 def _warn(message: str) -> None:
@@ -140,7 +142,7 @@ def select_documents(documents: list[Any], patterns: list[str] | None) -> list[A
     return chosen
 
 
-def load_records(params: dict[str, Any], layers: list[str], documents: list[Any], schema: Any) -> dict[str, Any]:
+def load_records(config: StageConfig, layers: list[str], documents: list[Any], schema: Any) -> dict[str, Any]:
     """doc_id → the record to push: from the layers matching ``layers``, chosen by annotate.layer_priority,
     each checked against its document and the label schema (an error stops the push)."""
     from pipeline.core.checks import DocumentInfo, check_record
@@ -149,11 +151,8 @@ def load_records(params: dict[str, Any], layers: list[str], documents: list[Any]
     from pipeline.io.layers import layer_name, read_layers
     from pipeline.io.schemas import load_json_schema
 
-    validator = load_json_schema(params["schemas"]["annotation"])
-    folders = [Path(params["annotate"]["annotations_dir"])]
-    pre = params.get("preannotate", {}).get("out_dir")
-    if pre:
-        folders.append(Path(pre))
+    validator = load_json_schema(config.schemas.annotation)
+    folders = [config.annotate.annotations_dir, config.preannotate.out_dir]
     records, problems = [], []
     for folder in folders:
         found, found_problems = read_layers(folder, validator)
@@ -170,10 +169,10 @@ def load_records(params: dict[str, Any], layers: list[str], documents: list[Any]
     for pattern in layers:
         if not any(fnmatch.fnmatchcase(layer, pattern) for layer in available):
             _warn(f"no annotation layer matches --layer {pattern!r} (layers: {', '.join(available) or 'none'})")
-    chosen, duplicates = select_records(selected, params["annotate"].get("layer_priority", ["gold", "*"]))
+    chosen, duplicates = select_records(selected, config.annotate.layer_priority)
     problems.extend(duplicates)
     by_id = {d.doc_id: d for d in documents}
-    whitespace = Severity(params.get("validate", {}).get("whitespace_spans", "error"))
+    whitespace = Severity(config.validate.whitespace_spans)
     result = {}
     for doc_id, record in sorted(chosen.items()):
         document = by_id.get(doc_id)
@@ -207,7 +206,7 @@ def push_cmd(
     documents: Annotated[
         list[str] | None, typer.Option("--documents", help="Only documents whose doc_id matches these fnmatch globs.")
     ] = None,
-    params_path: ParamsOption = Path("params.yaml"),
+    params_path: ParamsOption = DEFAULT_PARAMS,
 ) -> None:
     """Create or update the doccano project, its labels, and upload documents with their annotations."""
     _setup_logging()
@@ -218,14 +217,13 @@ def push_cmd(
     from pipeline.io.schemas import load_label_schema
 
     try:
-        params = _params(params_path)
-        schema = load_label_schema(params["schemas"]["labels"])
-        ingest_dir = Path(params["ingest"]["out_dir"])
-        docs = select_documents(read_documents(ingest_dir), documents)
+        config = _stage_config(params_path)
+        schema = load_label_schema(config.schemas.labels)
+        docs = select_documents(read_documents(config.ingest.out_dir), documents)
         layers = layer or (["preannotations"] if as_suggestions else ["gold"])
-        records = load_records(params, layers, docs, schema)
+        records = load_records(config, layers, docs, schema)
         session = connect()
-        report = push(session, project=_project(params, project), documents=docs, records=records, schema=schema, suggestions=as_suggestions)
+        report = push(session, project=_project(config, project), documents=docs, records=records, schema=schema, suggestions=as_suggestions)
     except (DoccanoError, UsageError, SchemaError) as error:
         raise _fail(error) from None
     for message in report.warnings:
@@ -244,7 +242,7 @@ def pull_cmd(
         Path | None, typer.Option("--out-dir", help="Annotations folder (default: annotate.annotations_dir); layers go to annotators/<user>/<project>.jsonl.")
     ] = None,
     user: Annotated[list[str] | None, typer.Option("--user", help="Only these doccano users (default: every member).")] = None,
-    params_path: ParamsOption = Path("params.yaml"),
+    params_path: ParamsOption = DEFAULT_PARAMS,
 ) -> None:
     """Download each annotator's labels as annotation layers (code points, our ids, provenance annotator:<user>)."""
     _setup_logging()
@@ -255,17 +253,17 @@ def pull_cmd(
     from pipeline.io.schemas import load_label_schema
 
     try:
-        params = _params(params_path)
-        schema = load_label_schema(params["schemas"]["labels"])
-        target = out_dir or Path(params["annotate"]["annotations_dir"])
+        config = _stage_config(params_path)
+        schema = load_label_schema(config.schemas.labels)
+        target = out_dir or config.annotate.annotations_dir
         try:
-            expected: dict[str, str] | None = expected_hashes(read_documents(Path(params["ingest"]["out_dir"])))
+            expected: dict[str, str] | None = expected_hashes(read_documents(config.ingest.out_dir))
         except DoccanoError:
             expected = None  # nothing ingested here: only doccano's own text hash is checked
         session = connect()
         report = pull(
             session,
-            project=_project(params, project),
+            project=_project(config, project),
             schema=schema,
             out_dir=target,
             confirmed_only=confirmed_only,

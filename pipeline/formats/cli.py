@@ -1,4 +1,9 @@
-"""``python -m pipeline import`` and ``python -m pipeline export`` (mounted by ``pipeline.cli``)."""
+"""``python -m pipeline import`` and ``python -m pipeline export`` (mounted by ``pipeline.cli``).
+
+Where an option is left out, the path comes from the params file (``READS["formats"]`` in
+:mod:`pipeline.config`): the label schema, the seeds, the annotation layers and the published
+dataset are where the pipeline reads and writes them. The params file is read only then.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import Optional
 
 import typer
 
+from pipeline.config import DEFAULT_PARAMS, StageConfig, load_config
 from pipeline.formats import EXPORTERS, IMPORTERS, ExportOptions, ImportFailed, exporter, importer
 from pipeline.core.text import OFFSET_UNITS
 from pipeline.formats.build import KEPT_INVALID, ImportOptions, ImportResult
@@ -19,6 +25,27 @@ from pipeline.io.published import load_published
 from pipeline.core.problems import Severity
 
 SHOWN_PER_KIND = 10
+ParamsOption = typer.Option(DEFAULT_PARAMS, "--params", help="The params file the defaults of the path options come from.")
+
+
+class _Defaults:
+    """The paths of the params file, read when the first option left out needs one (an explicit option wins)."""
+
+    def __init__(self, params: Path) -> None:
+        self.params = params
+        self._config: StageConfig | None = None
+
+    def __call__(self, given: Path | None, key: str, option: str) -> Path:
+        """``given``, else the value of the dotted ``key`` (the default of ``option``)."""
+        if given is not None:
+            return given
+        if self._config is None:
+            try:
+                self._config = load_config(self.params).for_stage("formats")
+            except OSError as error:
+                raise ValueError(f"cannot read {self.params} ({error.strerror or type(error).__name__}) for the default of {option} ({key}); pass {option} or --params") from None
+        section, name = key.split(".")
+        return getattr(getattr(self._config, section), name)
 
 
 def run_import(
@@ -28,7 +55,7 @@ def run_import(
     name: str,
     mapping: Path | None = None,
     offsets: str = "utf16",
-    labels: Path = Path("schemas/labels.yaml"),
+    labels: Path,
     id_prefix: str | None = None,
     strip_whitespace: bool = False,
     user: str | None = None,
@@ -88,10 +115,11 @@ def import_corpus(
     strip_whitespace: bool = typer.Option(False, "--strip-whitespace", help="Strip leading/trailing whitespace from spans (reported); default: keep and report them."),
     user: Optional[str] = typer.Option(None, "--user", help="doccano: import only this annotator's spans (default: one layer per annotator)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Import only the first N documents."),
-    seeds_dir: Path = typer.Option(Path("seeds"), "--seeds-dir", help="Where the documents go."),
-    annotations_dir: Path = typer.Option(Path("corpus/annotations"), "--annotations-dir", help="Where the annotation layers go."),
+    seeds_dir: Optional[Path] = typer.Option(None, "--seeds-dir", help="Where the documents go (default: ingest.seeds_dir)."),
+    annotations_dir: Optional[Path] = typer.Option(None, "--annotations-dir", help="Where the annotation layers go (default: annotate.annotations_dir)."),
     reports_dir: Path = typer.Option(Path("corpus/imported"), "--reports-dir", help="Where the import report and side tables go."),
-    labels: Path = typer.Option(Path("schemas/labels.yaml"), "--labels", help="The label schema to map onto (when the mapping file names none)."),
+    labels: Optional[Path] = typer.Option(None, "--labels", help="The label schema to map onto when the mapping file names none (default: schemas.labels)."),
+    params: Path = ParamsOption,
     force: bool = typer.Option(False, "--force", help="Replace an earlier import of the same name."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Report only; write nothing."),
 ) -> None:
@@ -101,7 +129,12 @@ def import_corpus(
     written), and after writing when errors were reported: items kept that `validate` will reject
     (whitespace-padded spans without --strip-whitespace, overlaps, relation type violations) or
     items the source has broken (bad offsets, span text mismatches, spans across a blank line)."""
+    configured = _Defaults(params)
     try:
+        labels = configured(labels, "schemas.labels", "--labels")
+        if not dry_run:
+            seeds_dir = configured(seeds_dir, "ingest.seeds_dir", "--seeds-dir")
+            annotations_dir = configured(annotations_dir, "annotate.annotations_dir", "--annotations-dir")
         result = run_import(
             format,
             paths,
@@ -135,12 +168,14 @@ def import_corpus(
 def export_corpus(
     format: str = typer.Argument(..., help=f"Target format: {', '.join(sorted(EXPORTERS))}."),
     out: Path = typer.Argument(..., help="Output folder."),
-    published: Path = typer.Option(Path("corpus/published"), "--published", help="The published dataset to export."),
+    published: Optional[Path] = typer.Option(None, "--published", help="The published dataset to export (default: publish.out_dir)."),
     offsets: str = typer.Option("utf16", "--offsets", help="doccano: offset unit written (utf16 or codepoint)."),
     force: bool = typer.Option(False, "--force", help="Replace OUT if it exists."),
+    params: Path = ParamsOption,
 ) -> None:
     """Export the published dataset: hf, spacy, conll, brat or doccano (see docs/formats.md)."""
     try:
+        published = _Defaults(params)(published, "publish.out_dir", "--published")
         if offsets not in OFFSET_UNITS:
             raise ValueError(f"--offsets must be one of {list(OFFSET_UNITS)}, not {offsets!r}")
         write = exporter(format)

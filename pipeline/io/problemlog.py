@@ -7,11 +7,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from pipeline.core.problems import Problem
+from pipeline.io import atomic
 
 
 def write_problems(problems: Iterable[Problem], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
+    """One line per problem, written atomically: a reader sees the old log or the new one, never a part."""
+    with atomic.writing(path) as temp, open(temp, "w", encoding="utf-8", newline="\n") as handle:
         for problem in problems:
             handle.write(json.dumps(problem.to_json(), ensure_ascii=False, sort_keys=True) + "\n")
 

@@ -25,6 +25,7 @@ from typing import Any, Sequence
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.config import StageConfig
 from pipeline.core.bio import bio_tags
 from pipeline.core.checks import DocumentInfo, Site, alignment_problems, crosses_paragraph_problem
 from pipeline.io.interim import read_shard
@@ -32,7 +33,7 @@ from pipeline.core.labels import LabelSchema
 from pipeline.core.problems import Problem, Severity
 from pipeline.core.selection import check_and_select
 from pipeline.core.spans import AnnotationRecord
-from pipeline.core.splits import assign_split, check_ratios
+from pipeline.core.splits import assign_split
 from pipeline.core.tokens import segment_for
 from pipeline.core.views import ner_view, relation_candidates
 from pipeline.io import tables
@@ -42,7 +43,7 @@ from pipeline.io.problemlog import read_problems, write_problems
 from pipeline.io.schemas import load_json_schema, load_label_schema
 from pipeline.runtime.cache import ShardCache
 from pipeline.runtime.fingerprint import code_fingerprint, digest
-from pipeline.runtime.pool import parallel_map, workers_from
+from pipeline.runtime.pool import parallel_map
 from pipeline.runtime.progress import progress
 from pipeline.runtime.shards import clean_dir, group, part_name, shard_of
 
@@ -73,7 +74,6 @@ def build_shard(
     ratios: dict[str, float],
 ) -> Result:
     """The pure core for one shard: interim tables + chosen records → publishable tables."""
-    check_ratios(ratios)
     docs = document_infos(documents)
     problems: list[Problem] = []
     sentences_by_doc: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -143,10 +143,10 @@ def build_shard(
     return Result(result_tables, problems, dict(sorted(layers.items())))
 
 
-def dataset_info(params: dict[str, Any], schema: LabelSchema) -> dict[str, Any]:
+def dataset_info(config: StageConfig, schema: LabelSchema) -> dict[str, Any]:
     """What every published Parquet file carries in its schema metadata."""
-    publish = params["publish"]
-    return {"dataset": publish["dataset_name"], "version": str(publish["version"]), **schema.to_metadata()}
+    publish = config.publish
+    return {"dataset": publish.dataset_name, "version": publish.version, **schema.to_metadata()}
 
 
 def shard_files(name: str, shard: int, table: pa.Table, splits: Sequence[str]) -> dict[str, pa.Table]:
@@ -230,35 +230,34 @@ def problem_order(problem: Problem) -> tuple[str, int, str, str, str]:
     return (problem.path, -1 if problem.line is None else problem.line, problem.doc_id or "", problem.kind, problem.message)
 
 
-def run(params: dict[str, Any]) -> list[Problem]:
+def run(config: StageConfig) -> list[Problem]:
     """Index all layers, then check and build every shard (cached, parallel) into ``out_dir``.
 
     The main process keeps only where each record is (:class:`LayerLine`); a worker reads its
     shard's records and documents itself, so memory is bounded by a shard, not by the corpus.
     """
-    section = params["annotate"]
-    runtime = params["runtime"]
-    ingest_dir = Path(params["ingest"]["out_dir"])
-    out_dir = Path(section["out_dir"])
-    labels_path = params["schemas"]["labels"]
+    section = config.annotate
+    runtime = config.runtime
+    ingest_dir = config.ingest.out_dir
+    out_dir = section.out_dir
+    labels_path = str(config.schemas.labels)
     schema = load_label_schema(labels_path)
-    check_ratios(section["splits"])
-    annotation_schema = Path(params["schemas"]["annotation"])
+    annotation_schema = config.schemas.annotation
     fingerprint = code_fingerprint(__name__)
-    memo = LineMemo(Path(runtime["cache_dir"]) / "lines" / "annotate.json", digest(fingerprint, annotation_schema.read_text(encoding="utf-8")))
-    lines, problems, dangling = index_layers(Path(section["annotations_dir"]), load_json_schema(annotation_schema), memo=memo)
+    memo = LineMemo(runtime.cache_dir / "lines" / "annotate.json", digest(fingerprint, annotation_schema.read_text(encoding="utf-8")))
+    lines, problems, dangling = index_layers(section.annotations_dir, load_json_schema(annotation_schema), memo=memo)
     memo.save()
     homes = entity_homes_for(dangling, lines) if dangling else {}
-    priority = list(section.get("layer_priority", ["gold", "*"]))
-    whitespace = Severity(params["validate"].get("whitespace_spans", "error")).value
+    priority = list(section.layer_priority)
+    whitespace = config.validate.whitespace_spans
     ingest_keys = json.loads((ingest_dir / "shards.json").read_text(encoding="utf-8"))
     shards = sorted(int(part) for part in ingest_keys)
-    by_shard = group(lines, lambda line: shard_of(line.ref.key, runtime["shards"]))
+    by_shard = group(lines, lambda line: shard_of(line.ref.key, runtime.shards))
     # A record whose shard holds no document cannot match one: checked here, no tables to build.
     orphans = [line for shard, shard_lines in by_shard.items() if part_name(shard) not in ingest_keys for line in shard_lines]
     problems.extend(check_and_select(load_records(orphans), {}, schema, priority=priority, entity_homes=homes)[1])
-    info = dataset_info(params, schema)
-    cache = ShardCache(Path(runtime["cache_dir"]), "annotate")
+    info = dataset_info(config, schema)
+    cache = ShardCache(runtime.cache_dir, "annotate")
     labels_sha = hashlib.sha256(Path(labels_path).read_bytes()).hexdigest()
     keys: dict[int, str] = {}
     todo = []
@@ -266,13 +265,13 @@ def run(params: dict[str, Any]) -> list[Problem]:
         shard_lines = by_shard.get(shard, [])
         shard_homes = {key: homes[key] for key in sorted(homes) if any(line.layer == key[0] for line in shard_lines)}
         keys[shard] = digest(
-            fingerprint, ingest_keys[part_name(shard)], info, labels_sha, section["splits"], priority, whitespace,
+            fingerprint, ingest_keys[part_name(shard)], info, labels_sha, section.splits, priority, whitespace,
             sorted(shard_homes.items()), [line.fingerprint() for line in shard_lines],
         )
         if not cache.has(keys[shard]):
-            job = ShardJob(shard, str(ingest_dir), str(cache.staging(keys[shard])), shard_lines, labels_path, dict(section["splits"]), info, priority, whitespace, shard_homes)
+            job = ShardJob(shard, str(ingest_dir), str(cache.staging(keys[shard])), shard_lines, labels_path, dict(section.splits), info, priority, whitespace, shard_homes)
             todo.append(job)
-    for shard, staging in progress(parallel_map(annotate_shard, todo, workers_from(params)), total=len(todo), description="annotate", minimum=2):
+    for shard, staging in progress(parallel_map(annotate_shard, todo, runtime.worker_count()), total=len(todo), description="annotate", minimum=2):
         cache.commit(keys[shard], Path(staging))
     clean_dir(out_dir)
     layers: Counter[str] = Counter()
@@ -289,7 +288,7 @@ def run(params: dict[str, Any]) -> list[Problem]:
     return problems
 
 
-def main(params: dict[str, Any]) -> int:
+def main(config: StageConfig) -> int:
     """The stage command: problems go to ``validate``, so annotate itself always succeeds."""
-    run(params)
+    run(config)
     return 0

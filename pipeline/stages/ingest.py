@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from pipeline.config import StageConfig
 from pipeline.io import tables
 from pipeline.io.jsonl import LineMemo, LineRef, character_problem, decode_utf8, display_path, line_ref, path_problems, read_lines, scan_jsonl, schema_problems
 from pipeline.core.problems import Problem, Severity
@@ -29,7 +30,7 @@ from pipeline.io.schemas import load_json_schema
 from pipeline.core.segment import segment_arrays
 from pipeline.runtime.cache import ShardCache
 from pipeline.runtime.fingerprint import code_fingerprint, digest
-from pipeline.runtime.pool import parallel_map, workers_from
+from pipeline.runtime.pool import parallel_map
 from pipeline.runtime.shards import clean_dir, group, part_name, shard_of
 
 log = logging.getLogger(__name__)
@@ -205,26 +206,26 @@ def segment_shard(job: tuple[int, list[LineRef], str, str]) -> tuple[int, str]:
     return shard, staging
 
 
-def run(params: dict[str, Any]) -> list[Problem]:
+def run(config: StageConfig) -> list[Problem]:
     """Index the seeds, segment them shard by shard (cached, parallel), write the interim tables.
 
     The main process keeps only where each document is (:class:`LineRef`); each worker reads its
     shard's documents itself, so memory is bounded by a shard, not by the corpus.
     """
-    section = params["ingest"]
-    runtime = params["runtime"]
-    out_dir = Path(section["out_dir"])
-    language = section.get("language", "de")
-    document_schema = Path(params["schemas"]["document"])
+    section = config.ingest
+    runtime = config.runtime
+    out_dir = section.out_dir
+    language = section.language
+    document_schema = config.schemas.document
     fingerprint = code_fingerprint(__name__)
-    memo = LineMemo(Path(runtime["cache_dir"]) / "lines" / "ingest.json", digest(fingerprint, document_schema.read_text(encoding="utf-8")))
-    refs, problems = index_seeds(Path(section["seeds_dir"]), document_schema, memo=memo)
+    memo = LineMemo(runtime.cache_dir / "lines" / "ingest.json", digest(fingerprint, document_schema.read_text(encoding="utf-8")))
+    refs, problems = index_seeds(section.seeds_dir, document_schema, memo=memo)
     memo.save()
-    cache = ShardCache(Path(runtime["cache_dir"]), "ingest")
-    groups = group(refs, lambda ref: shard_of(ref.key, runtime["shards"]))
+    cache = ShardCache(runtime.cache_dir, "ingest")
+    groups = group(refs, lambda ref: shard_of(ref.key, runtime.shards))
     keys = {shard: digest(fingerprint, language, [ref.fingerprint() for ref in shard_refs]) for shard, shard_refs in groups.items()}
     todo = [(shard, shard_refs, language, str(cache.staging(keys[shard]))) for shard, shard_refs in groups.items() if not cache.has(keys[shard])]
-    for shard, staging in progress(parallel_map(segment_shard, todo, workers_from(params)), total=len(todo), description="ingest", minimum=2):
+    for shard, staging in progress(parallel_map(segment_shard, todo, runtime.worker_count()), total=len(todo), description="ingest", minimum=2):
         cache.commit(keys[shard], Path(staging))
     clean_dir(out_dir)
     for shard in groups:
@@ -236,7 +237,7 @@ def run(params: dict[str, Any]) -> list[Problem]:
     return problems
 
 
-def main(params: dict[str, Any]) -> int:
+def main(config: StageConfig) -> int:
     """The stage command: problems go to ``validate``, so ingest itself always succeeds."""
-    run(params)
+    run(config)
     return 0

@@ -34,12 +34,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from pipeline.config import StageConfig
 from pipeline.core.labels import LabelSchema
 from pipeline.core.proposals import Proposer, build_records, gazetteer
 from pipeline.core.scoring import Sentence, evaluate_external, leave_one_document_out
@@ -136,29 +136,29 @@ def germeval_sentences(path: Path, mapping: LabelMapping, schema: LabelSchema, n
 # --------------------------------------------------------------------------- the stage
 
 
-def run(params: dict[str, Any]) -> dict[str, Any]:
+def run(config: StageConfig) -> dict[str, Any]:
     from pipeline.io.interim import read_documents
     from pipeline.io.layers import read_layers
     from pipeline.io.schemas import load_json_schema, load_label_schema
 
-    section = params["preannotate"]
-    schema = load_label_schema(params["schemas"]["labels"])
-    validator = load_json_schema(params["schemas"]["annotation"])
-    language = params.get("ingest", {}).get("language", "de")
-    documents = read_documents(Path(params["ingest"]["out_dir"]), columns=["doc_id", "text", "text_sha256"]).sort_by("doc_id").to_pylist()
+    section = config.preannotate
+    schema = load_label_schema(config.schemas.labels)
+    validator = load_json_schema(config.schemas.annotation)
+    language = config.ingest.language
+    documents = read_documents(config.ingest.out_dir, columns=["doc_id", "text", "text_sha256"]).sort_by("doc_id").to_pylist()
     texts = {d["doc_id"]: d["text"] for d in documents}
     hashes = {d["doc_id"]: d["text_sha256"] for d in documents}
-    gold_dir = Path(params["annotate"]["annotations_dir"]) / section.get("gold_layer", "gold")
+    gold_dir = config.annotate.annotations_dir / section.gold_layer
     records, problems = read_layers(gold_dir, validator)
     if problems:
         log.warning("preannotate: %d problem(s) in the gold layer (first: %s); those lines are left out", len(problems), problems[0].format())
     gold = sorted((r for r in records if hashes.get(r.doc_id) == r.text_sha256), key=lambda r: r.doc_id)
-    hand = read_patterns(Path(section["patterns_dir"]))
+    hand = read_patterns(section.patterns_dir)
     learned = gazetteer(gold, texts, schema.entity_types)
     proposer = Proposer(learned + hand, schema, language)
 
     annotated = {r.doc_id for r in records}
-    targets = [(d["doc_id"], d["text"], d["text_sha256"]) for d in documents if section.get("documents", "without_gold") == "all" or d["doc_id"] not in annotated]
+    targets = [(d["doc_id"], d["text"], d["text_sha256"]) for d in documents if section.documents == "all" or d["doc_id"] not in annotated]
     output = build_records(proposer, sorted(targets))
 
     metrics: dict[str, Any] = {
@@ -171,15 +171,14 @@ def run(params: dict[str, Any]) -> dict[str, Any]:
         "gold_leave_one_document_out": leave_one_document_out(gold, texts, hand, schema, language),
         "external": {},
     }
-    external_dir = Path(os.path.expanduser(str(section.get("external_dir", "../shared/external"))))
-    for name, spec in sorted((section.get("external") or {}).items()):
-        path = external_dir / spec["file"]
+    for name, spec in sorted(section.external.items()):
+        path = section.external_dir / spec.file
         if not path.is_file():
             metrics["external"][name] = {"available": False, "note": f"{path} not found: not evaluated on this machine"}
             log.warning("preannotate: %s not found, external evaluation %s skipped", path, name)
             continue
         try:
-            mapping, _ = load_mapping(spec["mapping"], params["schemas"]["labels"])
+            mapping, _ = load_mapping(spec.mapping, config.schemas.labels)
         except ImportFailed as error:
             raise ValueError(f"preannotate.external.{name}.mapping: {error}") from None
         label_map = scoring_map(mapping, schema)
@@ -187,14 +186,14 @@ def run(params: dict[str, Any]) -> dict[str, Any]:
         result = evaluate_external(proposer, sentences, label_map)
         metrics["external"][name] = {
             "available": True,
-            "file": spec["file"],
+            "file": spec.file,
             "sentences": len(sentences),
             "label_map": dict(sorted(label_map.items(), key=lambda kv: kv[0])),
             **result,
             "note": "outer-level PER/ORG/LOC/OTH; part/deriv spans and exact inner-level entities are not counted; "
             "ruler = gazetteer of all gold documents + hand patterns (nothing built from this corpus)",
         }
-    out_dir = Path(section["out_dir"])
+    out_dir = section.out_dir
     atomic.write_text(out_dir / "preannotations.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in output))
     atomic.write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     micro = metrics["gold_leave_one_document_out"]["entities"]["micro"]
@@ -205,7 +204,7 @@ def run(params: dict[str, Any]) -> dict[str, Any]:
 
 
 
-def main(params: dict[str, Any]) -> int:
+def main(config: StageConfig) -> int:
     """The stage command."""
-    run(params)
+    run(config)
     return 0

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
+from pipeline.config import StageConfig
 from pipeline.core import features
 from pipeline.io import atomic, tables
 from pipeline.core.labels import LabelSchema
@@ -117,9 +118,9 @@ def metrics(files: dict[str, list[Path]]) -> dict[str, Any]:
     }
 
 
-def dataset_card(params: dict[str, Any], schema: LabelSchema, manifest: dict[str, Any], stats: dict[str, Any]) -> str:
+def dataset_card(config: StageConfig, schema: LabelSchema, manifest: dict[str, Any], stats: dict[str, Any]) -> str:
     """A dataset card in the Hugging Face style: YAML header (configs, features, splits) + prose."""
-    publish = params["publish"]
+    publish = config.publish
     files = manifest["files"]
     configs = []
     infos = []
@@ -127,7 +128,7 @@ def dataset_card(params: dict[str, Any], schema: LabelSchema, manifest: dict[str
         if name in tables.FLAT_TABLES:
             configs.append({"config_name": name, "data_files": [{"split": "train", "path": f"{name}/*.parquet"}]})
             continue
-        split_rows = {s: sum(f["rows"] for path, f in files.items() if path.startswith(f"{name}/{s}-")) for s in params["annotate"]["splits"]}
+        split_rows = {s: sum(f["rows"] for path, f in files.items() if path.startswith(f"{name}/{s}-")) for s in config.annotate.splits}
         splits = [s for s, n in split_rows.items() if n]
         configs.append({"config_name": name, "data_files": [{"split": s, "path": f"{name}/{s}-*.parquet"} for s in splits]})
         info: dict[str, Any] = {"config_name": name, "splits": [{"name": s, "num_examples": split_rows[s]} for s in splits]}
@@ -137,8 +138,8 @@ def dataset_card(params: dict[str, Any], schema: LabelSchema, manifest: dict[str
         infos.append(info)
     header = {
         "language": ["de"],
-        "license": publish.get("license", "other"),
-        "pretty_name": publish["pretty_name"],
+        "license": publish.license,
+        "pretty_name": publish.pretty_name,
         "task_categories": ["token-classification", "text-classification"],
         "task_ids": ["named-entity-recognition"],
         "tags": ["relation-extraction", "german", "news"],
@@ -156,9 +157,9 @@ def dataset_card(params: dict[str, Any], schema: LabelSchema, manifest: dict[str
     return f"""---
 {yaml.safe_dump(header, sort_keys=False, allow_unicode=True, width=1000)}---
 
-# {publish['pretty_name']}
+# {publish.pretty_name}
 
-{publish.get('description', '').strip()}
+{publish.description.strip()}
 
 Version **{manifest['version']}**, label schema **{manifest['schema_version']}**.
 
@@ -178,7 +179,7 @@ starts at `window_start` in the document.
 
 ## Sources
 
-{publish.get('sources', '').strip()}
+{publish.sources.strip()}
 
 ## Annotation process
 
@@ -208,7 +209,7 @@ whose types a relation type allows but that carry no relation are labelled `no_r
 
 ## Licence
 
-{publish.get('license_note', '').strip()}
+{publish.license_note.strip()}
 
 ## Statistics
 
@@ -222,10 +223,10 @@ whose types a relation type allows but that carry no relation are labelled `no_r
 """
 
 
-def assemble(params: dict[str, Any], staging: Path) -> dict[str, Any]:
+def assemble(config: StageConfig, staging: Path) -> dict[str, Any]:
     """Put every file of the new dataset into ``staging``; return the manifest."""
-    tables_dir = Path(params["annotate"]["out_dir"])
-    schema = load_label_schema(params["schemas"]["labels"])
+    tables_dir = config.annotate.out_dir
+    schema = load_label_schema(config.schemas.labels)
     files = table_files(tables_dir)
     listed: dict[str, dict[str, Any]] = {}
     for name, paths in files.items():
@@ -239,8 +240,8 @@ def assemble(params: dict[str, Any], staging: Path) -> dict[str, Any]:
     stats = metrics(files)
     layers = json.loads((tables_dir / "layers.json").read_text(encoding="utf-8"))
     manifest = {
-        "dataset": params["publish"]["dataset_name"],
-        "version": str(params["publish"]["version"]),
+        "dataset": config.publish.dataset_name,
+        "version": config.publish.version,
         "schema_version": schema.schema_version,
         "label_schema": schema.to_metadata(),
         "offsets": "half-open [start, end) in Unicode code points into NFC, LF-only documents.text",
@@ -249,7 +250,7 @@ def assemble(params: dict[str, Any], staging: Path) -> dict[str, Any]:
         "files": dict(sorted(listed.items())),
     }
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
-    (staging / "README.md").write_text(dataset_card(params, schema, manifest, stats), encoding="utf-8")
+    (staging / "README.md").write_text(dataset_card(config, schema, manifest, stats), encoding="utf-8")
     for path in sorted(staging.rglob("*")):
         if path.is_file():
             atomic.fsync_file(path)
@@ -257,32 +258,33 @@ def assemble(params: dict[str, Any], staging: Path) -> dict[str, Any]:
     return manifest
 
 
-def run(params: dict[str, Any]) -> dict[str, Any]:
-    report = Path(params["validate"]["report"])
+def run(config: StageConfig) -> dict[str, Any]:
+    """Publish the tables if ``validate`` passed (:class:`PublishRefused` if not); the manifest."""
+    report = config.validate.report
     if not report.exists():
         raise PublishRefused(f"{report} does not exist: run validate first; nothing was published")
     summary = json.loads(report.read_text(encoding="utf-8"))
     if not summary.get("passed"):
         raise PublishRefused(f"{report} records {summary.get('errors')} validation error(s); nothing was published")
-    published = Path(params["publish"]["out_dir"])
+    published = config.publish.out_dir
     published.parent.mkdir(parents=True, exist_ok=True)
     recover(published)
     staging = staging_dir(published)
     staging.mkdir(parents=True)
-    manifest = assemble(params, staging)
+    manifest = assemble(config, staging)
     checkpoint("before-swap")
     swap_in(staging, published)
     checkpoint("after-swap")
-    metrics_path = Path(params["publish"]["metrics"])
+    metrics_path = config.publish.metrics
     atomic.write_text(metrics_path, json.dumps(manifest["metrics"], indent=2, sort_keys=True) + "\n")
     log.info("publish: %s %s → %s", manifest["dataset"], manifest["version"], published)
     return manifest
 
 
-def main(params: dict[str, Any]) -> int:
+def main(config: StageConfig) -> int:
     """The stage command: exit 1, naming why, when validation did not pass (nothing is published)."""
     try:
-        run(params)
+        run(config)
     except PublishRefused as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

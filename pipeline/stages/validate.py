@@ -37,16 +37,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipeline.config import StageConfig
 from pipeline.core.derived_columns import DERIVED_FROM, derive_columns, substitutions
 from pipeline.core.labels import LabelSchema
 from pipeline.core.problems import Problem, Severity
-from pipeline.io import tables
+from pipeline.io import atomic, tables
 from pipeline.io.problemlog import read_problems, write_problems
 from pipeline.io.schemas import load_label_schema, load_suites
 from pipeline.runtime.cache import ShardCache
 from pipeline.runtime.fingerprint import code_fingerprint, digest
 from pipeline.runtime.gx import Expectations, Tagged, import_gx, in_order
-from pipeline.runtime.pool import parallel_map, workers_from
+from pipeline.runtime.pool import parallel_map
 
 log = logging.getLogger(__name__)
 
@@ -192,26 +193,25 @@ def check_chunk(index: int) -> tuple[Tagged, int]:
     return work["expectations"].run_tagged(frames, chunk_suites, work["paths"], order=list(work["suites"]))
 
 
-def validate(params: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
+def validate(config: StageConfig) -> tuple[dict[str, Any], list[Problem]]:
     """Collect the stage problems, run the table suites, return the summary and all problems.
 
     The documents table is checked whole; the other tables shard by shard, in chunks, skipping
     shards whose exact contents already passed the same suites (a per-shard cache of passes).
     """
-    problems = list(read_problems(Path(params["ingest"]["out_dir"]) / "problems.jsonl"))
-    tables_dir = Path(params["annotate"]["out_dir"])
+    problems = list(read_problems(config.ingest.out_dir / "problems.jsonl"))
+    tables_dir = config.annotate.out_dir
     problems += list(read_problems(tables_dir / "problems.jsonl"))
-    schema = load_label_schema(params["schemas"]["labels"])
-    splits = list(params["annotate"]["splits"])
-    suites_path = Path(params["schemas"]["expectations"])
-    section = params["validate"]
+    schema = load_label_schema(config.schemas.labels)
+    splits = list(config.annotate.splits)
+    suites_path = config.schemas.expectations
     paths = {name: str(tables_dir / name) for name in tables.SCHEMAS}
     suites = load_suites(suites_path, substitutions(schema, splits))
 
     # Which checks can be skipped: every shard's contents (and so the whole documents table) are
     # named by annotate's shard keys; a pass is recorded per shard key and suites + code.
     shard_keys: dict[str, str] = json.loads((tables_dir / "shards.json").read_text(encoding="utf-8")) if (tables_dir / "shards.json").exists() else {}
-    passes = ShardCache(Path(params["runtime"]["cache_dir"]), "validate")
+    passes = ShardCache(config.runtime.cache_dir, "validate")
     checks = suite_key(suites_path, schema, splits)
     pass_key = {part: digest(checks, key) for part, key in shard_keys.items()}
     documents_key = digest(checks, "documents", sorted(shard_keys.items())) if shard_keys else None
@@ -225,8 +225,8 @@ def validate(params: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
         importer = threading.Thread(target=import_gx, name="import-gx", daemon=True)
         importer.start()
         documents = read_document_lengths(tables_dir)
-        workers = workers_from(params)
-        groups = chunks(todo, tables_dir, int(section.get("chunk_rows", 2_000_000)), workers)
+        workers = config.runtime.worker_count()
+        groups = chunks(todo, tables_dir, config.validate.chunk_rows, workers)
         _WORK.update(
             tables_dir=tables_dir, suites=suites, paths=paths, groups=groups, prepared={},
             lengths=documents[["doc_id", "doc_length"]], known=documents["doc_id"],
@@ -303,21 +303,21 @@ def markdown_report(summary: dict[str, Any], problems: Iterable[Problem]) -> str
     return "\n".join(lines)
 
 
-def run(params: dict[str, Any]) -> bool:
-    """Validate, write the reports, print every problem; True when nothing is an error."""
-    summary, problems = validate(params)
-    section = params["validate"]
-    report = Path(section["report"])
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    write_problems(problems, Path(section["problems"]))
-    Path(section["summary"]).write_text(markdown_report(summary, problems), encoding="utf-8")
+def run(config: StageConfig) -> bool:
+    """Validate, write the reports (each atomically: ``publish`` reads the verdict), print every
+    problem; True when nothing is an error."""
+    summary, problems = validate(config)
+    section = config.validate
+    report = section.report
+    atomic.write_text(report, json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    write_problems(problems, section.problems)
+    atomic.write_text(section.summary, markdown_report(summary, problems))
     for problem in problems:
         print(problem.format(), file=sys.stderr)
     log.info("validate: %d error(s), %d warning(s); report in %s", summary["errors"], summary["warnings"], report)
     return bool(summary["passed"])
 
 
-def main(params: dict[str, Any]) -> int:
+def main(config: StageConfig) -> int:
     """The stage command: exit 1 when any problem is an error."""
-    return 0 if run(params) else 1
+    return 0 if run(config) else 1

@@ -1,4 +1,5 @@
-"""The text rules of ``pipeline.core.text``: raw → normalised offsets, offset units, forbidden characters."""
+"""The text rules of ``pipeline.core.text``: normalisation, its hash, UTF-16 ⇄ code points, raw → normalised
+offsets (OffsetMap), offset units, forbidden characters."""
 
 from __future__ import annotations
 
@@ -8,7 +9,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.core.text import SHOWN, OffsetMap, escape_forbidden, forbidden_characters, normalise_text, raw_to_normalised, to_codepoints
+from pipeline.core.text import (
+    SHOWN,
+    codepoint_to_utf16,
+    escape_forbidden,
+    forbidden_characters,
+    normalise_text,
+    OffsetMap,
+    raw_to_normalised,
+    text_sha256,
+    to_codepoints,
+    utf16_to_codepoint,
+)
 
 # --------------------------------------------------------------------------- raw → normalised offsets
 
@@ -193,3 +205,43 @@ def test_forbidden_characters_agrees_with_the_unicode_definitions(value: str):
     assert found == expected
     assert all(f.error == (f.kind in ("lone-surrogate", "control-character")) for f in forbidden_characters(value))
 
+
+def test_normalise_strips_bom_and_unifies_line_endings():
+    assert normalise_text("\ufeffa\r\nb\rc\n") == "a\nb\nc\n"
+
+
+def test_normalise_composes_nfd_umlauts():
+    nfd = unicodedata.normalize("NFD", "Südkorea")
+    assert len(nfd) == 9
+    assert normalise_text(nfd) == "Südkorea"
+
+
+def test_sha256_is_of_the_utf8_text():
+    assert text_sha256("a") == "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"
+
+
+def test_utf16_offsets_after_emoji_shift_by_one_per_astral_character():
+    text = "🙂 Kim trifft 🇰🇷 Moon"
+    kim = text.index("Kim")
+    moon = text.index("Moon")
+    assert codepoint_to_utf16(text, [kim, moon]) == [kim + 1, moon + 3]
+    assert utf16_to_codepoint(text, [kim + 1, moon + 3]) == [kim, moon]
+
+
+def test_utf16_offset_inside_surrogate_pair_is_rejected():
+    with pytest.raises(ValueError, match="splits the surrogate pair"):
+        utf16_to_codepoint("a🙂b", [2])
+
+
+def test_offset_outside_text_is_rejected():
+    with pytest.raises(ValueError, match="outside the text"):
+        codepoint_to_utf16("abc", [4])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=0, max_size=40), st.data())
+def test_utf16_round_trip(text, data):
+    offsets = data.draw(st.lists(st.integers(0, len(text)), max_size=6))
+    units = codepoint_to_utf16(text, offsets)
+    assert units == [len(text[:o].encode("utf-16-le")) // 2 for o in offsets]
+    assert utf16_to_codepoint(text, units) == offsets

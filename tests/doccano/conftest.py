@@ -100,8 +100,8 @@ def roundtrip_workspace(tmp_path_factory: pytest.TempPathFactory):
         pytest.skip(f"third-party corpora not found in {external_dir()} (set CORPUS_EXTERNAL_DIR)")
     root = tmp_path_factory.mktemp("roundtrip")
     docs = build_documents(220)
-    params = write_workspace(root, docs)
-    return root, params, docs
+    config = write_workspace(root, docs)
+    return root, config, docs
 
 
 @pytest.fixture(scope="session")
@@ -111,8 +111,8 @@ def small_workspace(tmp_path_factory: pytest.TempPathFactory):
 
     root = tmp_path_factory.mktemp("small")
     docs = handcrafted()
-    params = write_workspace(root, docs)
-    return root, params, docs
+    config = write_workspace(root, docs)
+    return root, config, docs
 
 
 @pytest.fixture(scope="session")

@@ -17,9 +17,12 @@ import shutil
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from pipeline.config import Config
 
 REPO = Path(__file__).resolve().parents[2]
 EXTERNAL_ENV = "CORPUS_EXTERNAL_DIR"
@@ -229,11 +232,12 @@ def build_documents(n_external: int) -> list[Doc]:
     return handcrafted() + mobie + germeval
 
 
-def write_workspace(root: Path, docs: list[Doc], *, with_repo_seed: bool = True) -> dict[str, Any]:
+def write_workspace(root: Path, docs: list[Doc], *, with_repo_seed: bool = True) -> Config:
     """A corpus folder (seeds, gold layer, params.yaml with absolute paths) ingested in-process.
 
-    Returns the params (absolute paths) after running the ingest stage.
+    Returns the config of its params.yaml after running the ingest stage.
     """
+    from pipeline.config import load_config
     from pipeline.stages import ingest
     from pipeline.io.schemas import load_label_schema
 
@@ -260,13 +264,13 @@ def write_workspace(root: Path, docs: list[Doc], *, with_repo_seed: bool = True)
     params["preannotate"]["out_dir"] = str(root / "corpus" / "preannotations")
     params["preannotate"]["patterns_dir"] = str(REPO / "corpus" / "patterns")
     params["publish"]["out_dir"] = str(root / "corpus" / "published")
-    if "runtime" in params:
-        params["runtime"]["cache_dir"] = str(root / ".cache" / "pipeline")
+    params["runtime"]["cache_dir"] = str(root / ".cache" / "pipeline")
     (root / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    problems = ingest.run(params)
+    config = load_config(root / "params.yaml")
+    problems = ingest.run(config.for_stage("ingest"))
     errors = [p for p in problems if p.severity.value == "error"]
     assert not errors, [p.format() for p in errors[:5]]
-    return params
+    return config
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

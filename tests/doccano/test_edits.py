@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -151,19 +152,16 @@ def test_suggestions_fill_an_annotators_empty_examples_and_never_overwrite(small
     from pipeline.doccano.cli import load_records
     from pipeline.io.schemas import load_label_schema
 
-    root, params, _ = small_workspace
-    params = json.loads(json.dumps(params))
-    params["preannotate"]["documents"] = "all"
-    params["preannotate"]["out_dir"] = str(tmp_path / "preannotations")
-    params["preannotate"]["external"] = {}
-    preannotate.run(params)
-    schema = load_label_schema(params["schemas"]["labels"])
-    documents = read_documents(Path(params["ingest"]["out_dir"]))
-    proposals = load_records(params, ["preannotations"], documents, schema)
+    root, config, _ = small_workspace
+    config = replace(config, preannotate=replace(config.preannotate, documents="all", out_dir=tmp_path / "preannotations", external={}))
+    preannotate.run(config.for_stage("preannotate"))
+    schema = load_label_schema(config.schemas.labels)
+    documents = read_documents(config.ingest.out_dir)
+    proposals = load_records(config.for_stage("doccano"), ["preannotations"], documents, schema)
     assert proposals and all(r.source == "preannotation:gazetteer" for r in proposals.values())
 
     project = projects("suggest")
-    gold = load_records(params, ["gold"], documents, schema)
+    gold = load_records(config.for_stage("doccano"), ["gold"], documents, schema)
     push(admin_session, project=project, documents=documents, records=gold, schema=schema)
     username, password = make_user("ben")
     info = admin_session.require_project(project)

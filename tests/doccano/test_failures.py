@@ -46,8 +46,8 @@ def free_port() -> int:
 
 @pytest.fixture
 def small(small_workspace):
-    root, params, docs = small_workspace
-    return root, root / "params.yaml", params
+    root, config, docs = small_workspace
+    return root, root / "params.yaml", config
 
 
 def test_server_unreachable(small, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
@@ -111,10 +111,10 @@ def test_label_in_doccano_not_in_schema(small, doccano_env, admin_session, proje
 
 
 def test_upload_rejected(small, admin_session, projects, monkeypatch: pytest.MonkeyPatch):
-    _, _, params = small
-    schema = load_label_schema(params["schemas"]["labels"])
-    documents = read_documents(Path(params["ingest"]["out_dir"]))
-    records = load_records(params, ["gold"], documents, schema)
+    _, _, config = small
+    schema = load_label_schema(config.schemas.labels)
+    documents = read_documents(config.ingest.out_dir)
+    records = load_records(config.for_stage("doccano"), ["gold"], documents, schema)
     project = projects("rejected")
     real = convert.to_doccano
 

@@ -8,7 +8,6 @@ BOM and NFD input (normalised by ingest before push).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -24,18 +23,18 @@ pytestmark = pytest.mark.doccano
 
 @pytest.fixture(scope="module")
 def pushed(roundtrip_workspace, admin_session, projects):
-    root, params, docs = roundtrip_workspace
-    schema = load_label_schema(params["schemas"]["labels"])
-    documents = read_documents(Path(params["ingest"]["out_dir"]))
-    records = load_records(params, ["gold"], documents, schema)
+    root, config, docs = roundtrip_workspace
+    schema = load_label_schema(config.schemas.labels)
+    documents = read_documents(config.ingest.out_dir)
+    records = load_records(config.for_stage("doccano"), ["gold"], documents, schema)
     project = projects("roundtrip")
     report = push(admin_session, project=project, documents=documents, records=records, schema=schema)
-    return {"root": root, "params": params, "schema": schema, "documents": documents, "records": records, "project": project, "report": report}
+    return {"root": root, "config": config, "schema": schema, "documents": documents, "records": records, "project": project, "report": report}
 
 
 def _gold(pushed) -> dict[str, dict]:
     gold = {}
-    for path in sorted((Path(pushed["params"]["annotate"]["annotations_dir"]) / "gold").glob("*.jsonl")):
+    for path in sorted((pushed["config"].annotate.annotations_dir / "gold").glob("*.jsonl")):
         for record in read_jsonl(path):
             gold[record["doc_id"]] = record
     return gold
@@ -97,7 +96,7 @@ def test_pulled_layer_is_valid_for_the_annotate_stage(pushed, admin_session, tmp
     from pipeline.io.schemas import load_json_schema
 
     pull(admin_session, project=pushed["project"], schema=pushed["schema"], out_dir=tmp_path, confirmed_only=False)
-    records, problems = read_layers(tmp_path, load_json_schema(pushed["params"]["schemas"]["annotation"]))
+    records, problems = read_layers(tmp_path, load_json_schema(pushed["config"].schemas.annotation))
     assert not problems and records
     assert {r.layer for r in records} == {f"annotators/{admin_session.username}"}
     docs = {d.doc_id: d for d in pushed["documents"]}

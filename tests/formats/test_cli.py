@@ -68,3 +68,51 @@ def test_bad_options_and_missing_published_dataset(tmp_path):
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("", encoding="utf-8")
     assert "pass --force" in invoke("export", "conll", str(tmp_path / "full"), "--published", str(tmp_path / "nothing")).output
+
+
+def params_file(tmp_path: Path, **paths: str) -> Path:
+    """The repository's params.yaml with the given ``section.key: path`` values (keys as ``section__key``)."""
+    import yaml
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    params["schemas"]["labels"] = str(REPO / "schemas/labels.yaml")
+    for dotted, value in paths.items():
+        section, key = dotted.split("__")
+        params[section][key] = value
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_paths_left_out_come_from_the_params_file(tmp_path):
+    params = params_file(tmp_path, ingest__seeds_dir=str(tmp_path / "configured-seeds"), annotate__annotations_dir=str(tmp_path / "configured-annotations"))
+    outcome = invoke("import", "doccano", str(source(tmp_path)), "--name", "x", "--params", str(params), "--reports-dir", str(tmp_path / "imported"))
+    assert outcome.exit_code == 0, outcome.output
+    assert (tmp_path / "configured-seeds/x.jsonl").exists() and (tmp_path / "configured-annotations/imported/x/x.jsonl").exists()
+
+
+def test_an_explicit_option_wins_over_the_params_file(tmp_path):
+    params = params_file(tmp_path, ingest__seeds_dir=str(tmp_path / "configured-seeds"))
+    outcome = invoke("import", "doccano", str(source(tmp_path)), "--name", "x", "--params", str(params), *dirs(tmp_path))
+    assert outcome.exit_code == 0, outcome.output
+    assert (tmp_path / "seeds/x.jsonl").exists() and not (tmp_path / "configured-seeds").exists()
+
+
+def test_the_params_file_is_read_only_for_an_option_left_out(tmp_path):
+    missing = tmp_path / "nope.yaml"
+    assert invoke("import", "doccano", str(source(tmp_path)), "--name", "x", "--params", str(missing), *dirs(tmp_path)).exit_code == 0
+    outcome = invoke("import", "doccano", str(source(tmp_path)), "--name", "y", "--dry-run", "--params", str(missing))
+    assert outcome.exit_code == 1
+    assert f"error: cannot read {missing} (No such file or directory) for the default of --labels (schemas.labels); pass --labels or --params" in outcome.output
+
+
+def test_a_bad_params_file_is_named_as_the_config_names_it(tmp_path):
+    params = params_file(tmp_path, publish__out_dir="")
+    outcome = invoke("export", "conll", str(tmp_path / "out"), "--params", str(params))
+    assert outcome.exit_code == 1 and f"error: {params}: publish.out_dir: expected a non-empty path, got ''" in outcome.output
+
+
+def test_export_reads_the_published_dataset_named_in_the_params_file(tmp_path):
+    params = params_file(tmp_path, publish__out_dir=str(tmp_path / "configured-published"))
+    outcome = invoke("export", "conll", str(tmp_path / "out"), "--params", str(params))
+    assert outcome.exit_code == 1 and f"{tmp_path / 'configured-published' / 'manifest.json'} does not exist" in outcome.output

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from stage_helpers import corpus, for_stage, params_for
 from pipeline.core.selection import check_and_select
 from pipeline.core.spans import Document, record_from_json
 from pipeline.core.text import text_sha256
 from pipeline.io.schemas import load_label_schema
+from pipeline.runtime.shards import shard_of
+from pipeline.stages import annotate, ingest
 from pipeline.stages.annotate import build_in_batches, build_shard, document_infos
 from pipeline.stages.ingest import SourcedDocument, segment_documents
 
@@ -57,3 +61,30 @@ def test_a_record_whose_entity_crosses_a_paragraph_contributes_nothing():
     assert [p.kind for p in result.problems] == ["entity-crosses-paragraph"]
     assert result.tables["entities"].num_rows == 0 and result.layers == {}
     assert set(result.tables["tokens"].column("ner_tag").to_pylist()) == {"O"}
+
+
+def test_records_are_checked_in_the_shard_of_their_document_wherever_that_is(tmp_path: Path):
+    """A record for a document that was never ingested is reported both when its shard holds
+    other documents (checked by a worker) and when it holds none (checked by the main process),
+    and a relation into another document names that document even across shards."""
+    root = tmp_path / "r"
+    corpus(root, 3)
+    params = params_for(root, tmp_path / "cache", 2, shards=8)
+    used = {shard_of(f"doc-{n:03d}", 8) for n in range(3)}
+    in_used = next(f"ghost-{n}" for n in range(100) if shard_of(f"ghost-{n}", 8) in used)
+    in_empty = next(f"ghost-{n}" for n in range(100) if shard_of(f"ghost-{n}", 8) not in used)
+    layer = root / "annotations" / "gold" / "g.jsonl"
+    records = [json.loads(line) for line in layer.read_text().splitlines()]
+    away = next(n for n in (1, 2) if shard_of(f"doc-{n:03d}", 8) != shard_of("doc-000", 8))
+    records[away]["entities"][0]["id"] = "T9"
+    records[0]["relations"] = [{"id": "R1", "head": "T1", "tail": "T9", "label": "meets"}]
+    ghosts = [{**records[1], "doc_id": ghost} for ghost in (in_used, in_empty)]
+    layer.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records + ghosts))
+    assert ingest.run(for_stage(params, "ingest")) == []
+    problems = annotate.run(for_stage(params, "annotate"))
+    assert [(p.line, p.doc_id, p.kind) for p in problems] == [
+        (1, "doc-000", "missing-argument"),
+        (4, in_used, "unknown-document"),
+        (5, in_empty, "unknown-document"),
+    ]
+    assert f"belongs to document(s) doc-{away:03d}" in problems[0].message

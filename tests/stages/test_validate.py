@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from repo_helpers import tree_bytes
+from stage_helpers import corpus, for_stage, params_for
 from pipeline.cli import app
 from pipeline.core.derived_columns import derive_columns, substitutions
 from pipeline.io.schemas import load_label_schema, load_suites
@@ -174,12 +176,11 @@ def test_each_table_expectation_catches_its_corruption(built_repo: Path, table: 
 def sharded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     """40 documents in 8 shards, ingested and annotated (not validated)."""
     from pipeline.stages import annotate, ingest
-    from test_shards import corpus, params_for
 
     root = tmp_path_factory.mktemp("sharded")
     corpus(root, 40)
-    params = params_for(root, root / "cache", 1)
-    assert ingest.run(params) == [] and annotate.run(params) == []
+    params = params_for(root, root / "cache", 1, shards=8)
+    assert ingest.run(for_stage(params, "ingest")) == [] and annotate.run(for_stage(params, "annotate")) == []
     return root, params
 
 
@@ -206,7 +207,7 @@ def test_table_problems_do_not_depend_on_chunks_or_workers(sharded, tmp_path: Pa
     params = json.loads(json.dumps(params))
     params["annotate"]["out_dir"] = str(corrupt)
     runs = [
-        stage.validate(_with(params, tmp_path / f"cache-{workers}-{rows}", workers, rows))[1]
+        stage.validate(for_stage(_with(params, tmp_path / f"cache-{workers}-{rows}", workers, rows), "validate"))[1]
         for workers, rows in ((1, 10**9), (2, 10**9), (1, 1), (2, 1))
     ]
     assert all(run == runs[0] for run in runs[1:])
@@ -244,13 +245,13 @@ def test_a_rerun_on_passed_shards_does_not_import_great_expectations(sharded, tm
 
     _, params = sharded
     params = _with(params, tmp_path / "cache", 2, 10**6)
-    (tmp_path / "params.json").write_text(json.dumps(params))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
     script = (
-        "import json, logging, sys\n"
+        "import logging, sys\n"
         "logging.basicConfig(level=logging.INFO)\n"
+        "from pipeline.config import load_config\n"
         "from pipeline.stages import validate\n"
-        f"params = json.loads(open({str(tmp_path / 'params.json')!r}).read())\n"
-        "assert validate.run(params)\n"
+        f"assert validate.run(load_config({str(tmp_path / 'params.yaml')!r}).for_stage('validate'))\n"
         "print('gx imported:', 'great_expectations' in sys.modules)\n"
     )
     report = Path(params["validate"]["report"])

@@ -1,3 +1,5 @@
+"""The ingest stage: seeds → normalised documents and their segmentation; every bad input reported, none raised."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +9,7 @@ from pathlib import Path
 from pipeline.stages.ingest import read_seeds, segment_documents
 from pipeline.core.text import text_sha256
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "schemas" / "document.schema.json"
 
 

@@ -1,3 +1,5 @@
+"""Segmentation: every token and sentence slices the text; sentences never cross paragraphs."""
+
 from __future__ import annotations
 
 from hypothesis import given, settings

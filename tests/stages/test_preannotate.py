@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pipeline.config import Config, parse_config
 from pipeline.formats.mapping import load_mapping
 from pipeline.core import proposals, scoring
 from pipeline.stages import preannotate
@@ -17,7 +18,7 @@ from pipeline.core.spans import record_from_json
 from pipeline.core.text import text_sha256
 from pipeline.io.schemas import load_json_schema, load_label_schema
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SCHEMA = load_label_schema(REPO / "schemas" / "labels.yaml")
 
 
@@ -133,7 +134,8 @@ def test_score_as_must_name_a_type_the_mapping_produces():
 
 
 @pytest.fixture
-def workspace(tmp_path: Path):
+def workspace(tmp_path: Path) -> Config:
+    """The seed (with its gold record) and one new document, ingested; the config of it all."""
     from pipeline.stages import ingest
 
     params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
@@ -148,19 +150,19 @@ def workspace(tmp_path: Path):
     params["ingest"].update(seeds_dir=str(seeds), out_dir=str(tmp_path / "interim" / "ingest"))
     params["annotate"]["annotations_dir"] = str(tmp_path / "annotations")
     params["preannotate"].update(patterns_dir=str(REPO / "corpus" / "patterns"), out_dir=str(tmp_path / "pre"), external_dir=str(tmp_path / "no-external"))
-    if "runtime" in params:
-        params["runtime"]["cache_dir"] = str(tmp_path / "cache")
-    ingest.run(params)
-    return params
+    params["runtime"]["cache_dir"] = str(tmp_path / "cache")
+    config = parse_config(params)
+    ingest.run(config.for_stage("ingest"))
+    return config
 
 
 def test_stage_proposes_for_documents_without_gold_and_writes_honest_metrics(workspace):
-    metrics = preannotate.run(workspace)
-    out = Path(workspace["preannotate"]["out_dir"])
+    metrics = preannotate.run(workspace.for_stage("preannotate"))
+    out = workspace.preannotate.out_dir
     lines = (out / "preannotations.jsonl").read_text(encoding="utf-8").splitlines()
     records = [json.loads(line) for line in lines]
     assert [r["doc_id"] for r in records] == ["neu-1"]  # the seed has gold: no proposals for it
-    validator = load_json_schema(workspace["schemas"]["annotation"])
+    validator = load_json_schema(workspace.schemas.annotation)
     assert all(not list(validator.iter_errors(r)) for r in records)
     record = records[0]
     assert record["source"] == "preannotation:gazetteer"
@@ -173,7 +175,7 @@ def test_stage_proposes_for_documents_without_gold_and_writes_honest_metrics(wor
     assert on_disk["gold_leave_one_document_out"]["documents"] == 1 and "degenerate" in on_disk["gold_leave_one_document_out"]["note"]
     assert on_disk["external"]["germeval2014_dev"]["available"] is False
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    preannotate.run(workspace)
+    preannotate.run(workspace.for_stage("preannotate"))
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # deterministic: a rerun changes no byte
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from pipeline.io.jsonl import LineMemo, line_ref, read_lines, scan_jsonl
 from pipeline.io.schemas import load_json_schema
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DOCUMENT_SCHEMA = load_json_schema(REPO / "schemas" / "document.schema.json")
 
 
