@@ -37,7 +37,7 @@ ALLOWED = {
     "io": {"core"},
     "runtime": {"core", "io"},
     "stages": {"core", "io", "runtime", "config", "formats"},
-    "formats": {"core", "io", "runtime", "doccano"},
+    "formats": {"core", "io", "runtime", "doccano", "config"},
     "doccano": {"core", "io", "runtime", "config"},
     "config": set(),
     "cli": {"runtime", "stages", "doccano", "formats", "config"},
