@@ -5,13 +5,15 @@
 that ``validate`` can report them all; ``annotate`` drops a record with any error, the doccano
 client refuses to push one. It is composed of small rules, each over one entity or relation (or
 the entities of one layer) and each returning its problems, so that a caller that builds records
-itself (an importer) can apply the same rule with the same kind and message and decide per item
-what to skip:
+itself applies the same rule with the same kind and message and decides per item what to skip
+(the importers do: :mod:`pipeline.formats.build`):
 
 * :func:`anchor_problem`: the record's ``text_sha256`` against its document
   (``unknown-document``, ``hash-of-raw-text``, ``hash-mismatch``);
-* :func:`span_problems`: one entity against the text and the label schema (``offset-out-of-range``,
-  ``empty-span``, ``span-text-mismatch``, ``unknown-label``, ``whitespace-span``);
+* :func:`span_problems`: one entity against the text and the label schema, made of
+  :func:`range_problem` (``offset-out-of-range``, ``empty-span``), :func:`span_text_problem`
+  (``span-text-mismatch``), :func:`label_problem` (``unknown-label``) and
+  :func:`whitespace_problem` (``whitespace-span``);
 * :func:`overlap_problems`: the entities of one record against the schema's ``overlap``;
 * :func:`relation_label_problem`, :func:`missing_argument_problem`, :func:`self_relation_problem`,
   :func:`relation_type_problem` and :class:`RelationRepeats` (``duplicate-relation``,
@@ -28,7 +30,7 @@ Pure: touches no files.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 
 from pipeline.core.labels import LabelSchema, RelationType
@@ -109,29 +111,55 @@ def in_text(entity: Entity, text: str) -> bool:
     return 0 <= entity.start < entity.end <= len(text)
 
 
+def range_problem(site: Site, entity: Entity, text: str) -> Problem | None:
+    """``offset-out-of-range`` or ``empty-span`` when the entity is not a non-empty span inside
+    ``text``; nothing else about it can be checked then."""
+    if entity.end > len(text):
+        return site.problem("offset-out-of-range", f"{where_entity(entity)} ends after the text (length {len(text)})")
+    if entity.start >= entity.end:
+        return site.problem("empty-span", f"{where_entity(entity)} has start >= end")
+    return None
+
+
+def span_text_problem(site: Site, entity: Entity, text: str, stored_text: str | None) -> Problem | None:
+    """``span-text-mismatch`` when the span text a record (or a source) stores differs from the
+    document text at the entity's offsets (``None``: nothing stored, nothing to compare)."""
+    span = text[entity.start : entity.end]
+    if stored_text is None or stored_text == span:
+        return None
+    return site.problem("span-text-mismatch", f"{where_entity(entity)} stores text {stored_text!r} but the document has {span!r} there")
+
+
+def label_problem(site: Site, entity: Entity, schema: LabelSchema) -> Problem | None:
+    """``unknown-label`` unless the label schema defines the entity's label."""
+    if entity.label in schema.entity_types:
+        return None
+    return site.problem("unknown-label", f"{where_entity(entity)} has label {entity.label!r}, not in the label schema {list(schema.entity_types)}")
+
+
+def whitespace_problem(site: Site, entity: Entity, text: str, severity: Severity = Severity.ERROR) -> Problem | None:
+    """``whitespace-span`` (with ``severity``: ``validate.whitespace_spans``) when the span has
+    leading or trailing whitespace."""
+    span = text[entity.start : entity.end]
+    if span == span.strip():
+        return None
+    return site.problem("whitespace-span", f"{where_entity(entity)} {span!r} has leading or trailing whitespace", severity)
+
+
 def span_problems(
     site: Site, entity: Entity, text: str, schema: LabelSchema, whitespace: Severity = Severity.ERROR, stored_text: str | None = None
 ) -> list[Problem]:
     """One entity against the text and the label schema.
 
-    A span outside the text or empty is reported alone (nothing else can be checked); otherwise
-    the span text the record stores (``stored_text``), the label and surrounding whitespace
-    (reported with severity ``whitespace``: ``validate.whitespace_spans``).
+    A span outside the text or empty is reported alone (:func:`range_problem`: nothing else can
+    be checked); otherwise the span text the record stores (``stored_text``), the label and
+    surrounding whitespace (reported with severity ``whitespace``: ``validate.whitespace_spans``).
     """
-    where = where_entity(entity)
-    if entity.end > len(text):
-        return [site.problem("offset-out-of-range", f"{where} ends after the text (length {len(text)})")]
-    if entity.start >= entity.end:
-        return [site.problem("empty-span", f"{where} has start >= end")]
-    found = []
-    span = text[entity.start : entity.end]
-    if stored_text is not None and stored_text != span:
-        found.append(site.problem("span-text-mismatch", f"{where} stores text {stored_text!r} but the document has {span!r} there"))
-    if entity.label not in schema.entity_types:
-        found.append(site.problem("unknown-label", f"{where} has label {entity.label!r}, not in the label schema {list(schema.entity_types)}"))
-    if span != span.strip():
-        found.append(site.problem("whitespace-span", f"{where} {span!r} has leading or trailing whitespace", whitespace))
-    return found
+    out_of_range = range_problem(site, entity, text)
+    if out_of_range is not None:
+        return [out_of_range]
+    found = [span_text_problem(site, entity, text, stored_text), label_problem(site, entity, schema), whitespace_problem(site, entity, text, whitespace)]
+    return [p for p in found if p is not None]
 
 
 def overlap_problems(site: Site, entities: Sequence[Entity], schema: LabelSchema) -> list[Problem]:
@@ -168,11 +196,12 @@ def relation_label_problem(site: Site, relation: Relation, schema: LabelSchema) 
 
 
 def missing_argument_problem(
-    site: Site, relation: Relation, entities: Mapping[str, Entity], homes: Mapping[str, Sequence[str]] | None = None
+    site: Site, relation: Relation, entities: Container[str], homes: Mapping[str, Sequence[str]] | None = None
 ) -> Problem | None:
-    """``missing-argument`` when head or tail is not one of ``entities`` (id → entity of the same
-    record). ``homes`` maps such an id to the documents whose records (of the same layer) define
-    it, so that a relation pointing into another document can say so."""
+    """``missing-argument`` when head or tail is not one of ``entities`` (the ids of the same
+    record's entities, e.g. a mapping id → entity). ``homes`` maps such an id to the documents
+    whose records (of the same layer) define it, so that a relation pointing into another
+    document can say so."""
     missing = [role for role, ref in (("head", relation.head), ("tail", relation.tail)) if ref not in entities]
     if not missing:
         return None
@@ -210,16 +239,27 @@ class RelationRepeats:
     def __init__(self) -> None:
         self._seen: dict[tuple[str, str, str], str] = {}
 
-    def problem(self, site: Site, relation: Relation, rtype: RelationType | None) -> Problem | None:
-        """The repeat problem of ``relation``, or ``None`` after remembering it as new."""
+    def repeat(self, site: Site, relation: Relation, rtype: RelationType | None) -> Problem | None:
+        """``duplicate-relation`` or ``symmetric-duplicate`` when ``relation`` repeats one seen
+        before; ``relation`` is not remembered (see :meth:`add`)."""
         key = (relation.label, relation.head, relation.tail)
         if key in self._seen:
             return site.problem("duplicate-relation", f"relation {relation.id} repeats relation {self._seen[key]}")
         swapped = (relation.label, relation.tail, relation.head)
         if rtype is not None and rtype.symmetric and swapped in self._seen:
             return site.problem("symmetric-duplicate", f"relation {relation.id} repeats symmetric relation {self._seen[swapped]} with head and tail swapped")
-        self._seen[key] = relation.id
         return None
+
+    def add(self, relation: Relation) -> None:
+        """Remember ``relation`` (its label, head and tail) as seen."""
+        self._seen[(relation.label, relation.head, relation.tail)] = relation.id
+
+    def problem(self, site: Site, relation: Relation, rtype: RelationType | None) -> Problem | None:
+        """The repeat problem of ``relation``, or ``None`` after remembering it as new."""
+        found = self.repeat(site, relation, rtype)
+        if found is None:
+            self.add(relation)
+        return found
 
 
 # --------------------------------------------------------------------------- the record

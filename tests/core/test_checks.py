@@ -13,8 +13,12 @@ from pipeline.core.checks import (
     alignment_problems,
     check_record,
     crosses_paragraph_problem,
+    label_problem,
     missing_argument_problem,
+    range_problem,
     span_problems,
+    span_text_problem,
+    whitespace_problem,
 )
 from pipeline.core.problems import Severity
 from pipeline.core.spans import Entity, Relation, record_from_json
@@ -146,6 +150,25 @@ def test_relation_repeats_remember_new_relations_only():
     assert repeats.problem(SITE, Relation("R1", "T2", "T3", "meets", "gold"), meets) is None
     assert repeats.problem(SITE, Relation("R2", "T3", "T2", "meets", "gold"), meets).kind == "symmetric-duplicate"
     assert repeats.problem(SITE, Relation("R3", "T3", "T2", "meets", "gold"), meets).kind == "symmetric-duplicate"
+
+
+def test_a_repeat_is_found_without_remembering_the_relation_until_it_is_added():
+    repeats = RelationRepeats()
+    located = SCHEMA.relation("located_in")
+    first, again = Relation("R1", "T2", "T4", "located_in", "gold"), Relation("R2", "T2", "T4", "located_in", "gold")
+    assert repeats.repeat(SITE, first, located) is None
+    assert repeats.repeat(SITE, again, located) is None  # R1 was only looked up
+    repeats.add(first)
+    assert repeats.repeat(SITE, again, located).message == "relation R2 repeats relation R1"
+
+
+def test_span_problems_are_its_small_rules_in_order():
+    padded = Entity("T1", 12, 19, "PERSON", "gold")  # ' Donald', unknown label
+    site_problems = [range_problem(SITE, padded, TEXT), span_text_problem(SITE, padded, TEXT, "Donald"), label_problem(SITE, padded, SCHEMA), whitespace_problem(SITE, padded, TEXT)]
+    assert span_problems(SITE, padded, TEXT, SCHEMA, stored_text="Donald") == site_problems[1:]
+    assert [p.kind for p in site_problems[1:]] == ["span-text-mismatch", "unknown-label", "whitespace-span"]
+    empty = Entity("T2", 5, 5, "PER", "gold")
+    assert span_problems(SITE, empty, TEXT, SCHEMA, stored_text="x") == [range_problem(SITE, empty, TEXT)]
 
 
 def test_an_entity_edge_inside_a_token_is_unaligned():
