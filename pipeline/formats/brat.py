@@ -2,7 +2,8 @@
 
 Import reads ``T`` lines (``T1<TAB>Label start end<TAB>text``; offsets are code points into the
 ``.txt`` as stored, so a CRLF file is remapped onto the normalised text) and ``R`` lines
-(``R1<TAB>Label Arg1:T1 Arg2:T2``). The stored span text is checked against the ``.txt``.
+(``R1<TAB>Label Arg1:T1 Arg2:T2``). The stored span text is checked against the ``.txt`` and a
+relation's arguments against the ``T`` lines by the importer's checks (:mod:`pipeline.formats.build`).
 A span brat split at line breaks (fragments separated only by whitespace with a line break) is
 read as one span; other discontinuous spans (``0 5;9 12``) cannot be represented and are
 reported. Every other line kind
@@ -26,7 +27,7 @@ from pipeline.core.problems import Problem, Severity
 from pipeline.formats import ExportOptions, ImportFailed
 from pipeline.formats.build import ImportOptions, ImportResult, build_result, refresh_stats
 from pipeline.formats.reading import decode, expand_paths
-from pipeline.formats.source import SourceDocument, SourceEntity, SourceRelation
+from pipeline.formats.source import MAIN_LAYER, SourceDocument, SourceEntity, SourceRelation
 from pipeline.io.jsonl import display_path
 from pipeline.io.published import Corpus
 
@@ -55,6 +56,7 @@ def _document(txt: Path, ann: Path, problems: list[Problem]) -> SourceDocument:
     text = decode(txt.read_bytes(), display_path(txt))
     entities: list[SourceEntity] = []
     relations: list[SourceRelation] = []
+    discontinuous: set[tuple[str, str]] = set()
     for number, line in enumerate(decode(ann.read_bytes(), shown).split("\n"), start=1):
         line = line.rstrip("\r")
         if not line.strip():
@@ -65,13 +67,12 @@ def _document(txt: Path, ann: Path, problems: list[Problem]) -> SourceDocument:
             gaps = [text[a[1] : b[0]] for a, b in itertools.pairwise(pieces)]
             if any(gap.strip() or "\n" not in gap or a[1] > b[0] for gap, (a, b) in zip(gaps, itertools.pairwise(pieces), strict=True)):
                 problems.append(Problem(shown, number, txt.stem, "discontinuous-span", f"{entity_id} {label} has a discontinuous span ({fragments}); not representable, skipped"))
+                discontinuous.add((MAIN_LAYER, entity_id))
                 continue
-            # brat stores a span across line breaks as fragments joined by a space: one span here
-            stored = " ".join(text[a:b] for a, b in pieces) if len(pieces) > 1 else None
-            if stored is not None and stored != span_text:
-                problems.append(Problem(shown, number, txt.stem, "span-text-mismatch", f"{entity_id}: the .ann says {span_text!r} but the fragments read {stored!r}; skipped"))
-                continue
-            entities.append(SourceEntity(entity_id, pieces[0][0], pieces[-1][1], label, text=span_text if len(pieces) == 1 else None))
+            # brat stores a span across line breaks as fragments joined by a space: one span here,
+            # whose stored text is checked (by the importer's checks) only when the fragments do not read so
+            joined = " ".join(text[a:b] for a, b in pieces) if len(pieces) > 1 else None
+            entities.append(SourceEntity(entity_id, pieces[0][0], pieces[-1][1], label, text=None if joined == span_text else span_text))
         elif match := R_LINE.match(line):
             relation_id, label, head, tail = match.groups()
             relations.append(SourceRelation(relation_id, head, tail, label))
@@ -80,18 +81,9 @@ def _document(txt: Path, ann: Path, problems: list[Problem]) -> SourceDocument:
             problems.append(Problem(shown, number, txt.stem, "unsupported-annotation", f"{kind} line not imported: {line[:80]!r}", Severity.WARNING))
         else:
             problems.append(Problem(shown, number, txt.stem, "unsupported-annotation", f"unknown line kind not imported: {line[:80]!r}", Severity.WARNING))
-    known = {e.id for e in entities}
-    discontinuous = {p.message.split()[0].rstrip(":") for p in problems if p.kind in ("discontinuous-span", "span-text-mismatch") and p.path == shown}
-    kept = []
-    for relation in relations:
-        if relation.head in discontinuous or relation.tail in discontinuous:
-            problems.append(Problem(shown, None, txt.stem, "argument-skipped", f"{relation.id} refers to a skipped discontinuous entity; skipped", Severity.WARNING))
-            continue
-        if relation.head not in known or relation.tail not in known:
-            problems.append(Problem(shown, None, txt.stem, "missing-argument", f"{relation.id} refers to {relation.head}/{relation.tail}, not both T lines of this file; skipped"))
-            continue
-        kept.append(relation)
-    return SourceDocument(source_id=txt.stem, text=text, path=shown, line=None, offsets="codepoint", entities=entities, relations=kept)
+    return SourceDocument(
+        source_id=txt.stem, text=text, path=shown, line=None, offsets="codepoint", entities=entities, relations=relations, skipped=discontinuous
+    )
 
 
 # --------------------------------------------------------------------------- export

@@ -6,32 +6,133 @@ code points, then raw → normalised with :class:`~pipeline.core.text.OffsetMap`
 the :class:`~pipeline.formats.mapping.LabelMapping`, ids are made valid
 (:mod:`pipeline.formats.ids`), and nothing is changed or dropped without being counted or reported.
 One document is built in three steps: its entities, its relations, then one record per layer.
+
+Checks: annotate's rules, the importer's policy
+----------------------------------------------
+Every check the importer shares with ``annotate`` is a rule of :mod:`pipeline.core.checks`, called
+on the entity or relation as it will be written (the record's ids, code points into the
+normalised text) with a :class:`~pipeline.core.checks.Site` naming the source file and line and
+the new document id, so each problem kind has one message, made in one place, and validating the
+written record would report the same text. The importer adds only where the item came from, in
+parentheses and only what differs from the item itself (the source's id, label and offsets; the
+layer unless it is the main one), and what it did with the item, after a semicolon::
+
+    doc1.ann: b-doc1: overlapping-spans: entity T2 [5, 14) overlaps entity T1 [0, 9); the label schema allows overlap: none; kept: validate rejects it
+
+An item the importer skips gets no id in the record: it is named by its source id, or ``#<n>``
+(its position in the source document) when the source has none. A span text the source stores
+(BRAT) is compared as a record's is: normalised, with the normalised text at the converted offsets.
+
+:data:`POLICY` says per kind what the importer does with the item and how the problem counts
+(the same table is in ``docs/formats.md``; a test keeps the three equal)::
+
+    kind                        does      severity  message made by
+    bad-doc-id                  skipped   error     importer (the whole document)
+    duplicate-doc-id            skipped   error     importer (the whole document)
+    empty-document              skipped   error     importer (the whole document)
+    bad-offset                  skipped   error     importer (an offset the source's unit cannot convert)
+    empty-span                  skipped   error     core.checks.range_problem
+    span-text-mismatch          skipped   error     core.checks.span_text_problem
+    entity-crosses-paragraph    skipped   error     core.checks.crosses_paragraph_problem
+    whitespace-span             kept      error     core.checks.whitespace_problem
+    whitespace-stripped         stripped  warning   core.checks.whitespace_problem (--strip-whitespace)
+    whitespace-only-span        skipped   warning   core.checks.whitespace_problem (--strip-whitespace, nothing left)
+    duplicate-entity            merged    warning   importer (same layer, span and label)
+    overlapping-spans           kept      error     core.checks.overlap_problems
+    missing-argument            skipped   error     core.checks.missing_argument_problem
+    argument-skipped            skipped   warning   importer (the argument's own problem is reported)
+    self-relation               kept      error     core.checks.self_relation_problem
+    duplicate-relation-merged   merged    warning   core.checks.RelationRepeats (duplicate-relation)
+    symmetric-duplicate-merged  merged    warning   core.checks.RelationRepeats (symmetric-duplicate)
+    relation-type-violation     kept      error     core.checks.relation_type_problem
+
+The rule behind it: a kind that ``annotate`` rejects is an error here too, unless the importer
+repairs the item (merges an exact repeat, strips whitespace when asked to); a repair is reported
+under a kind of its own, as a warning, and counted in the report (``changed``). An error item is
+**skipped** when the source is broken there (its offsets, span or text say nothing clear, or its
+argument is missing) and **kept** when it is a clear annotation that our label schema or
+guidelines reject, so that ``validate`` rejects it until the mapping, the source or the options
+are fixed. Nothing is skipped silently: every skipped item is a reported problem, counted by kind
+in the report (items mapped to null are counted per label instead).
+
+The module is longer than most (~500 lines): the policy and the three steps that apply it are
+one piece and read best together.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
+from pipeline.core.checks import (
+    RelationRepeats,
+    Site,
+    crosses_paragraph_problem,
+    missing_argument_problem,
+    overlap_problems,
+    range_problem,
+    relation_type_problem,
+    self_relation_problem,
+    span_text_problem,
+    where_entity,
+    whitespace_problem,
+)
 from pipeline.core.labels import LabelSchema
 from pipeline.core.problems import Problem, Severity
 from pipeline.core.segment import PARAGRAPH_BREAK
-from pipeline.core.spans import AnnotationRecord, Document, Entity, Relation, overlapping_pairs
-from pipeline.core.text import OffsetMap, text_sha256, to_codepoints
+from pipeline.core.spans import AnnotationRecord, Document, Entity, Relation
+from pipeline.core.text import OffsetMap, normalise_text, text_sha256, to_codepoints
 from pipeline.formats import ImportFailed
 from pipeline.formats.ids import IdMaker, make_doc_id
 from pipeline.formats.mapping import LabelMapping, check_mapping
-from pipeline.formats.source import MAIN_LAYER, SourceDocument
+from pipeline.formats.source import MAIN_LAYER, SourceDocument, SourceEntity, SourceRelation
 from pipeline.io.schemas import IdRules, id_rules
 
 log = logging.getLogger(__name__)
 
+
+@dataclass(frozen=True)
+class Policy:
+    """What the importer does with an item that has a problem of one kind: ``skipped`` (not
+    written), ``kept`` (written as it is: ``validate`` rejects it), ``merged`` into the item it
+    repeats or ``stripped`` of its whitespace; and how the problem counts."""
+
+    does: str
+    severity: Severity
+
+
+_E, _W = Severity.ERROR, Severity.WARNING
+#: kind → policy, for every problem :func:`build_result` reports (see the module docstring).
+POLICY: dict[str, Policy] = {
+    "bad-doc-id": Policy("skipped", _E),
+    "duplicate-doc-id": Policy("skipped", _E),
+    "empty-document": Policy("skipped", _E),
+    "bad-offset": Policy("skipped", _E),
+    "empty-span": Policy("skipped", _E),
+    "span-text-mismatch": Policy("skipped", _E),
+    "entity-crosses-paragraph": Policy("skipped", _E),
+    "whitespace-span": Policy("kept", _E),
+    "whitespace-stripped": Policy("stripped", _W),
+    "whitespace-only-span": Policy("skipped", _W),
+    "duplicate-entity": Policy("merged", _W),
+    "overlapping-spans": Policy("kept", _E),
+    "missing-argument": Policy("skipped", _E),
+    "argument-skipped": Policy("skipped", _W),
+    "self-relation": Policy("kept", _E),
+    "duplicate-relation-merged": Policy("merged", _W),
+    "symmetric-duplicate-merged": Policy("merged", _W),
+    "relation-type-violation": Policy("kept", _E),
+}
+
 #: Error kinds whose item is written anyway (``validate`` rejects it); every other error means the
 #: item was skipped.
-KEPT_INVALID = frozenset({"whitespace-span", "overlapping-spans", "relation-type-violation"})
+KEPT_INVALID = frozenset(kind for kind, policy in POLICY.items() if policy.does == "kept" and policy.severity is Severity.ERROR)
+
+KEPT = "kept: validate rejects it"
 
 
 def _short(span: str, limit: int = 60) -> str:
@@ -101,14 +202,15 @@ def build_result(documents: Iterable[SourceDocument], options: ImportOptions) ->
     for index, source in enumerate(documents, start=1):
         where = source.path if source.line is None else f"{source.path}:{source.line}"
         doc_id = make_doc_id(options.prefix, source.source_id if source.source_id is not None else f"{index:06d}", rule)
+        report = _Reporter(Site(source.path, source.line, doc_id), result.problems)
         if not rule.allows(doc_id):
-            result.problems.append(Problem(source.path, source.line, doc_id, "bad-doc-id", f"document id {doc_id!r} does not match {rule.pattern.pattern} or is longer than {rule.max_length}"))
+            report.own("bad-doc-id", f"document id {doc_id!r} does not match {rule.pattern.pattern} or is longer than {rule.max_length}")
             continue
         if doc_id in seen_ids:
-            result.problems.append(Problem(source.path, source.line, doc_id, "duplicate-doc-id", f"document id already used at {seen_ids[doc_id]}; this document is skipped"))
+            report.own("duplicate-doc-id", f"document id already used at {seen_ids[doc_id]}; this document is skipped")
             continue
         seen_ids[doc_id] = where
-        _build_document(source, doc_id, options, result, stats, unmapped_pairs)
+        _build_document(source, doc_id, options, result, stats, unmapped_pairs, report)
     if unmapped_pairs:
         where = options.mapping.path or "the identity mapping"
         raise ImportFailed(
@@ -131,6 +233,7 @@ class _Stats:
     stripped: int = 0
     whitespace_only: int = 0
     merged_duplicates: int = 0
+    merged_relations: int = 0
     source_entities: int = 0
     source_relations: int = 0
 
@@ -155,6 +258,7 @@ class _Stats:
                 "whitespace_stripped": self.stripped,
                 "whitespace_only_skipped": self.whitespace_only,
                 "duplicate_entities_merged": self.merged_duplicates,
+                "duplicate_relations_merged": self.merged_relations,
             },
             **_problem_counts(result),
         }
@@ -164,8 +268,53 @@ def _problem_counts(result: ImportResult) -> dict[str, Any]:
     return {"problems": dict(sorted(Counter(p.kind for p in result.problems).items())), "errors": len(result.errors)}
 
 
-#: ``report(kind, message, severity=ERROR)``: one problem of the document being built.
-_Report = Callable[..., None]
+@dataclass
+class _Reporter:
+    """The problems of the document being built: a core rule's problem with the importer's
+    context and action (:meth:`rule`), or the importer's own (:meth:`own`); the severity is
+    always :data:`POLICY`'s for the kind."""
+
+    site: Site
+    problems: list[Problem]
+
+    def rule(self, found: Problem, context: str, action: str, kind: str | None = None) -> None:
+        """``found`` (made by a :mod:`pipeline.core.checks` rule) as ``message (context); action``,
+        under ``kind`` when the importer repaired the item (a kind of its own)."""
+        kind = kind or found.kind
+        where = f" ({context})" if context else ""
+        self.problems.append(replace(found, kind=kind, message=f"{found.message}{where}; {action}", severity=POLICY[kind].severity))
+
+    def own(self, kind: str, message: str) -> None:
+        self.problems.append(self.site.problem(kind, message, POLICY[kind].severity))
+
+
+def _layer_context(layer: str, options: ImportOptions) -> list[str]:
+    return [] if layer == MAIN_LAYER else [f"layer {options.layer(layer)}"]
+
+
+def _entity_context(source_entity: SourceEntity, entity: Entity, unit: str, options: ImportOptions) -> str:
+    """Where ``entity`` came from, as far as it differs from the entity itself: the source's id,
+    label and offsets (in the source's unit, into the raw text), and the layer."""
+    parts = []
+    if source_entity.id is not None and source_entity.id != entity.id:
+        parts.append(f"id {source_entity.id!r}")
+    if source_entity.label != entity.label:
+        parts.append(f"label {source_entity.label!r}")
+    if (source_entity.start, source_entity.end) != (entity.start, entity.end):
+        parts.append(f"offsets [{source_entity.start}, {source_entity.end})" + ("" if unit == "codepoint" else f" in {unit} units"))
+    found = [f"source {', '.join(parts)}"] if parts else []
+    return "; ".join(found + _layer_context(source_entity.layer, options))
+
+
+def _relation_context(source_relation: SourceRelation, relation: Relation, options: ImportOptions) -> str:
+    """Where ``relation`` came from, as far as it differs: the source's id and label, and the layer."""
+    parts = []
+    if source_relation.id is not None and source_relation.id != relation.id:
+        parts.append(f"id {source_relation.id!r}")
+    if source_relation.label != relation.label:
+        parts.append(f"label {source_relation.label!r}")
+    found = [f"source {', '.join(parts)}"] if parts else []
+    return "; ".join(found + _layer_context(source_relation.layer, options))
 
 
 @dataclass
@@ -188,14 +337,12 @@ def _build_document(
     result: ImportResult,
     stats: _Stats,
     unmapped_pairs: Counter[str],
+    report: _Reporter,
 ) -> None:
-    def problem(kind: str, message: str, severity: Severity = Severity.ERROR) -> None:
-        result.problems.append(Problem(source.path, source.line, doc_id, kind, message, severity))
-
     text_map = OffsetMap(source.text)
     text = text_map.text
     if not text.strip():
-        problem("empty-document", "the document has no text after normalisation; it is skipped")
+        report.own("empty-document", "the document has no text after normalisation; it is skipped")
         return
     source.doc_id = doc_id
     origin = Path(source.path).name + (f":{source.line}" if source.line is not None else "")
@@ -214,95 +361,115 @@ def _build_document(
     stats.source_entities += len(source.entities)
     stats.source_relations += len(source.relations)
     built = _Built()
-    _build_entities(source, text_map, options, stats, built, problem)
-    _build_relations(source, options, stats, unmapped_pairs, built, problem)
-    _build_records(source, doc_id, text, options, result, built, problem)
+    built.gone.update(dict.fromkeys(source.skipped, "error"))
+    _build_entities(source, text_map, options, stats, built, report)
+    _build_relations(source, options, stats, unmapped_pairs, built, report)
+    _build_records(source, doc_id, text, options, result, built, report)
 
 
-def _build_entities(source: SourceDocument, text_map: OffsetMap, options: ImportOptions, stats: _Stats, built: _Built, problem: _Report) -> None:
-    """Entities: offsets, text checks, mapping, whitespace, paragraph breaks, duplicates."""
+def _build_entities(source: SourceDocument, text_map: OffsetMap, options: ImportOptions, stats: _Stats, built: _Built, report: _Reporter) -> None:
+    """Entities: offsets, span and span text, mapping, whitespace, paragraph breaks, duplicates."""
     text = text_map.text
+    site = report.site
     makers: dict[str, IdMaker] = defaultdict(lambda: IdMaker("T", options.ids.item))
     kept, gone = built.kept, built.gone
     span_index: dict[tuple[str, int, int, str], Entity] = {}
     for number, source_entity in enumerate(source.entities, start=1):
         layer = source_entity.layer
-        key = (layer, source_entity.id if source_entity.id is not None else f"#{number}")
-        label = source_entity.label
-        what = f"entity {source_entity.id or number} {label!r} [{source_entity.start}, {source_entity.end})"
+        name = source_entity.id if source_entity.id is not None else f"#{number}"
+        key = (layer, name)
         try:
             raw_start, raw_end = to_codepoints(source.text, [source_entity.start, source_entity.end], source.offsets)
             start, end = text_map.map([raw_start, raw_end])
         except ValueError as error:
-            problem("bad-offset", f"{what} ({source.offsets}): {error}; the entity is skipped")
+            what = f"entity {name} {source_entity.label!r} [{source_entity.start}, {source_entity.end}) ({source.offsets})"
+            report.own("bad-offset", f"{what}: {error}; the entity is skipped")
             gone[key] = "error"
             continue
-        if source_entity.text is not None and source.text[raw_start:raw_end] != source_entity.text:
-            problem("span-text-mismatch", f"{what}: the source says {source_entity.text!r} but the text has {source.text[raw_start:raw_end]!r} there; the entity is skipped")
+        # named by the source until it is kept and gets the record's id
+        candidate = Entity(id=name, start=start, end=end, label=source_entity.label, source=options.source)
+        context = _entity_context(source_entity, candidate, source.offsets, options)
+        # the source's copy of the span text, compared as a record's: normalised, on the normalised text
+        stored = None if source_entity.text is None or source_entity.text == source.text[raw_start:raw_end] else normalise_text(source_entity.text)
+        broken = range_problem(site, candidate, text) or span_text_problem(site, candidate, text, stored)
+        if broken is not None:
+            report.rule(broken, context, "the entity is skipped")
             gone[key] = "error"
             continue
-        target = options.mapping.entity(label)
+        target = options.mapping.entity(source_entity.label)
         if target is None:
-            stats.dropped_entities[label] += 1
+            stats.dropped_entities[source_entity.label] += 1
             gone[key] = "mapped-to-null"
             continue
-        if start >= end:
-            problem("empty-span", f"{what} is empty; the entity is skipped")
-            gone[key] = "error"
-            continue
-        span = text[start:end]
-        padded = span != span.strip()
-        if padded and options.strip_whitespace:
-            lead = len(span) - len(span.lstrip())
-            trail = len(span) - len(span.rstrip())
+        candidate = replace(candidate, label=target)
+        context = _entity_context(source_entity, candidate, source.offsets, options)
+        padded = whitespace_problem(site, candidate, text)
+        unstripped = candidate
+        if padded is not None and options.strip_whitespace:
+            span = text[start:end]
+            lead, trail = len(span) - len(span.lstrip()), len(span) - len(span.rstrip())
             if lead + trail >= len(span):
-                problem("whitespace-only-span", f"{what} {span!r} is only whitespace; nothing is left after --strip-whitespace, the entity is skipped", Severity.WARNING)
+                report.rule(padded, context, "it is only whitespace: nothing is left after --strip-whitespace, the entity is skipped", kind="whitespace-only-span")
                 stats.whitespace_only += 1
                 gone[key] = "stripped-away"
                 continue
-            start, end = start + lead, end - trail
-        if PARAGRAPH_BREAK.search(text[start:end]):
-            problem("entity-crosses-paragraph", f"{what} {_short(text[start:end])!r} spans a paragraph break (a blank line), which no entity of the corpus may do; the entity is skipped")
+            candidate = replace(candidate, start=start + lead, end=end - trail)
+        span = text[candidate.start : candidate.end]
+        if PARAGRAPH_BREAK.search(span):
+            report.rule(crosses_paragraph_problem(site, candidate), "; ".join(filter(None, [context, f"text {_short(span)!r}"])), "the entity is skipped")
             gone[key] = "error"
             continue
-        if padded and options.strip_whitespace:
-            problem("whitespace-stripped", f"{what} {span!r} → {span.strip()!r} (--strip-whitespace)", Severity.WARNING)
-            stats.stripped += 1
-        elif padded:
-            problem("whitespace-span", f"{what} {span!r} has leading or trailing whitespace; kept as is (validate rejects it; use --strip-whitespace to strip it)")
-        duplicate = span_index.get((layer, start, end, target))
+        duplicate = span_index.get((layer, candidate.start, candidate.end, target))
         if duplicate is not None:
-            problem("duplicate-entity", f"{what} repeats entity {duplicate.id} (same span and label); merged into it", Severity.WARNING)
+            repeat = site.problem("duplicate-entity", f"{where_entity(candidate)} has the same span and label as entity {duplicate.id}")
+            report.rule(repeat, context, "merged into it")
             stats.merged_duplicates += 1
             kept[key] = duplicate
             continue
-        entity = Entity(id=makers[layer].make(source_entity.id), start=start, end=end, label=target, source=options.source)
-        span_index[(layer, start, end, target)] = entity
+        entity = replace(candidate, id=makers[layer].make(source_entity.id))
+        if padded is not None:
+            # reported on the span as the source has it, under the record's id
+            as_read = replace(unstripped, id=entity.id)
+            padded = whitespace_problem(site, as_read, text) or padded
+            context = _entity_context(source_entity, as_read, source.offsets, options)
+            if options.strip_whitespace:
+                report.rule(padded, context, f"stripped to [{entity.start}, {entity.end}) {span!r} (--strip-whitespace)", kind="whitespace-stripped")
+                stats.stripped += 1
+            else:
+                report.rule(padded, context, f"{KEPT} (use --strip-whitespace to strip it)")
+        span_index[(layer, entity.start, entity.end, target)] = entity
         kept[key] = entity
         built.entities[layer].append(entity)
         if source_entity.meta:
             built.entity_meta[layer][entity.id] = source_entity.meta
 
 
-def _build_relations(source: SourceDocument, options: ImportOptions, stats: _Stats, unmapped_pairs: Counter[str], built: _Built, problem: _Report) -> None:
-    """Relations: arguments, mapping, self-relations and duplicates, type constraints."""
-    relation_makers: dict[str, IdMaker] = defaultdict(lambda: IdMaker("R", options.ids.item))
+def _build_relations(source: SourceDocument, options: ImportOptions, stats: _Stats, unmapped_pairs: Counter[str], built: _Built, report: _Reporter) -> None:
+    """Relations: arguments, mapping, self-relations, repeats (merged), type constraints."""
+    site = report.site
+    makers: dict[str, IdMaker] = defaultdict(lambda: IdMaker("R", options.ids.item))
+    repeats: dict[str, RelationRepeats] = defaultdict(RelationRepeats)
     kept, gone = built.kept, built.gone
-    seen_relations: dict[tuple[str, str, str, str], str] = {}
+    known: dict[str, set[str]] = defaultdict(set)
+    for layer, ref in (*kept, *gone):
+        known[layer].add(ref)
     for number, source_relation in enumerate(source.relations, start=1):
         layer = source_relation.layer
-        what = f"relation {source_relation.id or number} {source_relation.label!r}"
+        name = source_relation.id if source_relation.id is not None else f"#{number}"
+        # named by the source (and its arguments by their source ids) until it is kept
+        candidate = Relation(id=name, head=source_relation.head, tail=source_relation.tail, label=source_relation.label, source=options.source)
         keys = [(layer, source_relation.head), (layer, source_relation.tail)]
-        reasons = [gone.get(k) for k in keys]
-        if any(k not in kept and k not in gone for k in keys):
-            missing = [k[1] for k in keys if k not in kept and k not in gone]
-            problem("missing-argument", f"{what} refers to {missing}, not an entity of this document (layer {options.layer(layer)}); the relation is skipped")
+        missing = missing_argument_problem(site, candidate, known[layer])
+        if missing is not None:
+            report.rule(missing, _relation_context(source_relation, candidate, options), "the relation is skipped")
             continue
+        reasons = [gone.get(k) for k in keys]
         if "mapped-to-null" in reasons:
             stats.relations_without_argument[source_relation.label] += 1
             continue
         if "error" in reasons or "stripped-away" in reasons:
-            problem("argument-skipped", f"{what}: an argument was skipped (see the problem above); the relation is skipped too", Severity.WARNING)
+            skipped = " and ".join(f"{role} {ref!r}" for role, ref, reason in zip(("head", "tail"), (candidate.head, candidate.tail), reasons, strict=True) if reason)
+            report.own("argument-skipped", f"relation {name} {source_relation.label!r}: its {skipped} was skipped (see that problem); the relation is skipped too")
             continue
         head, tail = kept[keys[0]], kept[keys[1]]
         try:
@@ -313,44 +480,34 @@ def _build_relations(source: SourceDocument, options: ImportOptions, stats: _Sta
         if target is None:
             stats.dropped_relations[source_relation.label] += 1
             continue
-        if head.id == tail.id:
-            problem("self-relation", f"{what} has the same entity {head.id} as head and tail; skipped", Severity.WARNING)
-            continue
+        candidate = replace(candidate, head=head.id, tail=tail.id, label=target)
         rtype = options.schema.relation(target)
-        key = (layer, target, head.id, tail.id)
-        reverse = (layer, target, tail.id, head.id)
-        if key in seen_relations or (rtype is not None and rtype.symmetric and reverse in seen_relations):
-            other = seen_relations.get(key) or seen_relations[reverse]
-            problem("duplicate-relation", f"{what} repeats relation {other} ({target}); skipped", Severity.WARNING)
+        repeat = None if self_relation_problem(site, candidate) else repeats[layer].repeat(site, candidate, rtype)
+        if repeat is not None:
+            report.rule(repeat, _relation_context(source_relation, candidate, options), "merged into it", kind=f"{repeat.kind}-merged")
+            stats.merged_relations += 1
             continue
-        relation = Relation(id=relation_makers[layer].make(source_relation.id), head=head.id, tail=tail.id, label=target, source=options.source)
-        seen_relations[key] = relation.id
-        if rtype is not None and not rtype.allows(head.label, tail.label):
-            problem(
-                "relation-type-violation",
-                f"{what} → {target}({head.label} {head.id}, {tail.label} {tail.id}) is not allowed: {target} takes head "
-                f"{list(rtype.head)} and tail {list(rtype.tail)}; kept (validate rejects it; map this pair to null or another type)",
-            )
+        relation = replace(candidate, id=makers[layer].make(source_relation.id))
+        context = _relation_context(source_relation, relation, options)
+        self_relation = self_relation_problem(site, relation)
+        if self_relation is not None:
+            report.rule(self_relation, context, KEPT)
+        else:
+            repeats[layer].add(relation)
+            violation = relation_type_problem(site, relation, head, tail, options.schema)
+            if violation is not None:
+                report.rule(violation, context, f"{KEPT} (map this pair to null or another type)")
         built.relations[layer].append(relation)
 
 
-def _build_records(source: SourceDocument, doc_id: str, text: str, options: ImportOptions, result: ImportResult, built: _Built, problem: _Report) -> None:
+def _build_records(source: SourceDocument, doc_id: str, text: str, options: ImportOptions, result: ImportResult, built: _Built, report: _Reporter) -> None:
     """One record per layer (the document's own layers even when empty), with overlap checks."""
-    schema = options.schema
     sha = text_sha256(text)
     layers = list(source.layers) + sorted(set(built.entities) - set(source.layers))
     for layer in layers:
         entities = sorted(built.entities.get(layer, []), key=lambda e: (e.start, e.end, e.id))
-        if schema.overlap != "any":
-            for first, second in overlapping_pairs(entities):
-                nested = first.start <= second.start and second.end <= first.end
-                if schema.overlap == "nested" and nested:
-                    continue
-                problem(
-                    "overlapping-spans",
-                    f"entity {second.id} [{second.start}, {second.end}) {'nests in' if nested else 'overlaps'} entity {first.id} "
-                    f"[{first.start}, {first.end}) in layer {options.layer(layer)}; the label schema allows overlap: {schema.overlap}",
-                )
+        for overlap in overlap_problems(report.site, entities, options.schema):
+            report.rule(overlap, "; ".join(_layer_context(layer, options)), KEPT)
         layer_name = options.layer(layer)
         record = AnnotationRecord(
             doc_id=doc_id,

@@ -93,9 +93,7 @@ def read(paths: Sequence[Path], options: ImportOptions) -> ImportResult:
             row["#line"] = str(number)
             docs[-1].rows.append(row)
         for index, doc in enumerate(docs, start=1):
-            document = _document(doc, shown, index, problems, not_imported, flags_seen)
-            if document is not None:
-                documents.append(document)
+            documents.append(_document(doc, shown, index, problems, not_imported, flags_seen))
     result = build_result(documents, options)
     result.problems[:0] = problems
     result.stats["not_imported_columns"] = dict(sorted(not_imported.items()))
@@ -104,7 +102,7 @@ def read(paths: Sequence[Path], options: ImportOptions) -> ImportResult:
     return result
 
 
-def _document(doc: _Doc, path: str, index: int, problems: list[Problem], not_imported: Counter[str], flags_seen: Counter[str]) -> SourceDocument | None:
+def _document(doc: _Doc, path: str, index: int, problems: list[Problem], not_imported: Counter[str], flags_seen: Counter[str]) -> SourceDocument:
     source_id = doc.source_id or f"{index:06d}"
     rows = []
     for row in doc.rows:
@@ -113,8 +111,8 @@ def _document(doc: _Doc, path: str, index: int, problems: list[Problem], not_imp
             continue
         rows.append(row)
     if not rows:
-        problems.append(Problem(path, doc.line, source_id, "empty-document", "the document has no tokens; skipped"))
-        return None
+        # no text: reported and skipped by the importer's checks (empty-document)
+        return SourceDocument(source_id=source_id, text="", path=path, line=doc.line, offsets="codepoint")
     separators = []
     for row in rows:
         flags = {f for f in row.get("MISC", "_").split("|") if f and f != "_"}

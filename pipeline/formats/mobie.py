@@ -21,7 +21,8 @@ Either way every relation mention is also kept whole, one row per mention, in
 
 An argument whose ``conceptMention.id`` is not among the document's concept mentions is matched
 to the concept mention with the same span and type; if there is none it is reported
-(``missing-argument``) and yields no binary relation.
+(``unmatched-argument``, an error: an argument of the n-ary mention, not ``missing-argument``,
+which the importer's checks report for a binary relation) and yields no binary relation.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def _document(data: dict[str, Any], path: str, line: int, nary: dict[str, Any]) 
                     )
             if target is None:
                 problems.append(
-                    Problem(path, line, source_id, "missing-argument", f"relation {mention.get('id')} argument {arg.get('role')!r}: concept {concept.get('id')!r} {concept.get('type')!r} {concept.get('span')} matches no concept mention by id or by span and type; no binary relation for it")
+                    Problem(path, line, source_id, "unmatched-argument", f"relation {mention.get('id')} argument {arg.get('role')!r}: concept {concept.get('id')!r} {concept.get('type')!r} {concept.get('span')} matches no concept mention by id or by span and type; no binary relation for it")
                 )
                 continue
             args.append((arg.get("role"), target))

@@ -55,5 +55,8 @@ class SourceDocument:
     """Layers that get a record even when empty (other layers only when they hold entities)."""
     annotators: dict[str, str] = field(default_factory=dict)
     """Layer → annotator name, for sources with several annotators."""
+    skipped: set[tuple[str, str]] = field(default_factory=set)
+    """(layer, id) of entities the adapter could not read and reported (BRAT's discontinuous
+    spans): a relation to one is skipped as ``argument-skipped``, not reported as ``missing-argument``."""
     doc_id: str | None = None
     """Set by :func:`build_result` when the document was imported."""

@@ -48,6 +48,26 @@ def test_entities_relations_and_unsupported_lines(tmp_path, make_options):
     }
 
 
+def test_stored_texts_and_arguments_are_checked_by_the_importers_rules(tmp_path, make_options):
+    ann = (
+        "T1\tPER 0 6;7 9\tAngela wo!\n"  # fragments across the line break, stored text wrong
+        "T2\tPER 0 6;7 12\tAngela wohnt\n"  # fragments as brat writes them: one span
+        "T3\tGPE 16 22\tBerlin\n"
+        "T4\tLOC 23 27;32 36\tfoo bar\n"  # discontinuous: skipped by the adapter
+        "R1\tlocated_in Arg1:T4 Arg2:T3\n"
+        "R2\tlocated_in Arg1:T2 Arg2:T8\n"
+    )
+    write_pair(tmp_path, "doc1", "Angela\nwohnt in Berlin hier und dort.", ann)
+    result = brat.read([tmp_path], make_options("b"))
+    assert [(p.kind, p.message) for p in result.problems] == [
+        ("discontinuous-span", "T4 LOC has a discontinuous span (23 27;32 36); not representable, skipped"),
+        ("span-text-mismatch", "entity T1 [0, 9) stores text 'Angela wo!' but the document has 'Angela\\nwo' there; the entity is skipped"),
+        ("argument-skipped", "relation R1 'located_in': its head 'T4' was skipped (see that problem); the relation is skipped too"),
+        ("missing-argument", "relation R2 refers to tail 'T8', not an entity of this record; the relation is skipped"),
+    ]
+    assert [e.id for e in result.records[0].entities] == ["T2", "T3"]
+
+
 def test_crlf_text_and_spans_across_lines(tmp_path, make_options):
     text = "Kim Jong\nUn trifft\nTrump."
     # offsets count the \r of each CRLF, as brat does for a CRLF file

@@ -97,3 +97,14 @@ def test_column_count_is_checked(tmp_path, make_options):
     path.write_text(HEADER + "# hipe2022:document_id = d\nnur\tO\n", encoding="utf-8")
     with pytest.raises(ImportFailed, match="bad.tsv:3: 2 columns, the header has 10"):
         hipe.read([path], make_options("h", "hipe2022"))
+
+
+def test_a_document_of_empty_tokens_is_reported_like_any_empty_document(tmp_path, make_options):
+    path = tmp_path / "empty.tsv"
+    path.write_text(HEADER + "# hipe2022:document_id = e\n" + row("") + "# hipe2022:document_id = f\n" + row("Berlin", "B-loc"), encoding="utf-8")
+    result = hipe.read([path], make_options("h", "hipe2022"))
+    assert [d.doc_id for d in result.documents] == ["h-f"]
+    assert [(p.line, p.doc_id, p.kind, p.message) for p in result.problems] == [
+        (3, "e", "empty-token", "an empty token; skipped"),
+        (2, "h-e", "empty-document", "the document has no text after normalisation; it is skipped"),
+    ]

@@ -134,7 +134,7 @@ def test_trigger_to_arguments_rule_on_a_native_schema(dev, tmp_path, make_option
     assert set(found) == expected and max(found.values()) == 1
     assert binary == 525 and sum(found.values()) == len(expected)
     assert sum(len(r.entities) for r in result.records) == sum(len(d["conceptMentions"]) for d in docs) == 2766
-    assert Counter(p.kind for p in result.problems) == {"no-single-trigger": 4, "duplicate-relation": binary - len(expected)}
+    assert Counter(p.kind for p in result.problems) == {"no-single-trigger": 4, "duplicate-relation-merged": binary - len(expected)}
 
 
 def test_missing_argument_ids_are_matched_by_span_and_type_or_reported(tmp_path, make_options):
@@ -164,7 +164,7 @@ def test_missing_argument_ids_are_matched_by_span_and_type_or_reported(tmp_path,
         encoding="utf-8",
     )
     result = mobie.read([path], make_options("m", mapping))
-    assert sorted(p.kind for p in result.problems) == ["argument-matched-by-span", "missing-argument"]
+    assert sorted(p.kind for p in result.problems) == ["argument-matched-by-span", "unmatched-argument"]
     (record,) = result.records
     assert result.documents[0].doc_id == "m-x_1"
     by_id = {e.id: e for e in record.entities}
