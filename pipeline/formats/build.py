@@ -55,8 +55,8 @@ guidelines reject, so that ``validate`` rejects it until the mapping, the source
 are fixed. Nothing is skipped silently: every skipped item is a reported problem, counted by kind
 in the report (items mapped to null are counted per label instead).
 
-The module is longer than most (~500 lines): the policy and the three steps that apply it are
-one piece and read best together.
+The module is over 400 lines because the policy and the three steps that apply it are one piece
+and read best together.
 """
 
 from __future__ import annotations
