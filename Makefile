@@ -12,13 +12,18 @@ export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := False
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: run test env clean
+.PHONY: run test lint env clean
 
 run: env
 	dvc repro
 
-test: env doccano-env
+test: env doccano-env lint
 	python -m pytest $(PYTEST_ARGS)
+
+# ruff (pinned in uv.lock, configured in pyproject.toml): a lint or format finding fails `make test`
+lint: env
+	ruff check .
+	ruff format --check .
 
 env: $(VENV)/.synced
 

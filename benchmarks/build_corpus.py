@@ -135,7 +135,9 @@ def _bio_spans(tags: list[str], mapping: dict[str, str]) -> list[tuple[int, int,
     return [(a, b, mapping[label]) for a, b, label in spans if label in mapping]
 
 
-def _unit(tokens: list[str], tags: list[str], mapping: dict[str, str], source: str, no_space_after: list[bool] | None = None) -> Unit | None:
+def _unit(
+    tokens: list[str], tags: list[str], mapping: dict[str, str], source: str, no_space_after: list[bool] | None = None
+) -> Unit | None:
     tokens = [unicodedata.normalize("NFC", t) for t in tokens]
     text, offsets = _join_tokens(tokens, no_space_after)
     if not text.strip() or "\n" in text or "\r" in text or not unicodedata.is_normalized("NFC", text):
@@ -241,7 +243,11 @@ def read_mobie(path: Path) -> list[Unit]:
 @lru_cache(maxsize=4)
 def load_units(external: Path) -> tuple[Unit, ...]:
     """Every unit of the three corpora, in a fixed order."""
-    units = read_germeval(external / "germeval2014-dev.tsv") + read_hipe(external / "hipe2022-sonar-dev-de.tsv") + read_mobie(external / "mobie-dev.jsonl.gz")
+    units = (
+        read_germeval(external / "germeval2014-dev.tsv")
+        + read_hipe(external / "hipe2022-sonar-dev-de.tsv")
+        + read_mobie(external / "mobie-dev.jsonl.gz")
+    )
     if not units:
         raise RuntimeError(f"no text found in {external}")
     return tuple(units)

@@ -149,10 +149,20 @@ def main(argv: list[str] | None = None) -> int:
         "characters": characters,
         "entities": n_entities,
         "relations": n_relations,
-        "seconds": {k: round(v, 2) for k, v in timings.items()} | {"push_plus_pull": round(round_trip, 2), "build_documents": round(build_s, 2)},
-        "documents_per_second": {"push": round(args.n / timings["push"], 1), "pull": round(args.n / timings["pull"], 1), "push_plus_pull": round(args.n / round_trip, 1)},
+        "seconds": {k: round(v, 2) for k, v in timings.items()}
+        | {"push_plus_pull": round(round_trip, 2), "build_documents": round(build_s, 2)},
+        "documents_per_second": {
+            "push": round(args.n / timings["push"], 1),
+            "pull": round(args.n / timings["pull"], 1),
+            "push_plus_pull": round(args.n / round_trip, 1),
+        },
         "checks": checks,
-        "server": {"doccano": "1.8.4", "gunicorn_workers": config.workers, "celery": "eager (imports and exports run inside the request)", "url": url},
+        "server": {
+            "doccano": "1.8.4",
+            "gunicorn_workers": config.workers,
+            "celery": "eager (imports and exports run inside the request)",
+            "url": url,
+        },
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -163,7 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'push+pull':<12} {round_trip:>8.2f} {args.n / round_trip:>8.1f}")
     print(f"{args.n} documents, {characters} characters, {n_entities} entities, {n_relations} relations; checks: {json.dumps(checks)}")
     print(f"wrote {args.out}")
-    return 0 if checks["round_trip_identical"] and checks["second_push_uploaded_or_updated"] == 0 and checks["second_pull_files_written"] == 0 else 1
+    return (
+        0
+        if checks["round_trip_identical"] and checks["second_push_uploaded_or_updated"] == 0 and checks["second_pull_files_written"] == 0
+        else 1
+    )
 
 
 if __name__ == "__main__":

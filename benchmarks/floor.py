@@ -79,7 +79,12 @@ def main(argv: list[str] | None = None) -> None:
             ends: list[int] = []
             words: list[str] = []
             chunk_ids = ids[first : first + args.chunk]
-            for doc_id, text, doc in zip(chunk_ids, texts[first : first + args.chunk], nlp.pipe(texts[first : first + args.chunk], batch_size=args.batch_size), strict=True):
+            for doc_id, text, doc in zip(
+                chunk_ids,
+                texts[first : first + args.chunk],
+                nlp.pipe(texts[first : first + args.chunk], batch_size=args.batch_size),
+                strict=True,
+            ):
                 # Read the results as arrays, as pipeline/segment.py does (no Token object per token).
                 values = doc.to_array([IDX, LENGTH, IS_SPACE, SENT_START]).astype(np.int64)
                 sentences += int((values[:, 3] == 1).sum())
@@ -92,7 +97,10 @@ def main(argv: list[str] | None = None) -> None:
                 words.extend(text[a:b] for a, b in zip(doc_starts, doc_ends, strict=True))
             tokenize += time.perf_counter() - mark
             mark = time.perf_counter()
-            table = pa.table([pa.array(doc_col, pa.string()), pa.array(starts, pa.int64()), pa.array(ends, pa.int64()), pa.array(words, pa.string())], schema=schema)
+            table = pa.table(
+                [pa.array(doc_col, pa.string()), pa.array(starts, pa.int64()), pa.array(ends, pa.int64()), pa.array(words, pa.string())],
+                schema=schema,
+            )
             writer.write_table(table, row_group_size=128 * 1024)
             tokens += table.num_rows
             write += time.perf_counter() - mark

@@ -156,29 +156,100 @@ def rows(summary: dict[str, Any]) -> list[list[str]]:
         if name == "(dvc startup)":
             continue
         rss = f"{_mb(stage.get('maxrss_bytes'))} ({_mb(stage.get('sampled_tree_peak_bytes'))})"
-        table.append([f"stage {name}", _s(stage.get("wall_s")), _s(stage.get("cpu_s")), _s(stage.get("with_dvc_s")), _pct(stage.get("share")), _n(stage.get("docs_per_s")),
-                      _n(stage.get("tokens_per_s")), rss, _mb(stage.get("output_bytes"))])
+        table.append(
+            [
+                f"stage {name}",
+                _s(stage.get("wall_s")),
+                _s(stage.get("cpu_s")),
+                _s(stage.get("with_dvc_s")),
+                _pct(stage.get("share")),
+                _n(stage.get("docs_per_s")),
+                _n(stage.get("tokens_per_s")),
+                rss,
+                _mb(stage.get("output_bytes")),
+            ]
+        )
     if full.get("dvc_overhead_s") is not None:
         startup = (summary.get("stages") or {}).get("(dvc startup)", {}).get("with_dvc_s")
         share = full["dvc_overhead_s"] / full["wall_s"] if full.get("wall_s") else None
         caches = f"{_mb(full.get('dvc_cache_bytes'))} .dvc/cache, {_mb(full.get('pipeline_cache_bytes'))} .cache"
-        table.append(["DVC itself (startup, hashing, lock)", _s(full["dvc_overhead_s"]), "", f"startup {_s(startup)}", _pct(share), "", "", "", caches])
+        table.append(
+            [
+                "DVC itself (startup, hashing, lock)",
+                _s(full["dvc_overhead_s"]),
+                "",
+                f"startup {_s(startup)}",
+                _pct(share),
+                "",
+                "",
+                "",
+                caches,
+            ]
+        )
     peak = f"{_mb(full.get('maxrss_bytes'))} ({_mb(full.get('sampled_tree_peak_bytes'))})"
-    table.append(["**full run**", _s(full.get("wall_s")), _s(full.get("cpu_s")), _s(full.get("wall_s")), "100%", _n(full.get("docs_per_s")), _n(full.get("tokens_per_s")), peak,
-                  _mb(full.get("published_bytes")) + " published"])
+    table.append(
+        [
+            "**full run**",
+            _s(full.get("wall_s")),
+            _s(full.get("cpu_s")),
+            _s(full.get("wall_s")),
+            "100%",
+            _n(full.get("docs_per_s")),
+            _n(full.get("tokens_per_s")),
+            peak,
+            _mb(full.get("published_bytes")) + " published",
+        ]
+    )
     floor = summary.get("floor")
     if floor:
-        table.append(["**floor** (one process: start, import, read, tokenize, write)", _s(floor.get("wall_s")), _s(floor.get("cpu_s")), "",
-                      _pct(floor["wall_s"] / full["wall_s"]) if full.get("wall_s") else "–",
-                      _n(floor.get("docs_per_s")), _n(floor.get("tokens_per_s")), _mb(floor.get("maxrss_bytes")), _mb(floor.get("output_bytes"))])
+        table.append(
+            [
+                "**floor** (one process: start, import, read, tokenize, write)",
+                _s(floor.get("wall_s")),
+                _s(floor.get("cpu_s")),
+                "",
+                _pct(floor["wall_s"] / full["wall_s"]) if full.get("wall_s") else "–",
+                _n(floor.get("docs_per_s")),
+                _n(floor.get("tokens_per_s")),
+                _mb(floor.get("maxrss_bytes")),
+                _mb(floor.get("output_bytes")),
+            ]
+        )
         phases = floor.get("phases") or {}
-        table.append(["floor without start-up and imports", _s(floor.get("work_s")), "",
-                      f"read {_s(phases.get('read_s'))}, tokenize {_s(phases.get('tokenize_s'))}, write {_s(phases.get('table_write_s'))}", "", "", "", "", ""])
-    for name, title in (("noop", "re-run, nothing changed"), ("add_one", "re-run after adding one document"), ("change_one", "re-run after changing one annotation")):
+        table.append(
+            [
+                "floor without start-up and imports",
+                _s(floor.get("work_s")),
+                "",
+                f"read {_s(phases.get('read_s'))}, tokenize {_s(phases.get('tokenize_s'))}, write {_s(phases.get('table_write_s'))}",
+                "",
+                "",
+                "",
+                "",
+                "",
+            ]
+        )
+    for name, title in (
+        ("noop", "re-run, nothing changed"),
+        ("add_one", "re-run after adding one document"),
+        ("change_one", "re-run after changing one annotation"),
+    ):
         run = summary.get(name)
         if run:
             peak = f"{_mb(run.get('maxrss_bytes'))} ({_mb(run.get('sampled_tree_peak_bytes'))})"
-            table.append([title, _s(run.get("wall_s")), _s(run.get("cpu_s")), "ran: " + (", ".join(run.get("stages_run") or []) or "none"), _pct(run.get("share_of_full")), "", "", peak, ""])
+            table.append(
+                [
+                    title,
+                    _s(run.get("wall_s")),
+                    _s(run.get("cpu_s")),
+                    "ran: " + (", ".join(run.get("stages_run") or []) or "none"),
+                    _pct(run.get("share_of_full")),
+                    "",
+                    "",
+                    peak,
+                    "",
+                ]
+            )
     return table
 
 
@@ -217,9 +288,12 @@ def markdown(results: list[dict[str, Any]]) -> str:
         out += [""]
         ratio = summary.get("full_vs_floor_work")
         if ratio:
-            out += [f"Full run / floor: {summary['full_vs_floor']:.1f}× wall, {ratio:.1f}× the floor without start-up, "
-                    f"{summary.get('full_vs_floor_cpu') or 0:.1f}× CPU time. Validation's share of the full run: {_pct(summary.get('validation_share'))} "
-                    f"(with its DVC bookkeeping {_pct(summary.get('validation_share_with_dvc'))}).", ""]
+            out += [
+                f"Full run / floor: {summary['full_vs_floor']:.1f}× wall, {ratio:.1f}× the floor without start-up, "
+                f"{summary.get('full_vs_floor_cpu') or 0:.1f}× CPU time. Validation's share of the full run: {_pct(summary.get('validation_share'))} "
+                f"(with its DVC bookkeeping {_pct(summary.get('validation_share_with_dvc'))}).",
+                "",
+            ]
         for name in ("add_one", "change_one"):
             edit = (summary.get(name) or {}).get("edit")
             if edit:
@@ -229,8 +303,14 @@ def markdown(results: list[dict[str, Any]]) -> str:
         out += ["", "| target | measured | limit | |", "|---|---|---|---|"] + target_lines(summary) + [""]
         profile = result.get("profile")
         if profile:
-            out += ["Import time per stage command (`-X importtime`, top-level modules): "
-                    + "; ".join(f"{stage} {p['import_s']:.1f} s ({', '.join(f'{m} {t:.1f}' for m, t in p['top_imports'][:3])})" for stage, p in profile.items()), ""]
+            out += [
+                "Import time per stage command (`-X importtime`, top-level modules): "
+                + "; ".join(
+                    f"{stage} {p['import_s']:.1f} s ({', '.join(f'{m} {t:.1f}' for m, t in p['top_imports'][:3])})"
+                    for stage, p in profile.items()
+                ),
+                "",
+            ]
     return "\n".join(out) + "\n"
 
 

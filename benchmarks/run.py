@@ -190,7 +190,15 @@ STAGE_LINE = re.compile(r"Running stage '([^']+)'")
 SKIP_LINE = re.compile(r"Stage '([^']+)' didn't change, skipping")
 
 
-def measure(cmd: list[str], cwd: Path, env: dict[str, str], *, stage_log: Path | None = None, rss_limit: int | None = None, timeout: float | None = None) -> dict[str, Any]:
+def measure(
+    cmd: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    *,
+    stage_log: Path | None = None,
+    rss_limit: int | None = None,
+    timeout: float | None = None,
+) -> dict[str, Any]:
     """Run ``cmd`` to the end; wall time, peak RSS (wait4 and sampled), output lines with times."""
     env = dict(env)
     if stage_log is not None:
@@ -198,7 +206,9 @@ def measure(cmd: list[str], cwd: Path, env: dict[str, str], *, stage_log: Path |
         stage_log.unlink(missing_ok=True)
         stage_log.touch()
     t0 = time.perf_counter()
-    process = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True)
+    process = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True
+    )
     sampler = Sampler(process.pid, limit=rss_limit)
     sampler.start()
     timer = threading.Timer(timeout, _kill_group, args=(process.pid,)) if timeout else None
@@ -228,7 +238,9 @@ def measure(cmd: list[str], cwd: Path, env: dict[str, str], *, stage_log: Path |
         "output": [[round(t, 3), text] for t, text in lines],
     }
     if sampler.exceeded:
-        result["aborted"] = f"the process tree's memory (summed PSS) reached {sampler.exceeded['pss_bytes'] / MB:,.0f} MB, over the --rss-limit-gb limit, in stage {sampler.exceeded['stage']}: killed"
+        result["aborted"] = (
+            f"the process tree's memory (summed PSS) reached {sampler.exceeded['pss_bytes'] / MB:,.0f} MB, over the --rss-limit-gb limit, in stage {sampler.exceeded['stage']}: killed"
+        )
     elif timeout and wall >= timeout:
         result["aborted"] = f"timeout after {timeout:.0f} s"
     if stage_log is not None:
@@ -347,11 +359,19 @@ def profile_stages(work: Path, env: dict[str, str], out_dir: Path, stages: list[
         params_path.write_text(yaml.safe_dump(stage_params, sort_keys=False, allow_unicode=True))
         prof = work / ".bench" / f"{stage}.prof"
         t0 = time.perf_counter()
-        done = subprocess.run([python, "-m", "cProfile", "-o", str(prof), "-m", "pipeline", stage, "--params", str(params_path)], cwd=work, env=env, capture_output=True, text=True)
+        done = subprocess.run(
+            [python, "-m", "cProfile", "-o", str(prof), "-m", "pipeline", stage, "--params", str(params_path)],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         profiled = time.perf_counter() - t0
         text_path = out_dir / f"profile-{stage}.txt"
         with open(text_path, "w") as handle:
-            handle.write(f"# python -m cProfile -m pipeline {stage} (workers 1, empty shard cache): exit {done.returncode}, {profiled:.1f} s\n")
+            handle.write(
+                f"# python -m cProfile -m pipeline {stage} (workers 1, empty shard cache): exit {done.returncode}, {profiled:.1f} s\n"
+            )
             hot: list[list[Any]] = []
             if prof.exists():
                 stats = pstats.Stats(str(prof), stream=handle)
@@ -364,12 +384,23 @@ def profile_stages(work: Path, env: dict[str, str], out_dir: Path, stages: list[
                 handle.write(done.stderr[-4000:])
         shutil.rmtree(fresh, ignore_errors=True)
         fresh.mkdir(parents=True)
-        imports = subprocess.run([python, "-X", "importtime", "-m", "pipeline", stage, "--params", str(params_path)], cwd=work, env=env, capture_output=True, text=True)
+        imports = subprocess.run(
+            [python, "-X", "importtime", "-m", "pipeline", stage, "--params", str(params_path)],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         shutil.rmtree(fresh, ignore_errors=True)
         top_imports = _top_imports(imports.stderr)
-        found[stage] = {"profiled_wall_s": profiled, "exit": done.returncode, "profile": str(text_path), "hot_own_time": hot,
-                        "import_s": sum(us for _, us in top_imports) / 1e6,
-                        "top_imports": [[name, us / 1e6] for name, us in sorted(top_imports, key=lambda x: -x[1])[:8]]}
+        found[stage] = {
+            "profiled_wall_s": profiled,
+            "exit": done.returncode,
+            "profile": str(text_path),
+            "hot_own_time": hot,
+            "import_s": sum(us for _, us in top_imports) / 1e6,
+            "top_imports": [[name, us / 1e6] for name, us in sorted(top_imports, key=lambda x: -x[1])[:8]],
+        }
     return found
 
 
@@ -379,7 +410,7 @@ def _top_imports(stderr: str) -> list[tuple[str, int]]:
     for line in stderr.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
             continue
-        _, cumulative, name = line[len("import time:"):].split("|", 2)
+        _, cumulative, name = line[len("import time:") :].split("|", 2)
         if not name.startswith(" ") or name.startswith("  "):
             continue  # only depth 0: one space after the bar, nested imports are indented further
         result.append((name.strip(), int(cumulative)))
@@ -396,7 +427,14 @@ def environment() -> dict[str, Any]:
     digest = hashlib.sha256()
     for path in sorted((REPO / "pipeline").rglob("*.py")):
         digest.update(path.relative_to(REPO).as_posix().encode() + b"\0" + path.read_bytes())
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    cpu = (
+        next(
+            (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else platform.processor()
+    )
     versions = {}
     for module in ("dvc", "spacy", "pyarrow", "pandas", "great_expectations"):
         try:
@@ -424,17 +462,36 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark dvc repro on N documents against the floor.")
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workdir", type=Path, default=None, help="where to build the repository copy (default: a new temporary directory)")
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="where to build the repository copy (default: a new temporary directory)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work copy (always kept when --workdir is given)")
     parser.add_argument("--json-out", type=Path, default=None, help="default: benchmarks/results/bench-N<N>[-<target>...].json")
     parser.add_argument("--external", type=Path, default=None, help="default: $CORPUS_EXTERNAL_DIR or ../shared/external")
-    parser.add_argument("--rss-limit-gb", type=float, default=10.0, help="abort a run whose processes together (summed PSS) exceed this (protects the machine)")
+    parser.add_argument(
+        "--rss-limit-gb",
+        type=float,
+        default=10.0,
+        help="abort a run whose processes together (summed PSS) exceed this (protects the machine)",
+    )
     parser.add_argument("--timeout", type=float, default=None, help="abort any single dvc repro after this many seconds")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["noop", "floor", "add_one", "change_one"], help="experiments to leave out")
-    parser.add_argument("--target", nargs="*", default=[], metavar="STAGE",
-                        help="stages to pass to `dvc repro` (default: none, i.e. the whole pipeline); e.g. `--target publish` for the published corpus only")
-    parser.add_argument("--profile", nargs="*", default=None, metavar="STAGE",
-                        help="afterwards, cProfile and -X importtime these stages (no name: every stage that ran) in the work copy")
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=["noop", "floor", "add_one", "change_one"], help="experiments to leave out"
+    )
+    parser.add_argument(
+        "--target",
+        nargs="*",
+        default=[],
+        metavar="STAGE",
+        help="stages to pass to `dvc repro` (default: none, i.e. the whole pipeline); e.g. `--target publish` for the published corpus only",
+    )
+    parser.add_argument(
+        "--profile",
+        nargs="*",
+        default=None,
+        metavar="STAGE",
+        help="afterwards, cProfile and -X importtime these stages (no name: every stage that ran) in the work copy",
+    )
     args = parser.parse_args(argv)
 
     external = (args.external or build_corpus.external_dir()).resolve()
@@ -488,7 +545,20 @@ def main(argv: list[str] | None = None) -> int:
                 repro("noop")
         if "floor" not in args.skip:
             log("floor: tokenizer + pyarrow write")
-            floor = measure([str(VENV_BIN / "python"), str(BENCH_DIR / "floor.py"), "--seeds-dir", str(work / "seeds"), "--out", str(logs / "floor-tokens.parquet")], work, env, rss_limit=rss_limit, timeout=args.timeout)
+            floor = measure(
+                [
+                    str(VENV_BIN / "python"),
+                    str(BENCH_DIR / "floor.py"),
+                    "--seeds-dir",
+                    str(work / "seeds"),
+                    "--out",
+                    str(logs / "floor-tokens.parquet"),
+                ],
+                work,
+                env,
+                rss_limit=rss_limit,
+                timeout=args.timeout,
+            )
             with contextlib.suppress(IndexError, ValueError):
                 floor.update(json.loads(floor["output"][-1][1]))
             result["runs"]["floor"] = floor

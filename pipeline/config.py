@@ -21,9 +21,10 @@ import difflib
 import math
 import os
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import MISSING, FrozenInstanceError, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import yaml
 
@@ -167,7 +168,10 @@ def _ratios(value: Any, key: str) -> FrozenDict:
 def _external(value: Any, key: str) -> FrozenDict:
     _mapping(value, key, "a mapping of corpus names to {file, mapping}")
     return FrozenDict(
-        {name: spec if isinstance(spec, ExternalCorpus) else _build(ExternalCorpus, spec, f"{key}.{name}", name=name) for name, spec in value.items()}
+        {
+            name: spec if isinstance(spec, ExternalCorpus) else _build(ExternalCorpus, spec, f"{key}.{name}", name=name)
+            for name, spec in value.items()
+        }
     )
 
 
@@ -344,7 +348,9 @@ class Config(_Checked):
 
         def seen(name: str) -> Any:
             whole = getattr(self, name)
-            return whole if name in keys else _Declared(stage, whole, frozenset(k.split(".", 1)[1] for k in keys if k.startswith(f"{name}.")))
+            return (
+                whole if name in keys else _Declared(stage, whole, frozenset(k.split(".", 1)[1] for k in keys if k.startswith(f"{name}.")))
+            )
 
         return StageConfig(stage, **{f.name: seen(f.name) for f in fields(self)})
 
@@ -376,10 +382,20 @@ SPEED = ("runtime.cache_dir", "runtime.workers")
 READS: dict[str, Reads] = {
     "ingest": Reads(("ingest", "runtime.shards", "schemas.document"), untracked=SPEED),
     "annotate": Reads(
-        ("annotate", "runtime.shards", "validate.whitespace_spans", "publish.dataset_name", "publish.version", "schemas.annotation", "schemas.labels"),
+        (
+            "annotate",
+            "runtime.shards",
+            "validate.whitespace_spans",
+            "publish.dataset_name",
+            "publish.version",
+            "schemas.annotation",
+            "schemas.labels",
+        ),
         untracked=(*SPEED, "ingest.out_dir"),
     ),
-    "preannotate": Reads(("preannotate", "annotate.annotations_dir", "ingest.out_dir", "ingest.language", "schemas.labels", "schemas.annotation")),
+    "preannotate": Reads(
+        ("preannotate", "annotate.annotations_dir", "ingest.out_dir", "ingest.language", "schemas.labels", "schemas.annotation")
+    ),
     "validate": Reads(
         ("validate.report", "validate.problems", "validate.summary", "annotate.splits", "schemas.labels", "schemas.expectations"),
         untracked=(*SPEED, "validate.chunk_rows", "ingest.out_dir", "annotate.out_dir"),
@@ -388,8 +404,14 @@ READS: dict[str, Reads] = {
     # `python -m pipeline doccano push|pull` (not a dvc.yaml stage).
     "doccano": Reads(
         (
-            "schemas.labels", "schemas.annotation", "ingest.out_dir", "annotate.annotations_dir", "annotate.layer_priority",
-            "preannotate.out_dir", "validate.whitespace_spans", "publish.dataset_name",
+            "schemas.labels",
+            "schemas.annotation",
+            "ingest.out_dir",
+            "annotate.annotations_dir",
+            "annotate.layer_priority",
+            "preannotate.out_dir",
+            "validate.whitespace_spans",
+            "publish.dataset_name",
         )
     ),
     # `python -m pipeline import|export` (not a dvc.yaml stage): where an option left out points.
@@ -401,7 +423,7 @@ class _Declared:
     """A section as one stage sees it: the keys it declares, and the section's methods (which then
     read through this view, so ``worker_count()`` works only where ``runtime.workers`` is declared)."""
 
-    __slots__ = ("_stage", "_section", "_keys")
+    __slots__ = ("_keys", "_section", "_stage")
 
     def __init__(self, stage: str, section: Any, keys: frozenset[str]) -> None:
         object.__setattr__(self, "_stage", stage)
@@ -460,7 +482,9 @@ def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool
         except TypeError:  # an unhashable key: construct_mapping says what is wrong with it
             continue
         if duplicate:
-            raise yaml.constructor.ConstructorError("while reading a mapping", node.start_mark, f"found the key {key!r} twice", key_node.start_mark)
+            raise yaml.constructor.ConstructorError(
+                "while reading a mapping", node.start_mark, f"found the key {key!r} twice", key_node.start_mark
+            )
         seen.add(key)
     return loader.construct_mapping(node, deep=deep)
 
@@ -484,4 +508,3 @@ def load_config(path: str | Path = DEFAULT_PARAMS) -> Config:
         except yaml.YAMLError as error:
             raise ValueError(f"{path}: not valid YAML: {error}") from None
     return parse_config({} if data is None else data, str(path))
-

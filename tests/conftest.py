@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from repo_helpers import copy_repo, run  # noqa: E402
+from repo_helpers import copy_repo, run
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,8 @@ BOM, CR) made likely rather than left to chance (imported by name, like ``repo_h
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from hypothesis import strategies as st
 

@@ -14,7 +14,11 @@ from pipeline.config import StageConfig, parse_config
 from pipeline.core.text import text_sha256
 
 REPO = Path(__file__).resolve().parent.parent
-SENTENCES = ["Kim Jong Un traf Moon Jae In in Panmunjom.", "Die Gespräche in Seoul dauerten bis Ende Mai.", "Trump äußerte sich in Washington zurückhaltend. 🙂"]
+SENTENCES = [
+    "Kim Jong Un traf Moon Jae In in Panmunjom.",
+    "Die Gespräche in Seoul dauerten bis Ende Mai.",
+    "Trump äußerte sich in Washington zurückhaltend. 🙂",
+]
 
 
 def corpus(root: Path, count: int) -> None:
@@ -28,9 +32,19 @@ def corpus(root: Path, count: int) -> None:
         lines.append({"id": doc_id, "text": text})
         start = text.index("Kim") if "Kim" in text else text.index("Trump")
         end = start + (11 if text[start:].startswith("Kim") else 5)
-        records.append({"doc_id": doc_id, "text_sha256": text_sha256(text), "source": "gold", "entities": [{"id": "T1", "start": start, "end": end, "label": "PER"}], "relations": []})
+        records.append(
+            {
+                "doc_id": doc_id,
+                "text_sha256": text_sha256(text),
+                "source": "gold",
+                "entities": [{"id": "T1", "start": start, "end": end, "label": "PER"}],
+                "relations": [],
+            }
+        )
     (root / "seeds" / "docs.jsonl").write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
-    (root / "annotations" / "gold" / "g.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    (root / "annotations" / "gold" / "g.jsonl").write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8"
+    )
 
 
 def params_for(root: Path, cache: Path | None = None, workers: int | None = None, shards: int | None = None) -> dict[str, Any]:
@@ -42,7 +56,9 @@ def params_for(root: Path, cache: Path | None = None, workers: int | None = None
     params["runtime"].update({k: v for k, v in runtime.items() if v is not None})
     params["ingest"].update(seeds_dir=str(root / "seeds"), out_dir=str(root / "interim" / "ingest"))
     params["annotate"].update(annotations_dir=str(root / "annotations"), out_dir=str(root / "interim" / "tables"))
-    params["validate"].update(report=str(root / "reports" / "v.json"), problems=str(root / "reports" / "p.jsonl"), summary=str(root / "reports" / "v.md"))
+    params["validate"].update(
+        report=str(root / "reports" / "v.json"), problems=str(root / "reports" / "p.jsonl"), summary=str(root / "reports" / "v.md")
+    )
     params["publish"].update(out_dir=str(root / "published"), metrics=str(root / "metrics.json"))
     return params
 

@@ -71,7 +71,11 @@ def test_formats_use_only_the_pure_shape_of_doccano():
 
 def test_every_module_is_described_in_the_architecture_doc():
     doc = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
-    missing = [str(path.relative_to(REPO)) for path in modules().values() if f"`{path.relative_to(PACKAGE).as_posix()}`" not in doc and path.name != "__init__.py"]
+    missing = [
+        str(path.relative_to(REPO))
+        for path in modules().values()
+        if f"`{path.relative_to(PACKAGE).as_posix()}`" not in doc and path.name != "__init__.py"
+    ]
     assert not missing, f"docs/architecture.md does not describe {missing}"
 
 
@@ -79,6 +83,8 @@ def test_no_module_is_long_without_a_reason():
     long = []
     for path in modules().values():
         source = path.read_text(encoding="utf-8")
-        if len(source.splitlines()) > 400 and not re.search(r"over 400 lines|longer than the other modules on purpose", source.split('"""')[1]):
+        if len(source.splitlines()) > 400 and not re.search(
+            r"over 400 lines|longer than the other modules on purpose", source.split('"""')[1]
+        ):
             long.append(f"{path.relative_to(REPO)} ({len(source.splitlines())} lines)")
     assert not long, f"modules over 400 lines whose docstring gives no reason ('over 400 lines because …'): {long}"

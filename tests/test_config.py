@@ -116,7 +116,9 @@ def test_a_bad_value_names_its_key_and_value(dotted: str, value: Any):
 
 
 def test_a_bad_list_item_is_named_by_its_index():
-    with pytest.raises(ValueError, match=re.escape("params.yaml: annotate.layer_priority[1]: expected a non-empty fnmatch pattern, got ''")):
+    with pytest.raises(
+        ValueError, match=re.escape("params.yaml: annotate.layer_priority[1]: expected a non-empty fnmatch pattern, got ''")
+    ):
         parse_config(params_with("annotate.layer_priority", ["gold", ""]))
 
 
@@ -194,7 +196,7 @@ def test_a_stage_sees_its_declared_keys():
     assert view.validate.whitespace_spans == "error" and view.publish.version == "0.1.0"
     assert view.runtime.worker_count() >= 1  # a method reads through the view
     with pytest.raises(AttributeError, match=re.escape("stage 'annotate' does not declare validate.report: add it to READS")):
-        view.validate.report
+        _ = view.validate.report
 
 
 def test_a_method_needing_an_undeclared_key_fails():
@@ -224,7 +226,7 @@ def test_reads_names_only_existing_keys():
     config = parse_config(PARAMS)
     for stage, reads in READS.items():
         assert len(set(reads.keys())) == len(reads.keys()), stage
-        for key in reads.keys():
+        for key in reads.keys():  # noqa: SIM118 - Reads is a mapping view without __iter__
             section, _, name = key.partition(".")
             assert section in Config.__dataclass_fields__, f"{stage}: {key}"
             assert not name or name in getattr(config, section).__dataclass_fields__, f"{stage}: {key}"
@@ -235,5 +237,6 @@ def test_dvc_yaml_params_are_what_each_stage_reads():
     assert set(READS) == set(stages) | {"doccano", "formats"}
     for name, stage in stages.items():
         assert stage.get("params", []) == list(READS[name].params), (
-            f"dvc.yaml stage {name!r}: declare exactly these params (pipeline.config.READS):\n" + "\n".join(f"      - {k}" for k in READS[name].params)
+            f"dvc.yaml stage {name!r}: declare exactly these params (pipeline.config.READS):\n"
+            + "\n".join(f"      - {k}" for k in READS[name].params)
         )

@@ -64,7 +64,7 @@ print(json.dumps({"names": names[:3], "rows": sum(len(d) for d in ds.values()), 
 
 @pytest.mark.parametrize("tool", sorted(SCRIPTS))
 def test_a_consumer_reads_the_published_dataset(tool: str, published: Path, tmp_path: Path):
-    script = "import json\nfrom pathlib import Path\nP = Path(%r)\n" % str(published) + SCRIPTS[tool]
+    script = f"import json\nfrom pathlib import Path\nP = Path({str(published)!r})\n" + SCRIPTS[tool]
     script += "\nimport sys\nassert 'pipeline' not in sys.modules\n"
     env = {"HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "PATH": "/usr/bin:/bin"}
     result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)

@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from repo_helpers import copy_repo, run, tree_bytes
 
 pytestmark = pytest.mark.e2e

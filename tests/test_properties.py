@@ -11,15 +11,32 @@ from pathlib import Path
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from stage_helpers import for_stage, params_for
-from pipeline.stages import annotate, ingest, publish, validate
+
 from pipeline.core.text import normalise_text, text_sha256
 from pipeline.io.schemas import load_label_schema
+from pipeline.stages import annotate, ingest, publish, validate
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA = load_label_schema(REPO / "schemas" / "labels.yaml")
-WORDS = ["Kim", "Moon", "Südkorea", "Straße", "Öl", "Ärger", "café", unicodedata.normalize("NFD", "Müller"), "q\u0301x", "🙂", "Gipfel🇩🇪", "👩‍👩‍👧", "US-Präsident", "Grüße", "Jae", "2018"]
+WORDS = [
+    "Kim",
+    "Moon",
+    "Südkorea",
+    "Straße",
+    "Öl",
+    "Ärger",
+    "café",
+    unicodedata.normalize("NFD", "Müller"),
+    "q\u0301x",
+    "🙂",
+    "Gipfel🇩🇪",
+    "👩‍👩‍👧",
+    "US-Präsident",
+    "Grüße",
+    "Jae",
+    "2018",
+]
 
 
 @st.composite
@@ -36,12 +53,20 @@ def documents(draw):
     if draw(st.booleans()):
         raw = "\ufeff" + raw
     text = normalise_text(raw)
-    runs = [m for m in re.finditer(r"[^\s.]+", text)]
+    runs = list(re.finditer(r"[^\s.]+", text))
     chosen = draw(st.lists(st.integers(0, len(runs) - 1), unique=True, max_size=6)) if runs else []
     entities = []
     for number, index in enumerate(sorted(chosen), start=1):
         match = runs[index]
-        entities.append({"id": f"T{number}", "start": match.start(), "end": match.end(), "label": draw(st.sampled_from(SCHEMA.entity_types)), "text": match.group()})
+        entities.append(
+            {
+                "id": f"T{number}",
+                "start": match.start(),
+                "end": match.end(),
+                "label": draw(st.sampled_from(SCHEMA.entity_types)),
+                "text": match.group(),
+            }
+        )
     relations = []
     seen = set()
     for head in entities:
@@ -70,8 +95,12 @@ def test_valid_corpora_pass_and_round_trip(tmp_path: Path, corpus):
     records = []
     for number, (raw, text, entities, relations) in enumerate(corpus):
         (root / "seeds" / f"doc{number}.txt").write_bytes(raw.encode("utf-8"))
-        records.append({"doc_id": f"doc{number}", "text_sha256": text_sha256(text), "source": "gold", "entities": entities, "relations": relations})
-    (root / "annotations" / "gold" / "g.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+        records.append(
+            {"doc_id": f"doc{number}", "text_sha256": text_sha256(text), "source": "gold", "entities": entities, "relations": relations}
+        )
+    (root / "annotations" / "gold" / "g.jsonl").write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8"
+    )
     params = params_for(root)
 
     assert ingest.run(for_stage(params, "ingest")) == []
@@ -81,15 +110,15 @@ def test_valid_corpora_pass_and_round_trip(tmp_path: Path, corpus):
 
     published = root / "published"
     documents_table = pd.read_parquet(published / "documents")
-    assert dict(zip(documents_table.doc_id, documents_table.text)) == {f"doc{i}": c[1] for i, c in enumerate(corpus)}
+    assert dict(zip(documents_table.doc_id, documents_table.text, strict=True)) == {f"doc{i}": c[1] for i, c in enumerate(corpus)}
     entities = pd.read_parquet(published / "entities")
-    got = sorted(zip(entities.doc_id, entities.ent_id, entities.start, entities.end, entities.label, entities.text))
+    got = sorted(zip(entities.doc_id, entities.ent_id, entities.start, entities.end, entities.label, entities.text, strict=True))
     want = sorted((f"doc{i}", e["id"], e["start"], e["end"], e["label"], e["text"]) for i, c in enumerate(corpus) for e in c[2])
     assert got == want
     relations = pd.read_parquet(published / "relations")
-    got = sorted(zip(relations.doc_id, relations.rel_id, relations["head"], relations["tail"], relations.label))
+    got = sorted(zip(relations.doc_id, relations.rel_id, relations["head"], relations["tail"], relations.label, strict=True))
     want = sorted((f"doc{i}", r["id"], r["head"], r["tail"], r["label"]) for i, c in enumerate(corpus) for r in c[3])
     assert got == want
     tokens = pd.read_parquet(published / "tokens")
-    texts = dict(zip(documents_table.doc_id, documents_table.text))
-    assert all(texts[d][s:e] == t for d, s, e, t in zip(tokens.doc_id, tokens.start, tokens.end, tokens.text))
+    texts = dict(zip(documents_table.doc_id, documents_table.text, strict=True))
+    assert all(texts[d][s:e] == t for d, s, e, t in zip(tokens.doc_id, tokens.start, tokens.end, tokens.text, strict=True))

@@ -134,7 +134,9 @@ def label_problem(site: Site, entity: Entity, schema: LabelSchema) -> Problem | 
     """``unknown-label`` unless the label schema defines the entity's label."""
     if entity.label in schema.entity_types:
         return None
-    return site.problem("unknown-label", f"{where_entity(entity)} has label {entity.label!r}, not in the label schema {list(schema.entity_types)}")
+    return site.problem(
+        "unknown-label", f"{where_entity(entity)} has label {entity.label!r}, not in the label schema {list(schema.entity_types)}"
+    )
 
 
 def whitespace_problem(site: Site, entity: Entity, text: str, severity: Severity = Severity.ERROR) -> Problem | None:
@@ -158,7 +160,11 @@ def span_problems(
     out_of_range = range_problem(site, entity, text)
     if out_of_range is not None:
         return [out_of_range]
-    found = [span_text_problem(site, entity, text, stored_text), label_problem(site, entity, schema), whitespace_problem(site, entity, text, whitespace)]
+    found = [
+        span_text_problem(site, entity, text, stored_text),
+        label_problem(site, entity, schema),
+        whitespace_problem(site, entity, text, whitespace),
+    ]
     return [p for p in found if p is not None]
 
 
@@ -191,7 +197,8 @@ def relation_label_problem(site: Site, relation: Relation, schema: LabelSchema) 
     if schema.relation(relation.label) is not None:
         return None
     return site.problem(
-        "unknown-relation-label", f"relation {relation.id} has label {relation.label!r}, not in the label schema {list(schema.relation_names)}"
+        "unknown-relation-label",
+        f"relation {relation.id} has label {relation.label!r}, not in the label schema {list(schema.relation_names)}",
     )
 
 
@@ -207,7 +214,9 @@ def missing_argument_problem(
         return None
     refs = ", ".join(f"{role} {getattr(relation, role)!r}" for role in missing)
     elsewhere_docs = sorted({d for role in missing for d in (homes or {}).get(getattr(relation, role), []) if d != site.doc_id})
-    elsewhere = f" (that id belongs to document(s) {', '.join(elsewhere_docs)}: relations link entities of one document)" if elsewhere_docs else ""
+    elsewhere = (
+        f" (that id belongs to document(s) {', '.join(elsewhere_docs)}: relations link entities of one document)" if elsewhere_docs else ""
+    )
     return site.problem("missing-argument", f"relation {relation.id} refers to {refs}, not an entity of this record{elsewhere}")
 
 
@@ -247,7 +256,9 @@ class RelationRepeats:
             return site.problem("duplicate-relation", f"relation {relation.id} repeats relation {self._seen[key]}")
         swapped = (relation.label, relation.tail, relation.head)
         if rtype is not None and rtype.symmetric and swapped in self._seen:
-            return site.problem("symmetric-duplicate", f"relation {relation.id} repeats symmetric relation {self._seen[swapped]} with head and tail swapped")
+            return site.problem(
+                "symmetric-duplicate", f"relation {relation.id} repeats symmetric relation {self._seen[swapped]} with head and tail swapped"
+            )
         return None
 
     def add(self, relation: Relation) -> None:
@@ -330,7 +341,7 @@ def alignment_problems(record: AnnotationRecord, tokens: Sequence[tuple[int, int
             found.append(
                 site.problem(
                     "unaligned-span",
-                    f"{where_entity(entity)} {text[entity.start:entity.end]!r}: its "
+                    f"{where_entity(entity)} {text[entity.start : entity.end]!r}: its "
                     f"{' and '.join(edges)} does not fall on a token boundary",
                 )
             )

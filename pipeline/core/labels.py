@@ -53,9 +53,6 @@ class LabelSchema:
         return {
             "schema_version": self.schema_version,
             "entity_types": list(self.entity_types),
-            "relation_types": {
-                r.name: {"head": list(r.head), "tail": list(r.tail), "symmetric": r.symmetric}
-                for r in self.relation_types
-            },
+            "relation_types": {r.name: {"head": list(r.head), "tail": list(r.tail), "symmetric": r.symmetric} for r in self.relation_types},
             "bio_labels": list(self.bio_labels),
         }

@@ -124,9 +124,7 @@ def role_relations(doc: Any, ents: Sequence[Any], schema: Any) -> list[tuple[int
     return found
 
 
-def build_records(
-    proposer: Proposer, documents: Sequence[tuple[str, str, str]], *, source: str = SOURCE
-) -> list[dict[str, Any]]:
+def build_records(proposer: Proposer, documents: Sequence[tuple[str, str, str]], *, source: str = SOURCE) -> list[dict[str, Any]]:
     """Annotation records (schema shape) for ``(doc_id, text, text_sha256)`` documents."""
     records = []
     for doc_id, text, sha in documents:
@@ -139,7 +137,10 @@ def build_records(
                 "text_sha256": sha,
                 "source": source,
                 "annotator": source.split(":", 1)[1],
-                "entities": [{"id": ids[i], "start": spans[i][0], "end": spans[i][1], "label": spans[i][2], "text": text[spans[i][0] : spans[i][1]]} for i in order],
+                "entities": [
+                    {"id": ids[i], "start": spans[i][0], "end": spans[i][1], "label": spans[i][2], "text": text[spans[i][0] : spans[i][1]]}
+                    for i in order
+                ],
                 "relations": [
                     {"id": f"PR{n}", "head": ids[h], "tail": ids[t], "label": label}
                     for n, (h, t, label) in enumerate(sorted(relations, key=lambda r: (spans[r[0]], spans[r[1]], r[2])), start=1)

@@ -26,7 +26,10 @@ def score(pairs: Iterable[tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]], la
             counts.setdefault(item[-1], [0, 0, 0])[0 if item in gold else 1] += 1
         for item in gold - predicted:
             counts.setdefault(item[-1], [0, 0, 0])[2] += 1
-    per_label = {label: prf(*counts[label]) for label in sorted(counts, key=lambda name: (labels.index(name) if name in labels else len(labels), name))}
+    per_label = {
+        label: prf(*counts[label])
+        for label in sorted(counts, key=lambda name: (labels.index(name) if name in labels else len(labels), name))
+    }
     total = [sum(c[i] for c in counts.values()) for i in range(3)]
     return {"per_label": per_label, "micro": prf(*total)}
 

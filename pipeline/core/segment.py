@@ -85,7 +85,9 @@ def segment_arrays(texts: Iterable[str], language: str = "de", batch_size: int =
         blocks = paragraphs(text)
         parts = []
         first_sentence = 0
-        for paragraph_idx, (block, doc) in enumerate(zip(blocks, nlp.pipe((text[b.start : b.end] for b in blocks), batch_size=batch_size), strict=True)):
+        for paragraph_idx, (block, doc) in enumerate(
+            zip(blocks, nlp.pipe((text[b.start : b.end] for b in blocks), batch_size=batch_size), strict=True)
+        ):
             values = doc.to_array([IDX, LENGTH, IS_SPACE, SENT_START]).astype(np.int64)
             sentence = np.cumsum(values[:, 3] == 1) - 1
             kept = values[:, 2] == 0

@@ -41,7 +41,13 @@ def select_records(records: Sequence[AnnotationRecord], priority: Sequence[str])
         if key in by_layer:
             first = by_layer[key]
             problems.append(
-                Problem(record.path, record.line, record.doc_id, "duplicate-record", f"layer {record.layer!r} already annotates this document at {first.path}:{first.line}")
+                Problem(
+                    record.path,
+                    record.line,
+                    record.doc_id,
+                    "duplicate-record",
+                    f"layer {record.layer!r} already annotates this document at {first.path}:{first.line}",
+                )
             )
             continue
         by_layer[key] = record

@@ -79,8 +79,7 @@ class AnnotationRecord:
             record["annotator"] = self.annotator
         record["entities"] = [_entity_json(e, self.source, document_text) for e in self.entities]
         record["relations"] = [
-            {"id": r.id, "head": r.head, "tail": r.tail, "label": r.label}
-            | ({} if r.source == self.source else {"source": r.source})
+            {"id": r.id, "head": r.head, "tail": r.tail, "label": r.label} | ({} if r.source == self.source else {"source": r.source})
             for r in self.relations
         ]
         return record

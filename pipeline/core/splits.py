@@ -25,4 +25,3 @@ def assign_split(doc_id: str, ratios: dict[str, float]) -> str:
         if value < cumulative:
             return name
     return names[-1]
-

@@ -50,7 +50,9 @@ def hyphen_aware_cuts(text: str, boundaries: Iterable[int]) -> list[int]:
     return sorted(cuts)
 
 
-def merge_sentences(sentences: list[dict[str, Any]], tokens: list[tuple[int, int, int]], entities: Sequence[Entity]) -> tuple[list[dict[str, Any]], list[int], list[Entity]]:
+def merge_sentences(
+    sentences: list[dict[str, Any]], tokens: list[tuple[int, int, int]], entities: Sequence[Entity]
+) -> tuple[list[dict[str, Any]], list[int], list[Entity]]:
     """Join sentences that an entity crosses (the sentencizer must not cut a name in two).
 
     ``tokens`` are ``(start, end, sent_idx)``. Returns the new sentences, each token's new

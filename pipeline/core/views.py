@@ -59,7 +59,13 @@ def relation_candidates(
         start, end = sentences[first]["start"], sentences[last]["end"]
 
         def argument(entity: Entity) -> dict[str, Any]:
-            return {"id": entity.id, "start": entity.start - start, "end": entity.end - start, "text": text[entity.start : entity.end], "label": entity.label}
+            return {
+                "id": entity.id,
+                "start": entity.start - start,
+                "end": entity.end - start,
+                "text": text[entity.start : entity.end],
+                "label": entity.label,
+            }
 
         rows.append(
             {
@@ -119,7 +125,9 @@ def ner_view(tokens: pa.Table, split_of: dict[str, str], schema: LabelSchema, ta
     tags = tokens.column("ner_tag").combine_chunks()
     tag_ids = pc.index_in(tags, value_set=pa.array(schema.bio_labels))
     if tag_ids.null_count:
-        raise ValueError(f"BIO tag(s) {sorted(set(pc.filter(tags, pc.is_null(tag_ids)).to_pylist()))} not derived from the label schema {list(schema.bio_labels)}")
+        raise ValueError(
+            f"BIO tag(s) {sorted(set(pc.filter(tags, pc.is_null(tag_ids)).to_pylist()))} not derived from the label schema {list(schema.bio_labels)}"
+        )
 
     def lists(values: pa.Array) -> pa.ListArray:
         return pa.ListArray.from_arrays(offsets, values)

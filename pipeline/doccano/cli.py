@@ -22,7 +22,9 @@ from pipeline.doccano.server_config import DEFAULT_PORT, PORT_ENV, SERVER_DIR_EN
 from pipeline.doccano.server_env import ensure_env
 
 # Never show local variables in a traceback: a password may be among them.
-app = typer.Typer(no_args_is_help=True, help="Local doccano annotation server; push and pull annotations.", pretty_exceptions_show_locals=False)
+app = typer.Typer(
+    no_args_is_help=True, help="Local doccano annotation server; push and pull annotations.", pretty_exceptions_show_locals=False
+)
 server_app = typer.Typer(no_args_is_help=True, help="Install, start, stop the local doccano server (127.0.0.1 only).")
 app.add_typer(server_app, name="server")
 
@@ -120,7 +122,9 @@ def _stage_config(path: Path) -> StageConfig:
     try:
         return load_config(path).for_stage("doccano")
     except OSError as error:
-        raise UsageError(f"cannot read {path} ({error.strerror or type(error).__name__}); run from the repository root or pass --params") from None
+        raise UsageError(
+            f"cannot read {path} ({error.strerror or type(error).__name__}); run from the repository root or pass --params"
+        ) from None
     except ValueError as error:
         raise UsageError(str(error)) from None
 
@@ -197,11 +201,16 @@ def push_cmd(
     project: ProjectOption = None,
     layer: Annotated[
         list[str] | None,
-        typer.Option("--layer", help="Layer(s) whose records are pushed, fnmatch globs over layer names (default: gold; with --as-suggestions: preannotations). Among several, annotate.layer_priority chooses."),
+        typer.Option(
+            "--layer",
+            help="Layer(s) whose records are pushed, fnmatch globs over layer names (default: gold; with --as-suggestions: preannotations). Among several, annotate.layer_priority chooses.",
+        ),
     ] = None,
     as_suggestions: Annotated[
         bool,
-        typer.Option("--as-suggestions", help="Pre-annotations: fill in only examples where your account has no labels yet; never overwrite."),
+        typer.Option(
+            "--as-suggestions", help="Pre-annotations: fill in only examples where your account has no labels yet; never overwrite."
+        ),
     ] = False,
     documents: Annotated[
         list[str] | None, typer.Option("--documents", help="Only documents whose doc_id matches these fnmatch globs.")
@@ -223,7 +232,9 @@ def push_cmd(
         layers = layer or (["preannotations"] if as_suggestions else ["gold"])
         records = load_records(config, layers, docs, schema)
         session = connect()
-        report = push(session, project=_project(config, project), documents=docs, records=records, schema=schema, suggestions=as_suggestions)
+        report = push(
+            session, project=_project(config, project), documents=docs, records=records, schema=schema, suggestions=as_suggestions
+        )
     except (DoccanoError, UsageError, SchemaError) as error:
         raise _fail(error) from None
     for message in report.warnings:
@@ -236,10 +247,15 @@ def pull_cmd(
     project: ProjectOption = None,
     confirmed_only: Annotated[
         bool,
-        typer.Option("--confirmed-only/--all", help="Only examples each user marked as confirmed (default), or every example they labelled."),
+        typer.Option(
+            "--confirmed-only/--all", help="Only examples each user marked as confirmed (default), or every example they labelled."
+        ),
     ] = True,
     out_dir: Annotated[
-        Path | None, typer.Option("--out-dir", help="Annotations folder (default: annotate.annotations_dir); layers go to annotators/<user>/<project>.jsonl.")
+        Path | None,
+        typer.Option(
+            "--out-dir", help="Annotations folder (default: annotate.annotations_dir); layers go to annotators/<user>/<project>.jsonl."
+        ),
     ] = None,
     user: Annotated[list[str] | None, typer.Option("--user", help="Only these doccano users (default: every member).")] = None,
     params_path: ParamsOption = DEFAULT_PARAMS,

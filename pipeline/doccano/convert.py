@@ -177,7 +177,10 @@ def from_doccano(
         if corpus_sha != pushed_sha:
             return Pulled(
                 skipped=Skipped(
-                    doc_id, example_id, "hash-mismatch", "the corpus text changed since this example was pushed; not imported (re-push the document)"
+                    doc_id,
+                    example_id,
+                    "hash-mismatch",
+                    "the corpus text changed since this example was pushed; not imported (re-push the document)",
                 )
             )
     entities_in = list(line.get("entities") or [])
@@ -196,7 +199,10 @@ def from_doccano(
     ids = line.get(META_IDS) or {}
     entity_ids = map_entity_ids(spans, ids.get("entities") or [])
     entities_out = sorted(
-        ({"id": entity_ids[db_id], "start": start, "end": end, "label": label, "text": text[start:end]} for db_id, start, end, label in spans),
+        (
+            {"id": entity_ids[db_id], "start": start, "end": end, "label": label, "text": text[start:end]}
+            for db_id, start, end, label in spans
+        ),
         key=lambda e: (e["start"], e["end"], e["label"], e["id"]),
     )
     position = {e["id"]: index for index, e in enumerate(entities_out)}

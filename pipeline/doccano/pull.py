@@ -91,7 +91,9 @@ def pull(
     report = PullReport(project=project, project_id=project_id)
     unknown = sorted(set(users or ()) - set(exported))
     if unknown:
-        raise DoccanoError(f"doccano project '{project}' has no member named '{unknown[0]}'; members: {', '.join(sorted(exported))}; check --user")
+        raise DoccanoError(
+            f"doccano project '{project}' has no member named '{unknown[0]}'; members: {', '.join(sorted(exported))}; check --user"
+        )
     outputs: dict[Path, bytes] = {}
     for username in sorted(exported):
         if users and username not in users:
@@ -116,7 +118,9 @@ def pull(
         doc_ids = [r["doc_id"] for r in records]
         duplicates = sorted({d for d in doc_ids if doc_ids.count(d) > 1})
         if duplicates:
-            raise DoccanoError(f"doccano project '{project}' has several examples for document {duplicates[0]}; delete the extra ones in doccano, then pull again")
+            raise DoccanoError(
+                f"doccano project '{project}' has several examples for document {duplicates[0]}; delete the extra ones in doccano, then pull again"
+            )
         report.records[username] = len(records)
         path = layer_path(out_dir, username, project)
         if records or path.exists():

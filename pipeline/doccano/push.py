@@ -67,7 +67,10 @@ def guideline(schema: Any) -> str:
     lines = ["# Labels", "", "Full rules: docs/annotation-guidelines.md in the corpus repository.", "", "## Entities", ""]
     lines += [f"- **{name}**: {schema.descriptions[name]}" for name in schema.entity_types]
     lines += ["", "## Relations", ""]
-    lines += [f"- **{r.name}** ({'/'.join(r.head)} → {'/'.join(r.tail)}{', symmetric' if r.symmetric else ''}): {r.description}" for r in schema.relation_types]
+    lines += [
+        f"- **{r.name}** ({'/'.join(r.head)} → {'/'.join(r.tail)}{', symmetric' if r.symmetric else ''}): {r.description}"
+        for r in schema.relation_types
+    ]
     return "\n".join(lines)
 
 
@@ -97,7 +100,9 @@ def _ensure_project(session: Session, name: str, schema: Any, project: dict[str,
     return project, False, sorted(changed)
 
 
-def _ensure_labels(session: Session, project_id: int, schema: Any, may_create: bool, warnings: list[str]) -> tuple[dict[str, int], dict[str, int], list[str]]:
+def _ensure_labels(
+    session: Session, project_id: int, schema: Any, may_create: bool, warnings: list[str]
+) -> tuple[dict[str, int], dict[str, int], list[str]]:
     created = []
     result = []
     for kind, names in (("span", list(schema.entity_types)), ("relation", list(schema.relation_names))):
@@ -119,7 +124,9 @@ def _ensure_labels(session: Session, project_id: int, schema: Any, may_create: b
             created.append(f"{kind}:{label}")
         extra = sorted(set(existing) - set(names))
         if extra:
-            warnings.append(f"the project has {kind} label(s) {extra} that are not in the label schema; pull will refuse them while they exist")
+            warnings.append(
+                f"the project has {kind} label(s) {extra} that are not in the label schema; pull will refuse them while they exist"
+            )
         result.append(existing)
     return result[0], result[1], created
 
@@ -172,14 +179,22 @@ def push(
             doc_id = line.get(convert.META_DOC_ID)
             if isinstance(doc_id, str):
                 if doc_id in current:
-                    warnings.append(f"{doc_id}: several doccano examples carry this doc_id (ids {current[doc_id]['id']}, {line['id']}); the first is used")
+                    warnings.append(
+                        f"{doc_id}: several doccano examples carry this doc_id (ids {current[doc_id]['id']}, {line['id']}); the first is used"
+                    )
                     continue
                 current[doc_id] = line if own else {**line, "entities": [], "relations": []}
     else:
         for example in sorted(session.list_examples(project_id), key=lambda e: e["id"]):
             doc_id = (example.get("meta") or {}).get(convert.META_DOC_ID)
             if isinstance(doc_id, str) and doc_id not in current:
-                current[doc_id] = {"id": example["id"], "text": example["text"], **example.get("meta", {}), "entities": None, "relations": None}
+                current[doc_id] = {
+                    "id": example["id"],
+                    "text": example["text"],
+                    **example.get("meta", {}),
+                    "entities": None,
+                    "relations": None,
+                }
 
     new_lines: list[dict[str, Any]] = []
     changes: list[tuple[dict[str, Any], dict[str, Any]]] = []
@@ -229,7 +244,9 @@ def push(
     return report
 
 
-def _own_labels(session: Session, project_id: int, example_id: int, span_ids: Mapping[str, int], relation_ids: Mapping[str, int]) -> dict[str, Any]:
+def _own_labels(
+    session: Session, project_id: int, example_id: int, span_ids: Mapping[str, int], relation_ids: Mapping[str, int]
+) -> dict[str, Any]:
     span_names = {v: k for k, v in span_ids.items()}
     relation_names = {v: k for k, v in relation_ids.items()}
     with session.api("read your labels"):
@@ -297,10 +314,14 @@ def _replace_labels(
             session.client.delete_all_spans(project_id, example_id)
         made: dict[int, int] = {}
         for entity in line["entities"]:
-            span = session.client.create_span(project_id, example_id, entity["start_offset"], entity["end_offset"], label=span_ids[entity["label"]])
+            span = session.client.create_span(
+                project_id, example_id, entity["start_offset"], entity["end_offset"], label=span_ids[entity["label"]]
+            )
             made[entity["id"]] = span.id
         for relation in line["relations"]:
-            session.client.create_relation(project_id, example_id, made[relation["from_id"]], made[relation["to_id"]], label=relation_ids[relation["type"]])
+            session.client.create_relation(
+                project_id, example_id, made[relation["from_id"]], made[relation["to_id"]], label=relation_ids[relation["type"]]
+            )
         if update_meta:
             meta = {key: line[key] for key in convert.META_KEYS}
             from doccano_client.repositories.base import verbose_raise_for_status

@@ -247,15 +247,12 @@ def _wait_ready(config: ServerConfig, pid: int, deadline: float, *, ours: bool) 
             return
         if not _alive(pid):
             config.pid_file.unlink(missing_ok=True)
-            raise DoccanoServerError(
-                f"doccano server (pid {pid}) exited during start-up; log {config.log_file}:\n{_log_tail(config)}"
-            )
+            raise DoccanoServerError(f"doccano server (pid {pid}) exited during start-up; log {config.log_file}:\n{_log_tail(config)}")
         time.sleep(0.25)
     if ours:
         _stop_pid(config, pid)
     raise DoccanoServerError(
-        f"doccano server did not answer on {config.url} within {config.start_timeout_s:.0f} s; "
-        f"log {config.log_file}:\n{_log_tail(config)}"
+        f"doccano server did not answer on {config.url} within {config.start_timeout_s:.0f} s; log {config.log_file}:\n{_log_tail(config)}"
     )
 
 
@@ -268,8 +265,7 @@ def start(config: ServerConfig) -> str:
             return config.url
         if not env_ready(config):
             raise DoccanoServerError(
-                f"the doccano server environment in {config.venv_dir} is missing or outdated: "
-                "run ensure_env() first (make doccano-env)"
+                f"the doccano server environment in {config.venv_dir} is missing or outdated: run ensure_env() first (make doccano-env)"
             )
         deadline = time.monotonic() + config.start_timeout_s
         running = _running(config)
@@ -277,8 +273,7 @@ def start(config: ServerConfig) -> str:
             pid, port = running
             if port not in (None, config.port):
                 raise DoccanoServerError(
-                    f"the doccano server of {config.home} already runs on port {port} (pid {pid}); "
-                    "stop it first to move it to another port"
+                    f"the doccano server of {config.home} already runs on port {port} (pid {pid}); stop it first to move it to another port"
                 )
             # started by another process and still coming up
             log.info("doccano server (pid %d) is starting, waiting for it", pid)

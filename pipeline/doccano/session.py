@@ -84,7 +84,9 @@ def resolve_credentials(url: str, environ: Mapping[str, str] | None = None) -> C
             entry = netrc.netrc(str(path)).authenticators(host)
         except (netrc.NetrcParseError, OSError) as error:
             line = getattr(error, "lineno", None)
-            raise DoccanoError(f"cannot read the netrc file {path}{f' (line {line})' if line else ''}; fix its syntax or set {USER_ENV} and {PASSWORD_ENV}") from None
+            raise DoccanoError(
+                f"cannot read the netrc file {path}{f' (line {line})' if line else ''}; fix its syntax or set {USER_ENV} and {PASSWORD_ENV}"
+            ) from None
         if entry and entry[0] and entry[2]:
             return Credentials(entry[0], entry[2], f"netrc {path}")
     raise DoccanoError(
@@ -222,14 +224,14 @@ class Session:
             self.api("export the project", hint="exporting needs the project_admin role; pull with a project admin's credentials"),
             tempfile.TemporaryDirectory(prefix="doccano-export-") as folder,
         ):
-                path = self.client.download(project_id, "JSONL", only_approved=confirmed_only, dir_name=folder)
-                with zipfile.ZipFile(path) as archive:
-                    result = {}
-                    for name in sorted(archive.namelist()):
-                        if not name.endswith(".jsonl"):
-                            continue
-                        raw = archive.read(name).decode("utf-8")
-                        result[Path(name).stem] = [json.loads(line) for line in raw.splitlines() if line.strip()]
+            path = self.client.download(project_id, "JSONL", only_approved=confirmed_only, dir_name=folder)
+            with zipfile.ZipFile(path) as archive:
+                result = {}
+                for name in sorted(archive.namelist()):
+                    if not name.endswith(".jsonl"):
+                        continue
+                    raw = archive.read(name).decode("utf-8")
+                    result[Path(name).stem] = [json.loads(line) for line in raw.splitlines() if line.strip()]
         return result
 
     def list_examples(self, project_id: int) -> list[dict[str, Any]]:

@@ -32,7 +32,9 @@ def relation(number: int, from_id: int, to_id: int, label: str) -> dict[str, Any
     return {"id": number, "from_id": from_id, "to_id": to_id, "type": label}
 
 
-def annotations(text: str, spans: Sequence[Span], links: Sequence[Link], *, utf16: bool = True) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def annotations(
+    text: str, spans: Sequence[Span], links: Sequence[Link], *, utf16: bool = True
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The ``entities`` and ``relations`` of one line, in the given order. Offsets become UTF-16
     code units of ``text`` (what doccano's editor counts, with grapheme mode off) unless ``utf16``
     is false, when they stay code points."""

@@ -31,6 +31,7 @@ class ImportFailed(Exception):
 class ExportOptions:
     offsets: str = "utf16"
 
+
 #: format name → ``module:function`` with ``function(paths, options) -> ImportResult``
 IMPORTERS: dict[str, str] = {
     "doccano": "pipeline.formats.doccano:read",

@@ -66,7 +66,15 @@ def _document(txt: Path, ann: Path, problems: list[Problem]) -> SourceDocument:
             pieces = [tuple(map(int, f.split())) for f in fragments.split(";")]
             gaps = [text[a[1] : b[0]] for a, b in itertools.pairwise(pieces)]
             if any(gap.strip() or "\n" not in gap or a[1] > b[0] for gap, (a, b) in zip(gaps, itertools.pairwise(pieces), strict=True)):
-                problems.append(Problem(shown, number, txt.stem, "discontinuous-span", f"{entity_id} {label} has a discontinuous span ({fragments}); not representable, skipped"))
+                problems.append(
+                    Problem(
+                        shown,
+                        number,
+                        txt.stem,
+                        "discontinuous-span",
+                        f"{entity_id} {label} has a discontinuous span ({fragments}); not representable, skipped",
+                    )
+                )
                 discontinuous.add((MAIN_LAYER, entity_id))
                 continue
             # brat stores a span across line breaks as fragments joined by a space: one span here,
@@ -78,11 +86,24 @@ def _document(txt: Path, ann: Path, problems: list[Problem]) -> SourceDocument:
             relations.append(SourceRelation(relation_id, head, tail, label))
         elif line[:1] in UNSUPPORTED or line[:1] in "TR":
             kind = UNSUPPORTED.get(line[:1], "malformed")
-            problems.append(Problem(shown, number, txt.stem, "unsupported-annotation", f"{kind} line not imported: {line[:80]!r}", Severity.WARNING))
+            problems.append(
+                Problem(shown, number, txt.stem, "unsupported-annotation", f"{kind} line not imported: {line[:80]!r}", Severity.WARNING)
+            )
         else:
-            problems.append(Problem(shown, number, txt.stem, "unsupported-annotation", f"unknown line kind not imported: {line[:80]!r}", Severity.WARNING))
+            problems.append(
+                Problem(
+                    shown, number, txt.stem, "unsupported-annotation", f"unknown line kind not imported: {line[:80]!r}", Severity.WARNING
+                )
+            )
     return SourceDocument(
-        source_id=txt.stem, text=text, path=shown, line=None, offsets="codepoint", entities=entities, relations=relations, skipped=discontinuous
+        source_id=txt.stem,
+        text=text,
+        path=shown,
+        line=None,
+        offsets="codepoint",
+        entities=entities,
+        relations=relations,
+        skipped=discontinuous,
     )
 
 

@@ -367,7 +367,9 @@ def _build_document(
     _build_records(source, doc_id, text, options, result, built, report)
 
 
-def _build_entities(source: SourceDocument, text_map: OffsetMap, options: ImportOptions, stats: _Stats, built: _Built, report: _Reporter) -> None:
+def _build_entities(
+    source: SourceDocument, text_map: OffsetMap, options: ImportOptions, stats: _Stats, built: _Built, report: _Reporter
+) -> None:
     """Entities: offsets, span and span text, mapping, whitespace, paragraph breaks, duplicates."""
     text = text_map.text
     site = report.site
@@ -390,7 +392,11 @@ def _build_entities(source: SourceDocument, text_map: OffsetMap, options: Import
         candidate = Entity(id=name, start=start, end=end, label=source_entity.label, source=options.source)
         context = _entity_context(source_entity, candidate, source.offsets, options)
         # the source's copy of the span text, compared as a record's: normalised, on the normalised text
-        stored = None if source_entity.text is None or source_entity.text == source.text[raw_start:raw_end] else normalise_text(source_entity.text)
+        stored = (
+            None
+            if source_entity.text is None or source_entity.text == source.text[raw_start:raw_end]
+            else normalise_text(source_entity.text)
+        )
         broken = range_problem(site, candidate, text) or span_text_problem(site, candidate, text, stored)
         if broken is not None:
             report.rule(broken, context, "the entity is skipped")
@@ -409,14 +415,23 @@ def _build_entities(source: SourceDocument, text_map: OffsetMap, options: Import
             span = text[start:end]
             lead, trail = len(span) - len(span.lstrip()), len(span) - len(span.rstrip())
             if lead + trail >= len(span):
-                report.rule(padded, context, "it is only whitespace: nothing is left after --strip-whitespace, the entity is skipped", kind="whitespace-only-span")
+                report.rule(
+                    padded,
+                    context,
+                    "it is only whitespace: nothing is left after --strip-whitespace, the entity is skipped",
+                    kind="whitespace-only-span",
+                )
                 stats.whitespace_only += 1
                 gone[key] = "stripped-away"
                 continue
             candidate = replace(candidate, start=start + lead, end=end - trail)
         span = text[candidate.start : candidate.end]
         if PARAGRAPH_BREAK.search(span):
-            report.rule(crosses_paragraph_problem(site, candidate), "; ".join(filter(None, [context, f"text {_short(span)!r}"])), "the entity is skipped")
+            report.rule(
+                crosses_paragraph_problem(site, candidate),
+                "; ".join(filter(None, [context, f"text {_short(span)!r}"])),
+                "the entity is skipped",
+            )
             gone[key] = "error"
             continue
         duplicate = span_index.get((layer, candidate.start, candidate.end, target))
@@ -433,7 +448,9 @@ def _build_entities(source: SourceDocument, text_map: OffsetMap, options: Import
             padded = whitespace_problem(site, as_read, text) or padded
             context = _entity_context(source_entity, as_read, source.offsets, options)
             if options.strip_whitespace:
-                report.rule(padded, context, f"stripped to [{entity.start}, {entity.end}) {span!r} (--strip-whitespace)", kind="whitespace-stripped")
+                report.rule(
+                    padded, context, f"stripped to [{entity.start}, {entity.end}) {span!r} (--strip-whitespace)", kind="whitespace-stripped"
+                )
                 stats.stripped += 1
             else:
                 report.rule(padded, context, f"{KEPT} (use --strip-whitespace to strip it)")
@@ -444,7 +461,9 @@ def _build_entities(source: SourceDocument, text_map: OffsetMap, options: Import
             built.entity_meta[layer][entity.id] = source_entity.meta
 
 
-def _build_relations(source: SourceDocument, options: ImportOptions, stats: _Stats, unmapped_pairs: Counter[str], built: _Built, report: _Reporter) -> None:
+def _build_relations(
+    source: SourceDocument, options: ImportOptions, stats: _Stats, unmapped_pairs: Counter[str], built: _Built, report: _Reporter
+) -> None:
     """Relations: arguments, mapping, self-relations, repeats (merged), type constraints."""
     site = report.site
     makers: dict[str, IdMaker] = defaultdict(lambda: IdMaker("R", options.ids.item))
@@ -457,7 +476,9 @@ def _build_relations(source: SourceDocument, options: ImportOptions, stats: _Sta
         layer = source_relation.layer
         name = source_relation.id if source_relation.id is not None else f"#{number}"
         # named by the source (and its arguments by their source ids) until it is kept
-        candidate = Relation(id=name, head=source_relation.head, tail=source_relation.tail, label=source_relation.label, source=options.source)
+        candidate = Relation(
+            id=name, head=source_relation.head, tail=source_relation.tail, label=source_relation.label, source=options.source
+        )
         keys = [(layer, source_relation.head), (layer, source_relation.tail)]
         missing = missing_argument_problem(site, candidate, known[layer])
         if missing is not None:
@@ -468,8 +489,15 @@ def _build_relations(source: SourceDocument, options: ImportOptions, stats: _Sta
             stats.relations_without_argument[source_relation.label] += 1
             continue
         if "error" in reasons or "stripped-away" in reasons:
-            skipped = " and ".join(f"{role} {ref!r}" for role, ref, reason in zip(("head", "tail"), (candidate.head, candidate.tail), reasons, strict=True) if reason)
-            report.own("argument-skipped", f"relation {name} {source_relation.label!r}: its {skipped} was skipped (see that problem); the relation is skipped too")
+            skipped = " and ".join(
+                f"{role} {ref!r}"
+                for role, ref, reason in zip(("head", "tail"), (candidate.head, candidate.tail), reasons, strict=True)
+                if reason
+            )
+            report.own(
+                "argument-skipped",
+                f"relation {name} {source_relation.label!r}: its {skipped} was skipped (see that problem); the relation is skipped too",
+            )
             continue
         head, tail = kept[keys[0]], kept[keys[1]]
         try:
@@ -500,7 +528,9 @@ def _build_relations(source: SourceDocument, options: ImportOptions, stats: _Sta
         built.relations[layer].append(relation)
 
 
-def _build_records(source: SourceDocument, doc_id: str, text: str, options: ImportOptions, result: ImportResult, built: _Built, report: _Reporter) -> None:
+def _build_records(
+    source: SourceDocument, doc_id: str, text: str, options: ImportOptions, result: ImportResult, built: _Built, report: _Reporter
+) -> None:
     """One record per layer (the document's own layers even when empty), with overlap checks."""
     sha = text_sha256(text)
     layers = list(source.layers) + sorted(set(built.entities) - set(source.layers))

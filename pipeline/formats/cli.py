@@ -10,19 +10,18 @@ from __future__ import annotations
 import shutil
 from collections import Counter
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from pipeline.config import DEFAULT_PARAMS, StageConfig, load_config
-from pipeline.formats import EXPORTERS, IMPORTERS, ExportOptions, ImportFailed, exporter, importer
+from pipeline.core.problems import Severity
 from pipeline.core.text import OFFSET_UNITS
+from pipeline.formats import EXPORTERS, IMPORTERS, ExportOptions, ImportFailed, exporter, importer
 from pipeline.formats.build import KEPT_INVALID, ImportOptions, ImportResult
 from pipeline.formats.ids import check_name
 from pipeline.formats.mapping import load_mapping
 from pipeline.formats.writer import write_import
 from pipeline.io.published import load_published
-from pipeline.core.problems import Severity
 
 SHOWN_PER_KIND = 10
 ParamsOption = typer.Option(DEFAULT_PARAMS, "--params", help="The params file the defaults of the path options come from.")
@@ -43,7 +42,9 @@ class _Defaults:
             try:
                 self._config = load_config(self.params).for_stage("formats")
             except OSError as error:
-                raise ValueError(f"cannot read {self.params} ({error.strerror or type(error).__name__}) for the default of {option} ({key}); pass {option} or --params") from None
+                raise ValueError(
+                    f"cannot read {self.params} ({error.strerror or type(error).__name__}) for the default of {option} ({key}); pass {option} or --params"
+                ) from None
         section, name = key.split(".")
         return getattr(getattr(self._config, section), name)
 
@@ -93,9 +94,16 @@ def _report(result: ImportResult) -> None:
     for layer, counts in stats["layers"].items():
         typer.echo(f"  {layer}: {counts['records']} records, {counts['entities']} entities, {counts['relations']} relations", err=True)
     dropped = stats["dropped_by_mapping"]
-    for what, counts in (("entities", dropped["entities"]), ("relations", dropped["relations"]), ("relations with a dropped argument", dropped["relations_with_dropped_argument"])):
+    for what, counts in (
+        ("entities", dropped["entities"]),
+        ("relations", dropped["relations"]),
+        ("relations with a dropped argument", dropped["relations_with_dropped_argument"]),
+    ):
         if counts:
-            typer.echo(f"  dropped by the mapping (null), {what}: {sum(counts.values())} " + ", ".join(f"{k}={v}" for k, v in counts.items()), err=True)
+            typer.echo(
+                f"  dropped by the mapping (null), {what}: {sum(counts.values())} " + ", ".join(f"{k}={v}" for k, v in counts.items()),
+                err=True,
+            )
     changed = stats["changed"]
     if changed["whitespace_stripped"]:
         typer.echo(f"  whitespace stripped from {changed['whitespace_stripped']} span(s) (--strip-whitespace)", err=True)
@@ -109,16 +117,26 @@ def import_corpus(
     format: str = typer.Argument(..., help=f"Source format: {', '.join(sorted(IMPORTERS))}."),
     paths: list[Path] = typer.Argument(..., help="Files or folders to import."),
     name: str = typer.Option(..., "--name", help="Import name: seeds/<name>.jsonl, layer imported/<name>, source imported:<name>."),
-    mapping: Optional[Path] = typer.Option(None, "--mapping", help="Label mapping file (schemas/mappings/<corpus>.yaml); without it labels must already be ours."),
-    offsets: str = typer.Option("utf16", "--offsets", help="Unit of the source offsets (doccano): utf16 (doccano's editor, MobIE) or codepoint."),
-    id_prefix: Optional[str] = typer.Option(None, "--id-prefix", help="Prefix of the document ids (default '<name>-')."),
-    strip_whitespace: bool = typer.Option(False, "--strip-whitespace", help="Strip leading/trailing whitespace from spans (reported); default: keep and report them."),
-    user: Optional[str] = typer.Option(None, "--user", help="doccano: import only this annotator's spans (default: one layer per annotator)."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Import only the first N documents."),
-    seeds_dir: Optional[Path] = typer.Option(None, "--seeds-dir", help="Where the documents go (default: ingest.seeds_dir)."),
-    annotations_dir: Optional[Path] = typer.Option(None, "--annotations-dir", help="Where the annotation layers go (default: annotate.annotations_dir)."),
+    mapping: Path | None = typer.Option(
+        None, "--mapping", help="Label mapping file (schemas/mappings/<corpus>.yaml); without it labels must already be ours."
+    ),
+    offsets: str = typer.Option(
+        "utf16", "--offsets", help="Unit of the source offsets (doccano): utf16 (doccano's editor, MobIE) or codepoint."
+    ),
+    id_prefix: str | None = typer.Option(None, "--id-prefix", help="Prefix of the document ids (default '<name>-')."),
+    strip_whitespace: bool = typer.Option(
+        False, "--strip-whitespace", help="Strip leading/trailing whitespace from spans (reported); default: keep and report them."
+    ),
+    user: str | None = typer.Option(None, "--user", help="doccano: import only this annotator's spans (default: one layer per annotator)."),
+    limit: int | None = typer.Option(None, "--limit", help="Import only the first N documents."),
+    seeds_dir: Path | None = typer.Option(None, "--seeds-dir", help="Where the documents go (default: ingest.seeds_dir)."),
+    annotations_dir: Path | None = typer.Option(
+        None, "--annotations-dir", help="Where the annotation layers go (default: annotate.annotations_dir)."
+    ),
     reports_dir: Path = typer.Option(Path("corpus/imported"), "--reports-dir", help="Where the import report and side tables go."),
-    labels: Optional[Path] = typer.Option(None, "--labels", help="The label schema to map onto when the mapping file names none (default: schemas.labels)."),
+    labels: Path | None = typer.Option(
+        None, "--labels", help="The label schema to map onto when the mapping file names none (default: schemas.labels)."
+    ),
     params: Path = ParamsOption,
     force: bool = typer.Option(False, "--force", help="Replace an earlier import of the same name."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Report only; write nothing."),
@@ -149,8 +167,16 @@ def import_corpus(
         )
         _report(result)
         if not dry_run:
-            info = {"format": format, "paths": [str(p) for p in paths], "mapping": str(mapping) if mapping else None, "offsets": offsets, "strip_whitespace": strip_whitespace}
-            files = write_import(result, seeds_dir=seeds_dir, annotations_dir=annotations_dir, reports_dir=reports_dir, force=force, info=info)
+            info = {
+                "format": format,
+                "paths": [str(p) for p in paths],
+                "mapping": str(mapping) if mapping else None,
+                "offsets": offsets,
+                "strip_whitespace": strip_whitespace,
+            }
+            files = write_import(
+                result, seeds_dir=seeds_dir, annotations_dir=annotations_dir, reports_dir=reports_dir, force=force, info=info
+            )
             for key, path in files.items():
                 typer.echo(f"  wrote {key}: {path}", err=True)
     except (ImportFailed, ValueError) as error:
@@ -168,7 +194,7 @@ def import_corpus(
 def export_corpus(
     format: str = typer.Argument(..., help=f"Target format: {', '.join(sorted(EXPORTERS))}."),
     out: Path = typer.Argument(..., help="Output folder."),
-    published: Optional[Path] = typer.Option(None, "--published", help="The published dataset to export (default: publish.out_dir)."),
+    published: Path | None = typer.Option(None, "--published", help="The published dataset to export (default: publish.out_dir)."),
     offsets: str = typer.Option("utf16", "--offsets", help="doccano: offset unit written (utf16 or codepoint)."),
     force: bool = typer.Option(False, "--force", help="Replace OUT if it exists."),
     params: Path = ParamsOption,

@@ -22,7 +22,7 @@ GermEval 2014
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,7 +61,10 @@ def _document(sentences: list[_Sentence], path: str, source_id: str, problems: l
                 found, notes = bio_spans(tags)
             except ValueError as error:
                 raise ImportFailed(f"{path}:{sentence.line}: {error}") from None
-            problems.extend(Problem(path, sentence.line, None, "iob1-tag", f"sentence at line {sentence.line}: {note}", Severity.WARNING) for note in notes)
+            problems.extend(
+                Problem(path, sentence.line, None, "iob1-tag", f"sentence at line {sentence.line}: {note}", Severity.WARNING)
+                for note in notes
+            )
             for span in found:
                 entities.append(SourceEntity(None, spans[offset + span.first][0], spans[offset + span.last][1], span.label, layer))
         offset += len(sentence.tokens)
@@ -70,6 +73,14 @@ def _document(sentences: list[_Sentence], path: str, source_id: str, problems: l
 
 def _fallback_id(path: Path, number: int, several: bool) -> str:
     return f"{path.stem}-{number:06d}" if several else f"{number:06d}"
+
+
+def _lines(path: Path, shown: str) -> Iterator[tuple[int, str | None]]:
+    """Each line of a token-per-line file with its number (CR and a BOM removed); ``None`` for a
+    blank line, which ends a sentence."""
+    for number, line in enumerate(decode(path.read_bytes(), shown).removeprefix("\ufeff").split("\n"), start=1):
+        line = line.rstrip("\r")
+        yield number, (line if line.strip() else None)
 
 
 def read_conll(paths: Sequence[Path], options: ImportOptions) -> ImportResult:
@@ -81,9 +92,8 @@ def read_conll(paths: Sequence[Path], options: ImportOptions) -> ImportResult:
         docs: list[list[_Sentence]] = [[]]
         has_docstart = False
         sentence: _Sentence | None = None
-        for number, line in enumerate(decode(path.read_bytes(), shown).removeprefix("\ufeff").split("\n"), start=1):
-            line = line.rstrip("\r")
-            if not line.strip():
+        for number, line in _lines(path, shown):
+            if line is None:
                 sentence = None
                 continue
             columns = line.split("\t") if "\t" in line else line.split()
@@ -118,9 +128,8 @@ def read_germeval(paths: Sequence[Path], options: ImportOptions) -> ImportResult
         shown = display_path(path)
         sentences: list[tuple[_Sentence, str | None, str | None]] = []
         sentence: _Sentence | None = None
-        for number, line in enumerate(decode(path.read_bytes(), shown).removeprefix("\ufeff").split("\n"), start=1):
-            line = line.rstrip("\r")
-            if not line.strip():
+        for number, line in _lines(path, shown):
+            if line is None:
                 sentence = None
                 continue
             columns = line.split("\t")
@@ -142,7 +151,9 @@ def read_germeval(paths: Sequence[Path], options: ImportOptions) -> ImportResult
             sentence.tags["inner"].append(columns[3])
         for index, (sentence, url, date) in enumerate(sentences, start=1):
             if not sentence.tokens:
-                problems.append(Problem(shown, sentence.line, None, "empty-sentence", "a comment line without tokens; skipped", Severity.WARNING))
+                problems.append(
+                    Problem(shown, sentence.line, None, "empty-sentence", "a comment line without tokens; skipped", Severity.WARNING)
+                )
                 continue
             document = _document([sentence], shown, _fallback_id(path, index, len(files) > 1), problems)
             document.url = url

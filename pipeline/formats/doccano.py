@@ -45,7 +45,13 @@ def read(paths: Sequence[Path], options: ImportOptions) -> ImportResult:
             values.append((shown, line, fallback_id, value))
     # Annotators are decided over the whole import: with several, each gets a layer everywhere.
     users = sorted(
-        {str(a["user"]) for *_, value in values if isinstance(value, dict) for a in _spans_of(value) if isinstance(a, dict) and a.get("user") is not None}
+        {
+            str(a["user"])
+            for *_, value in values
+            if isinstance(value, dict)
+            for a in _spans_of(value)
+            if isinstance(a, dict) and a.get("user") is not None
+        }
     )
     documents: list[SourceDocument] = []
     problems: list[Problem] = []
@@ -101,10 +107,25 @@ def _parse(
             if isinstance(item, (list, tuple)) and len(item) >= 3:
                 raw_entities.append({"start_offset": item[0], "end_offset": item[1], "label": item[2]})
             else:
-                return Problem(path, line, source_id, "unsupported-labels", f"label {item!r} is not a span [start, end, label] (text classification is not imported); the record is skipped")
+                return Problem(
+                    path,
+                    line,
+                    source_id,
+                    "unsupported-labels",
+                    f"label {item!r} is not a span [start, end, label] (text classification is not imported); the record is skipped",
+                )
     for entity in raw_entities:
-        if not all(isinstance(entity.get(k), int) and not isinstance(entity.get(k), bool) for k in ("start_offset", "end_offset")) or entity.get("label") is None:
-            return Problem(path, line, source_id, "bad-entity", f"entity {entity!r} needs integer start_offset/end_offset and a label; the record is skipped")
+        if (
+            not all(isinstance(entity.get(k), int) and not isinstance(entity.get(k), bool) for k in ("start_offset", "end_offset"))
+            or entity.get("label") is None
+        ):
+            return Problem(
+                path,
+                line,
+                source_id,
+                "bad-entity",
+                f"entity {entity!r} needs integer start_offset/end_offset and a label; the record is skipped",
+            )
 
     def layer_of(entity: dict[str, Any]) -> str | None:
         """The entity's layer; ``None`` when ``--user`` excludes it."""
@@ -142,7 +163,9 @@ def _parse(
     relations: list[SourceRelation] = []
     for number, relation in enumerate(value.get("relations") or [], start=1):
         if not isinstance(relation, dict) or relation.get("from_id") is None or relation.get("to_id") is None:
-            return Problem(path, line, source_id, "bad-relation", f"relation {relation!r} needs from_id, to_id and type; the record is skipped")
+            return Problem(
+                path, line, source_id, "bad-relation", f"relation {relation!r} needs from_id, to_id and type; the record is skipped"
+            )
         head, tail = f"T{relation['from_id']}", f"T{relation['to_id']}"
         label = relation.get("type", relation.get("label"))
         relation_id = f"R{relation['id']}" if relation.get("id") is not None else f"R{number}"

@@ -22,7 +22,7 @@ from pipeline.formats import ExportOptions
 from pipeline.io.published import Corpus
 from pipeline.io.tables import FLAT_TABLES, HF_METADATA_KEY, SPLIT_TABLES, huggingface_metadata
 
-SNIPPET = '''
+SNIPPET = """
 ## Loading
 
 ```python
@@ -32,7 +32,7 @@ ner = datasets.load_dataset("parquet", data_files={data_files})
 ner["train"].features["ner_tags"]   # Sequence(ClassLabel(names=[...]))
 # or, with this folder as the dataset: datasets.load_dataset("{path}", "ner")
 ```
-'''
+"""
 
 
 def _copy(name: str, source: Path, target: Path, bio_labels: Sequence[str]) -> None:

@@ -30,7 +30,18 @@ from pipeline.formats.reading import decode, expand_paths
 from pipeline.formats.source import SourceDocument, SourceEntity
 from pipeline.io.jsonl import display_path
 
-COLUMNS = ("TOKEN", "NE-COARSE-LIT", "NE-COARSE-METO", "NE-FINE-LIT", "NE-FINE-METO", "NE-FINE-COMP", "NE-NESTED", "NEL-LIT", "NEL-METO", "MISC")
+COLUMNS = (
+    "TOKEN",
+    "NE-COARSE-LIT",
+    "NE-COARSE-METO",
+    "NE-FINE-LIT",
+    "NE-FINE-METO",
+    "NE-FINE-COMP",
+    "NE-NESTED",
+    "NEL-LIT",
+    "NEL-METO",
+    "MISC",
+)
 LAYERS = {"NE-COARSE-LIT": "", "NE-NESTED": "inner"}
 NOT_IMPORTED = ("NE-COARSE-METO", "NE-FINE-LIT", "NE-FINE-METO", "NE-FINE-COMP", "NEL-METO")
 DOCUMENT_KEY = "hipe2022:document_id"
@@ -102,7 +113,9 @@ def read(paths: Sequence[Path], options: ImportOptions) -> ImportResult:
     return result
 
 
-def _document(doc: _Doc, path: str, index: int, problems: list[Problem], not_imported: Counter[str], flags_seen: Counter[str]) -> SourceDocument:
+def _document(
+    doc: _Doc, path: str, index: int, problems: list[Problem], not_imported: Counter[str], flags_seen: Counter[str]
+) -> SourceDocument:
     source_id = doc.source_id or f"{index:06d}"
     rows = []
     for row in doc.rows:

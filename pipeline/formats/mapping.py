@@ -176,5 +176,7 @@ def check_mapping(documents: Sequence[SourceDocument], mapping: LabelMapping) ->
     where = mapping.path or f"the identity mapping onto {mapping.label_schema} (no --mapping given)"
     lines = [f"labels not covered by {where}; map each to a label or to null:"]
     lines += [f"  entity label {label!r} ({entity_labels[label]}×, first at {first_seen['e:' + label]})" for label in unmapped_entities]
-    lines += [f"  relation label {label!r} ({relation_labels[label]}×, first at {first_seen['r:' + label]})" for label in unmapped_relations]
+    lines += [
+        f"  relation label {label!r} ({relation_labels[label]}×, first at {first_seen['r:' + label]})" for label in unmapped_relations
+    ]
     raise ImportFailed("\n".join(lines))

@@ -114,11 +114,24 @@ def _document(data: dict[str, Any], path: str, line: int, nary: dict[str, Any]) 
                 target = by_span_type.get((_span(concept), concept.get("type")))
                 if target is not None:
                     problems.append(
-                        Problem(path, line, source_id, "argument-matched-by-span", f"relation {mention.get('id')} argument {arg.get('role')!r}: concept id {concept.get('id')!r} is not in conceptMentions; matched {target['id']!r} by span and type", Severity.WARNING)
+                        Problem(
+                            path,
+                            line,
+                            source_id,
+                            "argument-matched-by-span",
+                            f"relation {mention.get('id')} argument {arg.get('role')!r}: concept id {concept.get('id')!r} is not in conceptMentions; matched {target['id']!r} by span and type",
+                            Severity.WARNING,
+                        )
                     )
             if target is None:
                 problems.append(
-                    Problem(path, line, source_id, "unmatched-argument", f"relation {mention.get('id')} argument {arg.get('role')!r}: concept {concept.get('id')!r} {concept.get('type')!r} {concept.get('span')} matches no concept mention by id or by span and type; no binary relation for it")
+                    Problem(
+                        path,
+                        line,
+                        source_id,
+                        "unmatched-argument",
+                        f"relation {mention.get('id')} argument {arg.get('role')!r}: concept {concept.get('id')!r} {concept.get('type')!r} {concept.get('span')} matches no concept mention by id or by span and type; no binary relation for it",
+                    )
                 )
                 continue
             args.append((arg.get("role"), target))
@@ -127,7 +140,14 @@ def _document(data: dict[str, Any], path: str, line: int, nary: dict[str, Any]) 
         triggers = [concept for role, concept in args if role == nary["trigger_role"]]
         if len(triggers) != 1:
             problems.append(
-                Problem(path, line, source_id, "no-single-trigger", f"relation {mention.get('id')} {mention.get('name')!r} has {len(triggers)} {nary['trigger_role']!r} arguments; no binary relations (kept whole in the n-ary table)", Severity.WARNING)
+                Problem(
+                    path,
+                    line,
+                    source_id,
+                    "no-single-trigger",
+                    f"relation {mention.get('id')} {mention.get('name')!r} has {len(triggers)} {nary['trigger_role']!r} arguments; no binary relations (kept whole in the n-ary table)",
+                    Severity.WARNING,
+                )
             )
             continue
         trigger = triggers[0]
@@ -135,7 +155,16 @@ def _document(data: dict[str, Any], path: str, line: int, nary: dict[str, Any]) 
             label = nary["label"].format(name=mention.get("name"), role=role)
             relations.append(SourceRelation(f"{sanitise_id(str(mention.get('id')))}.{index + 1}", trigger["id"], concept["id"], label))
     refids = data.get("refids") if isinstance(data.get("refids"), dict) else {}
-    meta = {k: v for k, v in {"docType": data.get("docType"), "langCode": data.get("langCode"), "source": refids.get("source"), "fileName": refids.get("fileName")}.items() if v is not None}
+    meta = {
+        k: v
+        for k, v in {
+            "docType": data.get("docType"),
+            "langCode": data.get("langCode"),
+            "source": refids.get("source"),
+            "fileName": refids.get("fileName"),
+        }.items()
+        if v is not None
+    }
     return (
         SourceDocument(
             source_id=source_id,
@@ -154,7 +183,9 @@ def _document(data: dict[str, Any], path: str, line: int, nary: dict[str, Any]) 
     )
 
 
-def _whole_table(mentions: list[tuple[SourceDocument, list[dict[str, Any]]]], result: ImportResult, options: ImportOptions) -> list[dict[str, Any]]:
+def _whole_table(
+    mentions: list[tuple[SourceDocument, list[dict[str, Any]]]], result: ImportResult, options: ImportOptions
+) -> list[dict[str, Any]]:
     """Every relation mention, whole: its event type and each argument's role, span (code points
     into the normalised text), text, MobIE type and, when the entity was imported, its id."""
     records = {r.doc_id: r for r in result.records_of(options.layer(""))}
@@ -182,7 +213,9 @@ def _whole_table(mentions: list[tuple[SourceDocument, list[dict[str, Any]]]], re
                         "start": start,
                         "end": end,
                         "text": offsets.text[start:end] if start is not None else None,
-                        "entity_id": by_span.get((start, end, options.mapping.entities.get(concept.get("type")))) if start is not None else None,
+                        "entity_id": by_span.get((start, end, options.mapping.entities.get(concept.get("type"))))
+                        if start is not None
+                        else None,
                         "source_id": concept.get("id"),
                     }
                 )

@@ -133,7 +133,9 @@ def read(paths: Sequence[Path], options: ImportOptions) -> ImportResult:
             ids = doc.user_data.get("entity_ids") or [f"T{i}" for i in range(1, len(doc.ents) + 1)]
             if len(ids) != len(doc.ents):
                 raise ImportFailed(f"{shown}: document {number}: user_data has {len(ids)} entity ids for {len(doc.ents)} entities")
-            entities = [SourceEntity(entity_id, span.start_char, span.end_char, span.label_) for entity_id, span in zip(ids, doc.ents, strict=True)]
+            entities = [
+                SourceEntity(entity_id, span.start_char, span.end_char, span.label_) for entity_id, span in zip(ids, doc.ents, strict=True)
+            ]
             relations = [SourceRelation(r.get("id"), r["head"], r["tail"], r["label"]) for r in doc.user_data.get("relations") or []]
             fallback = f"{path.stem}-{number:06d}" if len(files) > 1 else f"{number:06d}"
             documents.append(

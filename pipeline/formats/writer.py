@@ -68,7 +68,9 @@ def write_import(
     report_file = report_dir / "report.json"
     if seeds_file.exists() or report_file.exists():
         if not force:
-            raise ImportFailed(f"{seeds_file} or {report_file} exists: an import named {name!r} was written before; pass --force to replace it")
+            raise ImportFailed(
+                f"{seeds_file} or {report_file} exists: an import named {name!r} was written before; pass --force to replace it"
+            )
         if report_file.exists():
             previous = json.loads(report_file.read_text(encoding="utf-8"))
             for relative in previous.get("files", {}).values():
@@ -79,7 +81,9 @@ def write_import(
     clashes = {d.doc_id: existing[d.doc_id] for d in result.documents if d.doc_id in existing}
     if clashes:
         listed = "\n".join(f"  {doc_id} (already in {where})" for doc_id, where in sorted(clashes.items())[:50])
-        raise ImportFailed(f"{len(clashes)} imported document id(s) are already used by other seed files; choose another --name or --id-prefix:\n{listed}")
+        raise ImportFailed(
+            f"{len(clashes)} imported document id(s) are already used by other seed files; choose another --name or --id-prefix:\n{listed}"
+        )
 
     texts = {d.doc_id: d.text for d in result.documents}
     files: dict[str, Path] = {"documents": seeds_file}

@@ -9,7 +9,7 @@ that did not change since the last run.
 No input raises: undecodable bytes, lines that are not JSON (or JSON that Python reads but no
 other tool does: NaN, Infinity, numbers too large for a double or with more digits than Python
 converts, nesting deeper than :data:`MAX_DEPTH`), file names and strings with characters no text
-may contain (:func:`pipeline.core.text.forbidden_characters`: lone surrogates, control characters,
+may contain (:func:`pipeline.core.characters.forbidden_characters`: lone surrogates, control characters,
 non-characters) each become a :class:`~pipeline.core.problems.Problem` naming the file and line.
 """
 
@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.characters import FORBIDDEN, ForbiddenCharacters, escape_forbidden, forbidden_characters
 from pipeline.core.problems import Problem, Severity
-from pipeline.core.text import FORBIDDEN, ForbiddenCharacters, escape_forbidden, forbidden_characters, normalise_text
+from pipeline.core.text import normalise_text
 from pipeline.io import atomic
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -63,7 +64,9 @@ def decode_utf8(data: bytes, path: str, base: int = 0, first_line: int = 1) -> t
     except UnicodeDecodeError as error:
         line = first_line + data.count(b"\n", 0, error.start)
         bad = data[error.start : error.end].hex(" ")
-        return None, Problem(path, line, None, "invalid-utf8", f"invalid UTF-8 at byte offset {base + error.start} (bytes {bad}): {error.reason}")
+        return None, Problem(
+            path, line, None, "invalid-utf8", f"invalid UTF-8 at byte offset {base + error.start} (bytes {bad}): {error.reason}"
+        )
 
 
 def schema_problems(validator: Any, data: Any, path: str, line: int | None, doc_id: str | None) -> list[Problem]:

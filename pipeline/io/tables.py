@@ -143,9 +143,7 @@ INTERIM_DOCUMENTS = pa.schema(
         ("raw_sha256", pa.string()),
     ]
 )
-INTERIM_TOKENS = pa.schema(
-    [("doc_id", pa.string()), ("sent_idx", pa.int32()), ("start", pa.int64()), ("end", pa.int64())]
-)
+INTERIM_TOKENS = pa.schema([("doc_id", pa.string()), ("sent_idx", pa.int32()), ("start", pa.int64()), ("end", pa.int64())])
 INTERIM_SCHEMAS: dict[str, pa.Schema] = {
     "documents": INTERIM_DOCUMENTS,
     "sentences": SENTENCES,

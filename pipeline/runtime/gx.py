@@ -99,7 +99,13 @@ class Expectations:
             self.prepared[key] = (definition, self.context.suites.add(suite))
         return self.prepared[key]
 
-    def run_tagged(self, frames: dict[str, pd.DataFrame], suites: dict[str, list[dict[str, Any]]], table_paths: dict[str, str], order: Sequence[str] | None = None) -> tuple[Tagged, int]:
+    def run_tagged(
+        self,
+        frames: dict[str, pd.DataFrame],
+        suites: dict[str, list[dict[str, Any]]],
+        table_paths: dict[str, str],
+        order: Sequence[str] | None = None,
+    ) -> tuple[Tagged, int]:
         """Run each table's suite on its frame (one GX validation per table); problems tagged by
         the table's position in ``order`` (default: the suites') and the expectation's in its suite."""
         self.calls += 1
@@ -116,7 +122,11 @@ class Expectations:
             batch = definition.get_batch(batch_parameters={"dataframe": frame})
             result = batch.validate(
                 suite,
-                result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ROW_KEYS[table], "return_unexpected_index_query": False},
+                result_format={
+                    "result_format": "COMPLETE",
+                    "unexpected_index_column_names": ROW_KEYS[table],
+                    "return_unexpected_index_query": False,
+                },
             )
             for index, outcome in enumerate(result.results):  # GX orders results by the suite alone
                 checked += 1
@@ -124,7 +134,9 @@ class Expectations:
                     tagged.append(((order.index(table), index), _expectation_problems(table, table_paths.get(table, table), outcome)))
         return tagged, checked
 
-    def run(self, frames: dict[str, pd.DataFrame], suites: dict[str, list[dict[str, Any]]], table_paths: dict[str, str]) -> tuple[list[Problem], int]:
+    def run(
+        self, frames: dict[str, pd.DataFrame], suites: dict[str, list[dict[str, Any]]], table_paths: dict[str, str]
+    ) -> tuple[list[Problem], int]:
         """Run each table's suite on its frame; one problem per failed expectation and document."""
         tagged, checked = self.run_tagged(frames, suites, table_paths)
         return in_order(tagged), checked
@@ -141,7 +153,9 @@ def _expectation_problems(table: str, path: str, outcome: Any) -> list[Problem]:
     what = f"{config.type}({', '.join(f'{k}={v}' for k, v in kwargs.items())})"
     rows = outcome.result.get("unexpected_index_list") or []
     if outcome.exception_info and outcome.exception_info.get("raised_exception"):
-        return [Problem(path, None, None, "table-check", f"{table}: {what} could not run: {outcome.exception_info.get('exception_message')}")]
+        return [
+            Problem(path, None, None, "table-check", f"{table}: {what} could not run: {outcome.exception_info.get('exception_message')}")
+        ]
     by_doc: dict[str | None, list[dict[str, Any]]] = {}
     for row in rows:
         by_doc.setdefault(_plain(row.get("doc_id")), []).append(row)

@@ -19,4 +19,3 @@ def parallel_map(function: Callable[[T], R], items: Sequence[T], workers: int) -
         return
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
         yield from pool.map(function, items, chunksize=1)
-

@@ -18,9 +18,10 @@ import hashlib
 import json
 import logging
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -28,7 +29,6 @@ import pyarrow.compute as pc
 from pipeline.config import StageConfig
 from pipeline.core.bio import bio_tags
 from pipeline.core.checks import DocumentInfo, Site, alignment_problems, crosses_paragraph_problem
-from pipeline.io.interim import read_shard
 from pipeline.core.labels import LabelSchema
 from pipeline.core.problems import Problem, Severity
 from pipeline.core.selection import check_and_select
@@ -37,6 +37,7 @@ from pipeline.core.splits import assign_split
 from pipeline.core.tokens import segment_for
 from pipeline.core.views import ner_view, relation_candidates
 from pipeline.io import tables
+from pipeline.io.interim import read_shard
 from pipeline.io.jsonl import LineMemo
 from pipeline.io.layers import LayerLine, entity_homes_for, index_layers, load_records
 from pipeline.io.problemlog import read_problems, write_problems
@@ -80,7 +81,7 @@ def build_shard(
     for row in sentences.to_pylist():
         sentences_by_doc[row["doc_id"]].append(row)
     tokens_by_doc: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
-    for doc_id, sent_idx, start, end in zip(*(tokens.column(c).to_pylist() for c in ("doc_id", "sent_idx", "start", "end"))):
+    for doc_id, sent_idx, start, end in zip(*(tokens.column(c).to_pylist() for c in ("doc_id", "sent_idx", "start", "end")), strict=True):
         tokens_by_doc[doc_id].append((start, end, sent_idx))
 
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -113,14 +114,23 @@ def build_shard(
         token_columns["sent_idx"].extend(token_sentences)
         token_columns["tok_idx"].extend(range(len(spans)))
         if spans:
-            token_starts, token_ends = zip(*spans)
+            token_starts, token_ends = zip(*spans, strict=True)
             token_columns["start"].extend(token_starts)
             token_columns["end"].extend(token_ends)
         token_columns["text"].extend(text[s:e] for s, e in spans)
         token_columns["ner_tag"].extend(tags)
         layer = record.layer if record else None
         rows["entities"].extend(
-            {"doc_id": doc_id, "ent_id": e.id, "start": e.start, "end": e.end, "text": text[e.start : e.end], "label": e.label, "source": e.source, "layer": layer}
+            {
+                "doc_id": doc_id,
+                "ent_id": e.id,
+                "start": e.start,
+                "end": e.end,
+                "text": text[e.start : e.end],
+                "label": e.label,
+                "source": e.source,
+                "layer": layer,
+            }
             for e in entities
         )
         rows["relations"].extend(
@@ -179,7 +189,11 @@ BATCH_DOCUMENTS = 256
 
 
 def build_in_batches(
-    interim: dict[str, pa.Table], chosen: dict[str, AnnotationRecord], schema: LabelSchema, ratios: dict[str, float], batch: int = BATCH_DOCUMENTS
+    interim: dict[str, pa.Table],
+    chosen: dict[str, AnnotationRecord],
+    schema: LabelSchema,
+    ratios: dict[str, float],
+    batch: int = BATCH_DOCUMENTS,
 ) -> Result:
     """:func:`build_shard` over at most ``batch`` documents at a time, then joined: the same
     tables, but a worker's Python objects (a few per token) exist for one batch, not the shard."""
@@ -265,13 +279,33 @@ def run(config: StageConfig) -> list[Problem]:
         shard_lines = by_shard.get(shard, [])
         shard_homes = {key: homes[key] for key in sorted(homes) if any(line.layer == key[0] for line in shard_lines)}
         keys[shard] = digest(
-            fingerprint, ingest_keys[part_name(shard)], info, labels_sha, section.splits, priority, whitespace,
-            sorted(shard_homes.items()), [line.fingerprint() for line in shard_lines],
+            fingerprint,
+            ingest_keys[part_name(shard)],
+            info,
+            labels_sha,
+            section.splits,
+            priority,
+            whitespace,
+            sorted(shard_homes.items()),
+            [line.fingerprint() for line in shard_lines],
         )
         if not cache.has(keys[shard]):
-            job = ShardJob(shard, str(ingest_dir), str(cache.staging(keys[shard])), shard_lines, labels_path, dict(section.splits), info, priority, whitespace, shard_homes)
+            job = ShardJob(
+                shard,
+                str(ingest_dir),
+                str(cache.staging(keys[shard])),
+                shard_lines,
+                labels_path,
+                dict(section.splits),
+                info,
+                priority,
+                whitespace,
+                shard_homes,
+            )
             todo.append(job)
-    for shard, staging in progress(parallel_map(annotate_shard, todo, runtime.worker_count()), total=len(todo), description="annotate", minimum=2):
+    for shard, staging in progress(
+        parallel_map(annotate_shard, todo, runtime.worker_count()), total=len(todo), description="annotate", minimum=2
+    ):
         cache.commit(keys[shard], Path(staging))
     clean_dir(out_dir)
     layers: Counter[str] = Counter()
@@ -280,7 +314,9 @@ def run(config: StageConfig) -> list[Problem]:
         problems.extend(read_problems(out_dir / "problems" / f"{part_name(shard)}.jsonl"))
         layers.update(json.loads((out_dir / "layers" / f"{part_name(shard)}.json").read_text(encoding="utf-8")))
     problems.sort(key=problem_order)
-    (out_dir / "shards.json").write_text(json.dumps({part_name(s): k for s, k in keys.items()}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    (out_dir / "shards.json").write_text(
+        json.dumps({part_name(s): k for s, k in keys.items()}, indent=1, sort_keys=True) + "\n", encoding="utf-8"
+    )
     (out_dir / "layers.json").write_text(json.dumps(dict(sorted(layers.items())), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     write_problems(problems, out_dir / "problems.jsonl")
     cache.prune()

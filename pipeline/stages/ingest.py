@@ -19,21 +19,34 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.config import StageConfig
-from pipeline.io import tables
-from pipeline.io.jsonl import LineMemo, LineRef, character_problem, decode_utf8, display_path, line_ref, path_problems, read_lines, scan_jsonl, schema_problems
+from pipeline.core.characters import forbidden_characters
 from pipeline.core.problems import Problem, Severity
-from pipeline.core.spans import Document
-from pipeline.core.text import forbidden_characters, normalise_text, text_sha256
-from pipeline.io.problemlog import write_problems
-from pipeline.runtime.progress import progress
-from pipeline.io.schemas import load_json_schema
 from pipeline.core.segment import segment_arrays
+from pipeline.core.spans import Document
+from pipeline.core.text import normalise_text, text_sha256
+from pipeline.io import tables
+from pipeline.io.jsonl import (
+    LineMemo,
+    LineRef,
+    character_problem,
+    decode_utf8,
+    display_path,
+    line_ref,
+    path_problems,
+    read_lines,
+    scan_jsonl,
+    schema_problems,
+)
+from pipeline.io.problemlog import write_problems
+from pipeline.io.schemas import load_json_schema
 from pipeline.runtime.cache import ShardCache
 from pipeline.runtime.fingerprint import code_fingerprint, digest
 from pipeline.runtime.pool import parallel_map
+from pipeline.runtime.progress import progress
 from pipeline.runtime.shards import clean_dir, group, part_name, shard_of
 
 log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class SourcedDocument:
@@ -58,7 +71,10 @@ def _index_txt(path: Path, display: str, validator: Any) -> tuple[list[LineRef],
     doc_id = path.stem
     text = normalise_text(raw)
     # The line of the first such character: the normalised text has an LF wherever the file has a line break.
-    problems += [character_problem(found, "in the text", display, text.count("\n", 0, found.offsets[0]) + 1, doc_id) for found in forbidden_characters(text)]
+    problems += [
+        character_problem(found, "in the text", display, text.count("\n", 0, found.offsets[0]) + 1, doc_id)
+        for found in forbidden_characters(text)
+    ]
     if not text.strip():
         problems.append(Problem(display, None, doc_id, "empty-document", "the document has no text after normalisation"))
     else:
@@ -83,7 +99,9 @@ def _index_jsonl(path: Path, display: str, validator: Any, memo: LineMemo | None
     return refs, problems
 
 
-def index_seeds(seeds_dir: Path, document_schema: Path, root: Path | None = None, memo: LineMemo | None = None) -> tuple[list[LineRef], list[Problem]]:
+def index_seeds(
+    seeds_dir: Path, document_schema: Path, root: Path | None = None, memo: LineMemo | None = None
+) -> tuple[list[LineRef], list[Problem]]:
     """Where every document under ``seeds_dir`` is, in a stable order, and every problem found.
 
     Streams the files and keeps no text, so its memory does not grow with the documents' size;
@@ -98,7 +116,9 @@ def index_seeds(seeds_dir: Path, document_schema: Path, root: Path | None = None
         problems.append(Problem(str(seeds_dir), None, None, "no-documents", "no *.txt or *.jsonl files found"))
     for path in files:
         display = display_path(path, root)
-        found, found_problems = _index_txt(path, display, validator) if path.suffix == ".txt" else _index_jsonl(path, display, validator, memo)
+        found, found_problems = (
+            _index_txt(path, display, validator) if path.suffix == ".txt" else _index_jsonl(path, display, validator, memo)
+        )
         refs.extend(found)
         problems.extend(found_problems)
     return _drop_duplicates(refs, problems)
@@ -139,10 +159,7 @@ def load_seeds(refs: list[LineRef]) -> list[SourcedDocument]:
     lines = iter(read_lines([ref for ref in refs if ref.line is not None]))
     documents = []
     for ref in refs:
-        if ref.line is None:
-            data = {"id": ref.key, "text": Path(ref.file).read_bytes().decode("utf-8")}
-        else:
-            data = next(lines)
+        data = {"id": ref.key, "text": Path(ref.file).read_bytes().decode("utf-8")} if ref.line is None else next(lines)
         documents.append(sourced_document(ref, data))
     return documents
 
@@ -159,7 +176,7 @@ def segment_documents(documents: list[SourcedDocument], language: str) -> tuple[
     sentence_parts: list[pa.Table] = []
     token_parts: list[pa.Table] = []
     texts = (item.document.text for item in documents)
-    for item, seg in zip(documents, segment_arrays(texts, language)):
+    for item, seg in zip(documents, segment_arrays(texts, language), strict=True):
         doc = item.document
         doc_rows.append(
             {
@@ -178,17 +195,28 @@ def segment_documents(documents: list[SourcedDocument], language: str) -> tuple[
         )
         sentence_parts.append(
             pa.table(
-                [pa.array([doc.doc_id] * len(seg.sentence_starts), pa.string()), np.arange(len(seg.sentence_starts), dtype=np.int32), seg.sentence_starts, seg.sentence_ends, seg.paragraphs.astype(np.int32)],
+                [
+                    pa.array([doc.doc_id] * len(seg.sentence_starts), pa.string()),
+                    np.arange(len(seg.sentence_starts), dtype=np.int32),
+                    seg.sentence_starts,
+                    seg.sentence_ends,
+                    seg.paragraphs.astype(np.int32),
+                ],
                 schema=tables.SENTENCES,
             )
         )
         token_parts.append(
-            pa.table([pa.array([doc.doc_id] * len(seg.starts), pa.string()), seg.token_sentence.astype(np.int32), seg.starts, seg.ends], schema=tables.INTERIM_TOKENS)
+            pa.table(
+                [pa.array([doc.doc_id] * len(seg.starts), pa.string()), seg.token_sentence.astype(np.int32), seg.starts, seg.ends],
+                schema=tables.INTERIM_TOKENS,
+            )
         )
-    documents_table = pa.Table.from_pylist(doc_rows, schema=tables.INTERIM_DOCUMENTS) if doc_rows else tables.INTERIM_DOCUMENTS.empty_table()
+    documents_table = (
+        pa.Table.from_pylist(doc_rows, schema=tables.INTERIM_DOCUMENTS) if doc_rows else tables.INTERIM_DOCUMENTS.empty_table()
+    )
     sentences_table = pa.concat_tables(sentence_parts) if sentence_parts else tables.SENTENCES.empty_table()
     tokens_table = pa.concat_tables(token_parts) if token_parts else tables.INTERIM_TOKENS.empty_table()
-    interim = zip(tables.INTERIM_SCHEMAS, (documents_table, sentences_table, tokens_table))
+    interim = zip(tables.INTERIM_SCHEMAS, (documents_table, sentences_table, tokens_table), strict=True)
     return tuple(tables.sort_interim_table(name, table) for name, table in interim)  # type: ignore[return-value]
 
 
@@ -199,7 +227,9 @@ def segment_shard(job: tuple[int, list[LineRef], str, str]) -> tuple[int, str]:
     """Worker: read one shard's documents, segment them and write its three tables into ``staging``."""
     shard, refs, language, staging = job
     # A batch at a time: the Python objects per token exist for one batch, the shard only as Arrow.
-    batches = [segment_documents(load_seeds(refs[first : first + BATCH_DOCUMENTS]), language) for first in range(0, len(refs), BATCH_DOCUMENTS)]
+    batches = [
+        segment_documents(load_seeds(refs[first : first + BATCH_DOCUMENTS]), language) for first in range(0, len(refs), BATCH_DOCUMENTS)
+    ]
     for index, name in enumerate(tables.INTERIM_SCHEMAS):
         table = tables.sort_interim_table(name, pa.concat_tables([batch[index] for batch in batches]))
         tables.write_parquet(table, Path(staging) / name / f"part-{part_name(shard)}.parquet")
@@ -224,16 +254,29 @@ def run(config: StageConfig) -> list[Problem]:
     cache = ShardCache(runtime.cache_dir, "ingest")
     groups = group(refs, lambda ref: shard_of(ref.key, runtime.shards))
     keys = {shard: digest(fingerprint, language, [ref.fingerprint() for ref in shard_refs]) for shard, shard_refs in groups.items()}
-    todo = [(shard, shard_refs, language, str(cache.staging(keys[shard]))) for shard, shard_refs in groups.items() if not cache.has(keys[shard])]
-    for shard, staging in progress(parallel_map(segment_shard, todo, runtime.worker_count()), total=len(todo), description="ingest", minimum=2):
+    todo = [
+        (shard, shard_refs, language, str(cache.staging(keys[shard]))) for shard, shard_refs in groups.items() if not cache.has(keys[shard])
+    ]
+    for shard, staging in progress(
+        parallel_map(segment_shard, todo, runtime.worker_count()), total=len(todo), description="ingest", minimum=2
+    ):
         cache.commit(keys[shard], Path(staging))
     clean_dir(out_dir)
     for shard in groups:
         cache.link_into(keys[shard], out_dir)
-    (out_dir / "shards.json").write_text(json.dumps({part_name(s): k for s, k in keys.items()}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    (out_dir / "shards.json").write_text(
+        json.dumps({part_name(s): k for s, k in keys.items()}, indent=1, sort_keys=True) + "\n", encoding="utf-8"
+    )
     write_problems(problems, out_dir / "problems.jsonl")
     cache.prune()
-    log.info("ingest: %d documents in %d shards (%d computed, %d from cache), %d problems", len(refs), len(groups), len(todo), len(groups) - len(todo), len(problems))
+    log.info(
+        "ingest: %d documents in %d shards (%d computed, %d from cache), %d problems",
+        len(refs),
+        len(groups),
+        len(todo),
+        len(groups) - len(todo),
+        len(problems),
+    )
     return problems
 
 

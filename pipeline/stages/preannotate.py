@@ -43,12 +43,11 @@ from pipeline.config import StageConfig
 from pipeline.core.labels import LabelSchema
 from pipeline.core.proposals import Proposer, build_records, gazetteer
 from pipeline.core.scoring import Sentence, evaluate_external, leave_one_document_out
-from pipeline.io import atomic
-from pipeline.formats import conll
-from pipeline.formats import ImportFailed
+from pipeline.formats import ImportFailed, conll
 from pipeline.formats.build import ImportOptions
 from pipeline.formats.mapping import LabelMapping, load_mapping
 from pipeline.formats.source import MAIN_LAYER
+from pipeline.io import atomic
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +86,9 @@ def scoring_map(mapping: LabelMapping, schema: LabelSchema) -> dict[str, str | N
         if ours is None:
             continue
         if ours in backwards:
-            raise ValueError(f"{where}: {backwards[ours]!r} and {theirs!r} both map to {ours!r}, so a proposal of {ours!r} cannot be scored as one of them")
+            raise ValueError(
+                f"{where}: {backwards[ours]!r} and {theirs!r} both map to {ours!r}, so a proposal of {ours!r} cannot be scored as one of them"
+            )
         backwards[ours] = theirs
     score_as = mapping.options.get("score_as") or {}
     if not isinstance(score_as, dict):
@@ -151,7 +152,9 @@ def run(config: StageConfig) -> dict[str, Any]:
     gold_dir = config.annotate.annotations_dir / section.gold_layer
     records, problems = read_layers(gold_dir, validator)
     if problems:
-        log.warning("preannotate: %d problem(s) in the gold layer (first: %s); those lines are left out", len(problems), problems[0].format())
+        log.warning(
+            "preannotate: %d problem(s) in the gold layer (first: %s); those lines are left out", len(problems), problems[0].format()
+        )
     gold = sorted((r for r in records if hashes.get(r.doc_id) == r.text_sha256), key=lambda r: r.doc_id)
     hand = read_patterns(section.patterns_dir)
     learned = gazetteer(gold, texts, schema.entity_types)
@@ -198,10 +201,13 @@ def run(config: StageConfig) -> dict[str, Any]:
     atomic.write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     micro = metrics["gold_leave_one_document_out"]["entities"]["micro"]
     log.info(
-        "preannotate: %d documents proposed; gold LOO entity P/R/F1 %.3f/%.3f/%.3f", len(output), micro["precision"], micro["recall"], micro["f1"]
+        "preannotate: %d documents proposed; gold LOO entity P/R/F1 %.3f/%.3f/%.3f",
+        len(output),
+        micro["precision"],
+        micro["recall"],
+        micro["f1"],
     )
     return metrics
-
 
 
 def main(config: StageConfig) -> int:

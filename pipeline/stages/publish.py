@@ -26,8 +26,8 @@ import yaml
 
 from pipeline.config import StageConfig
 from pipeline.core import features
-from pipeline.io import atomic, tables
 from pipeline.core.labels import LabelSchema
+from pipeline.io import atomic, tables
 from pipeline.io.schemas import load_label_schema
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,7 @@ def dataset_card(config: StageConfig, schema: LabelSchema, manifest: dict[str, A
 
 {publish.description.strip()}
 
-Version **{manifest['version']}**, label schema **{manifest['schema_version']}**.
+Version **{manifest["version"]}**, label schema **{manifest["schema_version"]}**.
 
 ## Loading
 
@@ -236,7 +236,11 @@ def assemble(config: StageConfig, staging: Path) -> dict[str, Any]:
             target = staging / relative
             atomic.link_or_copy(source, target)  # tables' files are never modified in place once written
             checkpoint(f"wrote:{written}")
-            listed[relative] = {"rows": pq.ParquetFile(target).metadata.num_rows, "bytes": target.stat().st_size, "sha256": sha256_file(target)}
+            listed[relative] = {
+                "rows": pq.ParquetFile(target).metadata.num_rows,
+                "bytes": target.stat().st_size,
+                "sha256": sha256_file(target),
+            }
     stats = metrics(files)
     layers = json.loads((tables_dir / "layers.json").read_text(encoding="utf-8"))
     manifest = {
@@ -246,7 +250,8 @@ def assemble(config: StageConfig, staging: Path) -> dict[str, Any]:
         "label_schema": schema.to_metadata(),
         "offsets": "half-open [start, end) in Unicode code points into NFC, LF-only documents.text",
         "layers": layers,
-        "rows": {name: stats[name] for name in tables.FLAT_TABLES} | {name: sum(listed[f"{name}/{p.name}"]["rows"] for p in files[name]) for name in tables.SPLIT_TABLES},
+        "rows": {name: stats[name] for name in tables.FLAT_TABLES}
+        | {name: sum(listed[f"{name}/{p.name}"]["rows"] for p in files[name]) for name in tables.SPLIT_TABLES},
         "files": dict(sorted(listed.items())),
     }
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")

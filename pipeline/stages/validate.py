@@ -29,8 +29,9 @@ import math
 import sys
 import threading
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -91,7 +92,7 @@ def chunks(parts: Sequence[str], tables_dir: Path, max_rows: int, workers: int =
     # Each shard goes to the group its middle row falls into when the rows are cut in equal parts.
     balanced: list[list[tuple[str, int]]] = [[] for _ in range(wanted)]
     before = 0
-    for part, count in zip(parts, counts):
+    for part, count in zip(parts, counts, strict=True):
         index = min(wanted - 1, int((before + count / 2) * wanted / total)) if total else 0
         balanced[index].append((part, count))
         before += count
@@ -210,7 +211,9 @@ def validate(config: StageConfig) -> tuple[dict[str, Any], list[Problem]]:
 
     # Which checks can be skipped: every shard's contents (and so the whole documents table) are
     # named by annotate's shard keys; a pass is recorded per shard key and suites + code.
-    shard_keys: dict[str, str] = json.loads((tables_dir / "shards.json").read_text(encoding="utf-8")) if (tables_dir / "shards.json").exists() else {}
+    shard_keys: dict[str, str] = (
+        json.loads((tables_dir / "shards.json").read_text(encoding="utf-8")) if (tables_dir / "shards.json").exists() else {}
+    )
     passes = ShardCache(config.runtime.cache_dir, "validate")
     checks = suite_key(suites_path, schema, splits)
     pass_key = {part: digest(checks, key) for part, key in shard_keys.items()}
@@ -228,8 +231,13 @@ def validate(config: StageConfig) -> tuple[dict[str, Any], list[Problem]]:
         workers = config.runtime.worker_count()
         groups = chunks(todo, tables_dir, config.validate.chunk_rows, workers)
         _WORK.update(
-            tables_dir=tables_dir, suites=suites, paths=paths, groups=groups, prepared={},
-            lengths=documents[["doc_id", "doc_length"]], known=documents["doc_id"],
+            tables_dir=tables_dir,
+            suites=suites,
+            paths=paths,
+            groups=groups,
+            prepared={},
+            lengths=documents[["doc_id", "doc_length"]],
+            known=documents["doc_id"],
         )
         try:
             # Until GX is imported, prepare the first group of each worker (Parquet reading and
@@ -244,14 +252,16 @@ def validate(config: StageConfig) -> tuple[dict[str, Any], list[Problem]]:
             tagged: Tagged = []
             documents_found: Tagged = []
             if documents_todo:
-                documents_found, count = expectations.run_tagged({"documents": documents}, {"documents": suites.get("documents", [])}, paths, order=list(suites))
+                documents_found, count = expectations.run_tagged(
+                    {"documents": documents}, {"documents": suites.get("documents", [])}, paths, order=list(suites)
+                )
                 tagged += documents_found
                 checked += count
             # Forked after the import: the workers share GX and the prepared frames.
             results = list(parallel_map(check_chunk, list(range(len(groups))), workers))
         finally:
             _WORK.clear()
-        for group_parts, (found, count) in zip(groups, results):
+        for group_parts, (found, count) in zip(groups, results, strict=True):
             tagged += found
             checked += count
             if not found:
@@ -287,9 +297,14 @@ def summarise(problems: Sequence[Problem], expectations: int) -> dict[str, Any]:
 
 
 def markdown_report(summary: dict[str, Any], problems: Iterable[Problem]) -> str:
-    lines = ["# Validation report", "", f"**{'PASSED' if summary['passed'] else 'FAILED'}**: "
-             f"{summary['errors']} error(s), {summary['warnings']} warning(s), "
-             f"{summary['expectations']} table expectations in the suites.", ""]
+    lines = [
+        "# Validation report",
+        "",
+        f"**{'PASSED' if summary['passed'] else 'FAILED'}**: "
+        f"{summary['errors']} error(s), {summary['warnings']} warning(s), "
+        f"{summary['expectations']} table expectations in the suites.",
+        "",
+    ]
     for title, key in (("Errors by kind", "errors_by_kind"), ("Warnings by kind", "warnings_by_kind")):
         if summary[key]:
             lines += [f"## {title}", "", "| kind | count |", "|---|---|"]

@@ -77,7 +77,12 @@ def test_iob1_continuations_start_an_entity_and_are_noted():
 
 
 def test_bioes_and_bilou_tags_are_read():
-    assert decoded(["S-ORG", "B-OTH", "E-OTH", "U-PER", "B-LOC", "I-LOC", "L-LOC", "_"]) == [(0, 0, "ORG"), (1, 2, "OTH"), (3, 3, "PER"), (4, 6, "LOC")]
+    assert decoded(["S-ORG", "B-OTH", "E-OTH", "U-PER", "B-LOC", "I-LOC", "L-LOC", "_"]) == [
+        (0, 0, "ORG"),
+        (1, 2, "OTH"),
+        (3, 3, "PER"),
+        (4, 6, "LOC"),
+    ]
 
 
 def test_mixed_bio_and_iob1_input():
@@ -97,7 +102,7 @@ def flat_entity_sets(draw: st.DrawFn) -> tuple[list[str], list[bool], list[tuple
     words = draw(st.lists(st.sampled_from(["Kim", "Jong", "Un", "in", "Seoul", ",", "US", "-", "Präsident"]), min_size=1, max_size=10))
     spaces = draw(st.lists(st.booleans(), min_size=len(words), max_size=len(words)))
     starts, position = [], 0
-    for word, space in zip(words, spaces):
+    for word, space in zip(words, spaces, strict=True):
         starts.append(position)
         position += len(word) + space
     entities, index = [], 0
@@ -126,5 +131,7 @@ def test_the_encoder_agrees_with_spacy_on_non_overlapping_spans(case):
 
     words, spaces, offsets = case
     doc = Doc(vocab(), words=words, spaces=spaces)
-    ours = bio_tags([(t.idx, t.idx + len(t)) for t in doc], [Entity(f"T{n}", s, e, label, "gold") for n, (s, e, label) in enumerate(offsets)])
+    ours = bio_tags(
+        [(t.idx, t.idx + len(t)) for t in doc], [Entity(f"T{n}", s, e, label, "gold") for n, (s, e, label) in enumerate(offsets)]
+    )
     assert ours == biluo_to_iob(offsets_to_biluo_tags(doc, offsets))

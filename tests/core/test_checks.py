@@ -54,7 +54,12 @@ def kinds(rec, whitespace=Severity.ERROR):
 
 def test_a_correct_record_has_no_problems():
     rec = record(
-        [ent("T1", "US", "GPE"), ent("T2", "Donald Trump", "PER", text="Donald Trump"), ent("T3", "Kim Jong Un", "PER"), ent("T4", "Panmunjom", "LOC")],
+        [
+            ent("T1", "US", "GPE"),
+            ent("T2", "Donald Trump", "PER", text="Donald Trump"),
+            ent("T3", "Kim Jong Un", "PER"),
+            ent("T4", "Panmunjom", "LOC"),
+        ],
         [{"id": "R1", "head": "T2", "tail": "T1", "label": "head_of"}, {"id": "R2", "head": "T3", "tail": "T2", "label": "meets"}],
     )
     assert check_record(rec, DOC, SCHEMA, Severity.ERROR) == []
@@ -71,8 +76,16 @@ def test_a_correct_record_has_no_problems():
         ([ent("T1", "Donald Trump", "PER"), ent("T2", "Trump", "PER")], [], ["overlapping-spans"]),
         ([{"id": "T1", "start": 12, "end": 19, "label": "PER"}], [], ["whitespace-span"]),
         ([ent("T1", "US", "GPE")], [{"id": "R1", "head": "T9", "tail": "T1", "label": "head_of"}], ["missing-argument"]),
-        ([ent("T1", "US", "GPE"), ent("T2", "Donald Trump", "PER")], [{"id": "R1", "head": "T1", "tail": "T2", "label": "head_of"}], ["relation-type-violation"]),
-        ([ent("T1", "US", "GPE"), ent("T2", "Donald Trump", "PER")], [{"id": "R1", "head": "T2", "tail": "T1", "label": "allied_with"}], ["unknown-relation-label"]),
+        (
+            [ent("T1", "US", "GPE"), ent("T2", "Donald Trump", "PER")],
+            [{"id": "R1", "head": "T1", "tail": "T2", "label": "head_of"}],
+            ["relation-type-violation"],
+        ),
+        (
+            [ent("T1", "US", "GPE"), ent("T2", "Donald Trump", "PER")],
+            [{"id": "R1", "head": "T2", "tail": "T1", "label": "allied_with"}],
+            ["unknown-relation-label"],
+        ),
         ([ent("T2", "Donald Trump", "PER")], [{"id": "R1", "head": "T2", "tail": "T2", "label": "meets"}], ["self-relation"]),
         (
             [ent("T2", "Donald Trump", "PER"), ent("T3", "Kim Jong Un", "PER")],
@@ -131,7 +144,10 @@ def test_whitespace_spans_can_be_downgraded_to_warnings():
 def test_a_relation_into_another_document_names_that_document():
     rec = record([ent("T1", "US", "GPE")], [{"id": "R1", "head": "T9", "tail": "T1", "label": "head_of"}])
     (problem,) = check_record(rec, DOC, SCHEMA, Severity.ERROR, {("gold", "T9"): ["d2", "d1"]})
-    assert problem.message == "relation R1 refers to head 'T9', not an entity of this record (that id belongs to document(s) d2: relations link entities of one document)"
+    assert (
+        problem.message
+        == "relation R1 refers to head 'T9', not an entity of this record (that id belongs to document(s) d2: relations link entities of one document)"
+    )
 
 
 def test_span_rule_reports_an_out_of_range_span_alone():
@@ -164,7 +180,12 @@ def test_a_repeat_is_found_without_remembering_the_relation_until_it_is_added():
 
 def test_span_problems_are_its_small_rules_in_order():
     padded = Entity("T1", 12, 19, "PERSON", "gold")  # ' Donald', unknown label
-    site_problems = [range_problem(SITE, padded, TEXT), span_text_problem(SITE, padded, TEXT, "Donald"), label_problem(SITE, padded, SCHEMA), whitespace_problem(SITE, padded, TEXT)]
+    site_problems = [
+        range_problem(SITE, padded, TEXT),
+        span_text_problem(SITE, padded, TEXT, "Donald"),
+        label_problem(SITE, padded, SCHEMA),
+        whitespace_problem(SITE, padded, TEXT),
+    ]
     assert span_problems(SITE, padded, TEXT, SCHEMA, stored_text="Donald") == site_problems[1:]
     assert [p.kind for p in site_problems[1:]] == ["span-text-mismatch", "unknown-label", "whitespace-span"]
     empty = Entity("T2", 5, 5, "PER", "gold")

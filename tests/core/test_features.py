@@ -47,7 +47,9 @@ def test_the_table_schemas_of_the_views_are_the_derived_ones():
 
 def test_a_struct_column_becomes_an_arrow_struct():
     head = features.arrow_schema(features.RE).field("head").type
-    assert head == pa.struct([("id", pa.string()), ("start", pa.int64()), ("end", pa.int64()), ("text", pa.string()), ("label", pa.string())])
+    assert head == pa.struct(
+        [("id", pa.string()), ("start", pa.int64()), ("end", pa.int64()), ("text", pa.string()), ("label", pa.string())]
+    )
 
 
 def test_class_names_are_the_ones_handed_in():

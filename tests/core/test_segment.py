@@ -9,16 +9,16 @@ from pipeline.core.segment import paragraphs, segment
 
 
 def token_texts(text: str, seg) -> list[str]:
-    return [text[start:end] for start, end in zip(seg.starts.tolist(), seg.ends.tolist())]
+    return [text[start:end] for start, end in zip(seg.starts.tolist(), seg.ends.tolist(), strict=True)]
 
 
 def test_every_token_and_sentence_slices_the_text():
     text = "US-Präsident Donald Trump traf am 3. Mai 2018 Kim Jong Un.  Das war z.B. gut.\n\nNeuer Absatz hier."
     seg = segment(text)
     sentence_starts, sentence_ends = seg.sentence_starts.tolist(), seg.sentence_ends.tolist()
-    for start, end in zip(sentence_starts, sentence_ends):
+    for start, end in zip(sentence_starts, sentence_ends, strict=True):
         assert text[start:end].strip() == text[start:end]
-    for start, end, sentence in zip(seg.starts.tolist(), seg.ends.tolist(), seg.token_sentence.tolist()):
+    for start, end, sentence in zip(seg.starts.tolist(), seg.ends.tolist(), seg.token_sentence.tolist(), strict=True):
         piece = text[start:end]
         assert piece and not piece.isspace()
         assert sentence_starts[sentence] <= start < end <= sentence_ends[sentence]
@@ -45,7 +45,12 @@ def test_paragraphs_split_on_blank_lines_only():
 def test_offsets_hold_for_arbitrary_text(text):
     seg = segment(text)
     assert all(piece.strip() != "" for piece in token_texts(text, seg))
-    assert len(seg.sentence_starts) == len(seg.sentence_ends) == len(seg.paragraphs) == (int(seg.token_sentence.max()) + 1 if len(seg.starts) else 0)
+    assert (
+        len(seg.sentence_starts)
+        == len(seg.sentence_ends)
+        == len(seg.paragraphs)
+        == (int(seg.token_sentence.max()) + 1 if len(seg.starts) else 0)
+    )
 
 
 def test_a_very_long_paragraph_is_segmented():

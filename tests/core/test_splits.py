@@ -17,4 +17,3 @@ def test_split_is_stable_and_follows_ratios():
 
 def test_a_split_with_ratio_one_takes_every_document():
     assert {assign_split(f"doc-{i}", {"train": 0.0, "test": 1.0}) for i in range(100)} == {"test"}
-

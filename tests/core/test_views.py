@@ -23,7 +23,11 @@ def span(text: str) -> tuple[int, int]:
 
 
 def test_relation_candidates_label_gold_pairs_and_propose_negatives():
-    entities = [Entity("T1", *span("US"), "GPE", "gold"), Entity("T2", *span("Donald Trump"), "PER", "gold"), Entity("T3", *span("Kim Jong Un"), "PER", "gold")]
+    entities = [
+        Entity("T1", *span("US"), "GPE", "gold"),
+        Entity("T2", *span("Donald Trump"), "PER", "gold"),
+        Entity("T3", *span("Kim Jong Un"), "PER", "gold"),
+    ]
     relations = [Relation("R1", "T2", "T1", "head_of", "gold")]
     sentences = [{"start": 0, "end": len(TEXT), "sent_idx": 0}]
     rows = relation_candidates("d1", TEXT, "train", sentences, entities, relations, SCHEMA)

@@ -68,12 +68,36 @@ def utf16_offset(text: str, codepoint: int) -> int:
 # (id, raw text as a file would hold it, entities as (surface, label, occurrence)); offsets are found
 # in the *normalised* text, which is what ingest produces and push sends.
 HANDCRAFTED: list[tuple[str, str, list[tuple[str, str]]]] = [
-    ("hand-emoji", "😀 Angela Merkel trifft 🇫🇷 Emmanuel Macron in Straßburg 👩‍👩‍👧.", [("Angela Merkel", "PER"), ("Emmanuel Macron", "PER"), ("Straßburg", "GPE")]),
-    ("hand-zwj", "Familie 👨‍👩‍👧‍👦 aus Köln besucht die Nordsee 🌊🌊 mit der Deutschen Bahn.", [("Köln", "GPE"), ("Nordsee", "LOC"), ("Deutschen Bahn", "ORG")]),
-    ("hand-crlf", "Erste Zeile über München.\r\nZweite Zeile: Die Bundesregierung 🏛️ tagt.\r\n\r\nDritter Absatz in Dresden.", [("München", "GPE"), ("Bundesregierung", "ORG"), ("Dresden", "GPE")]),
-    ("hand-nfd", unicodedata.normalize("NFD", "Jürgen Müller aus Düsseldorf grüßt Österreich 🙂 am 9. November 1989."), [("Jürgen Müller", "PER"), ("Düsseldorf", "GPE"), ("Österreich", "GPE"), ("9. November 1989", "DATE")]),
-    ("hand-eszett", "Die Straße in Gießen heißt 𝔊𝔬𝔱𝔥𝔦𝔰𝔠𝔥 nicht; Siemens 💶 zahlt in Fußball-Euro.", [("Gießen", "GPE"), ("Siemens", "ORG")]),
-    ("hand-combining", "Die Band Spın̈al Tap 🎸 spielte beim Wacken 🤘 mit Zoë aus Genf.", [("Spın̈al Tap", "ORG"), ("Wacken", "LOC"), ("Zoë", "PER"), ("Genf", "GPE")]),
+    (
+        "hand-emoji",
+        "😀 Angela Merkel trifft 🇫🇷 Emmanuel Macron in Straßburg 👩‍👩‍👧.",
+        [("Angela Merkel", "PER"), ("Emmanuel Macron", "PER"), ("Straßburg", "GPE")],
+    ),
+    (
+        "hand-zwj",
+        "Familie 👨‍👩‍👧‍👦 aus Köln besucht die Nordsee 🌊🌊 mit der Deutschen Bahn.",
+        [("Köln", "GPE"), ("Nordsee", "LOC"), ("Deutschen Bahn", "ORG")],
+    ),
+    (
+        "hand-crlf",
+        "Erste Zeile über München.\r\nZweite Zeile: Die Bundesregierung 🏛️ tagt.\r\n\r\nDritter Absatz in Dresden.",
+        [("München", "GPE"), ("Bundesregierung", "ORG"), ("Dresden", "GPE")],
+    ),
+    (
+        "hand-nfd",
+        unicodedata.normalize("NFD", "Jürgen Müller aus Düsseldorf grüßt Österreich 🙂 am 9. November 1989."),
+        [("Jürgen Müller", "PER"), ("Düsseldorf", "GPE"), ("Österreich", "GPE"), ("9. November 1989", "DATE")],
+    ),
+    (
+        "hand-eszett",
+        "Die Straße in Gießen heißt 𝔊𝔬𝔱𝔥𝔦𝔰𝔠𝔥 nicht; Siemens 💶 zahlt in Fußball-Euro.",
+        [("Gießen", "GPE"), ("Siemens", "ORG")],
+    ),
+    (
+        "hand-combining",
+        "Die Band Spın̈al Tap 🎸 spielte beim Wacken 🤘 mit Zoë aus Genf.",
+        [("Spın̈al Tap", "ORG"), ("Wacken", "LOC"), ("Zoë", "PER"), ("Genf", "GPE")],
+    ),
     ("hand-cr", "Alte Mac-Datei aus Bern.\rZweite Zeile mit 🐻 Berlin.", [("Bern", "GPE"), ("Berlin", "GPE")]),
     ("hand-bom", "\ufeffMit BOM: Nato 🛡️ tagt in Brüssel.", [("Nato", "ORG"), ("Brüssel", "GPE")]),
 ]
@@ -155,7 +179,7 @@ def germeval_docs(limit: int) -> list[Doc]:
         tokens = [r[1] for r in rows]
         text = " ".join(tokens)
         spans, position, current = [], 0, None
-        for row, token in zip(rows, tokens):
+        for row, token in zip(rows, tokens, strict=True):
             tag = row[2]
             start, end = position, position + len(token)
             position = end + 1
@@ -220,9 +244,21 @@ def gold_record(doc: Doc, schema: Any, source: str = "gold") -> dict[str, Any]:
     from pipeline.core.text import text_sha256
 
     text = _normalise(doc.raw)
-    entities = [{"id": f"T{n}", "start": s, "end": e, "label": l, "text": text[s:e]} for n, (s, e, l) in enumerate(doc.entities, start=1)]
-    relations = [{"id": f"R{n}", "head": f"T{h + 1}", "tail": f"T{t + 1}", "label": l} for n, (h, t, l) in enumerate(synth_relations(doc.entities, schema), start=1)]
-    return {"doc_id": doc.doc_id, "text_sha256": text_sha256(text), "source": source, "annotator": "round-trip-test", "entities": entities, "relations": relations}
+    entities = [
+        {"id": f"T{n}", "start": s, "end": e, "label": label, "text": text[s:e]} for n, (s, e, label) in enumerate(doc.entities, start=1)
+    ]
+    relations = [
+        {"id": f"R{n}", "head": f"T{h + 1}", "tail": f"T{t + 1}", "label": label}
+        for n, (h, t, label) in enumerate(synth_relations(doc.entities, schema), start=1)
+    ]
+    return {
+        "doc_id": doc.doc_id,
+        "text_sha256": text_sha256(text),
+        "source": source,
+        "annotator": "round-trip-test",
+        "entities": entities,
+        "relations": relations,
+    }
 
 
 def build_documents(n_external: int) -> list[Doc]:
@@ -238,8 +274,8 @@ def write_workspace(root: Path, docs: list[Doc], *, with_repo_seed: bool = True)
     Returns the config of its params.yaml after running the ingest stage.
     """
     from pipeline.config import load_config
-    from pipeline.stages import ingest
     from pipeline.io.schemas import load_label_schema
+    from pipeline.stages import ingest
 
     schema = load_label_schema(REPO / "schemas" / "labels.yaml")
     params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))

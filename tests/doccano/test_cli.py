@@ -19,7 +19,9 @@ def invoke(*args: str):
 @pytest.mark.parametrize("command", ["push", "pull"])
 def test_a_bad_params_value_is_named_as_the_config_names_it(command: str, tmp_path: Path):
     params = tmp_path / "params.yaml"
-    params.write_text((REPO / "params.yaml").read_text(encoding="utf-8").replace("whitespace_spans: error", "whitespace_spans: ignore"), encoding="utf-8")
+    params.write_text(
+        (REPO / "params.yaml").read_text(encoding="utf-8").replace("whitespace_spans: error", "whitespace_spans: ignore"), encoding="utf-8"
+    )
     result = invoke(command, "--project", "p", "--params", str(params))
     assert result.exit_code == 1
     assert result.stderr.strip() == f"error: {params}: validate.whitespace_spans: expected one of error, warning, got 'ignore'"
@@ -36,4 +38,7 @@ def test_an_unknown_params_key_is_refused(tmp_path: Path):
 def test_a_missing_params_file_says_where_to_run(tmp_path: Path):
     result = invoke("push", "--project", "p", "--params", str(tmp_path / "nope.yaml"))
     assert result.exit_code == 1
-    assert result.stderr.strip() == f"error: cannot read {tmp_path / 'nope.yaml'} (No such file or directory); run from the repository root or pass --params"
+    assert (
+        result.stderr.strip()
+        == f"error: cannot read {tmp_path / 'nope.yaml'} (No such file or directory); run from the repository root or pass --params"
+    )

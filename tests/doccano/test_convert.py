@@ -6,15 +6,17 @@ import json
 import unicodedata
 
 import pytest
+from helpers import utf16_offset
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import utf16_offset
-from pipeline.doccano import convert
 from pipeline.core.spans import AnnotationRecord, Entity, Relation, record_from_json
 from pipeline.core.text import normalise_text, text_sha256
+from pipeline.doccano import convert
 
-LABELS = convert.Labels(frozenset({"PER", "ORG", "GPE", "LOC", "DATE", "EVENT", "MISC"}), frozenset({"head_of", "works_for", "meets", "located_in"}))
+LABELS = convert.Labels(
+    frozenset({"PER", "ORG", "GPE", "LOC", "DATE", "EVENT", "MISC"}), frozenset({"head_of", "works_for", "meets", "located_in"})
+)
 
 
 def record(text: str, entities: list[tuple[str, int, int, str]], relations: list[tuple[str, str, str, str]] = ()) -> AnnotationRecord:
@@ -23,8 +25,8 @@ def record(text: str, entities: list[tuple[str, int, int, str]], relations: list
         text_sha256=text_sha256(text),
         source="gold",
         layer="gold",
-        entities=tuple(Entity(i, s, e, l, "gold") for i, s, e, l in entities),
-        relations=tuple(Relation(i, h, t, l, "gold") for i, h, t, l in relations),
+        entities=tuple(Entity(i, s, e, label, "gold") for i, s, e, label in entities),
+        relations=tuple(Relation(i, h, t, label, "gold") for i, h, t, label in relations),
         path="x.jsonl",
         line=1,
     )
@@ -87,7 +89,9 @@ def test_offsets_after_multi_codepoint_clusters(prefix: str):
     assert [(e["start"], e["end"]) for e in back(line)["entities"]] == [(e.start, e.end) for e in rec.entities]
 
 
-@pytest.mark.parametrize("raw", ["Zeile eins\r\nZeile zwei", "Alte Datei\rZeile", unicodedata.normalize("NFD", "Müller grüßt"), "\ufeffMit BOM"])
+@pytest.mark.parametrize(
+    "raw", ["Zeile eins\r\nZeile zwei", "Alte Datei\rZeile", unicodedata.normalize("NFD", "Müller grüßt"), "\ufeffMit BOM"]
+)
 def test_unnormalised_text_is_refused_and_normalised_text_accepted(raw: str):
     with pytest.raises(convert.ConversionError, match="not normalised"):
         convert.to_doccano("d1", raw, None)
@@ -104,7 +108,10 @@ def test_record_for_another_text_is_refused():
 
 
 def test_every_line_has_the_same_metadata_keys():
-    lines = [convert.to_doccano("a", "Text ohne Namen", None), convert.to_doccano("b", "Kim in Seoul", record("Kim in Seoul", [("T1", 0, 3, "PER")]))]
+    lines = [
+        convert.to_doccano("a", "Text ohne Namen", None),
+        convert.to_doccano("b", "Kim in Seoul", record("Kim in Seoul", [("T1", 0, 3, "PER")])),
+    ]
     keys = [tuple(k for k in line if k not in ("text", "entities", "relations")) for line in lines]
     assert keys == [convert.META_KEYS] * 2
 
@@ -136,8 +143,12 @@ def test_round_trip_through_doccano_shape_preserves_everything(case):
     line = convert.to_doccano("d1", text, rec)
     json.loads(json.dumps(line, ensure_ascii=False))  # serialisable as the upload is
     pulled = back(line)
-    assert sorted((e["id"], e["start"], e["end"], e["label"]) for e in pulled["entities"]) == sorted((e.id, e.start, e.end, e.label) for e in rec.entities)
-    assert sorted((r["id"], r["head"], r["tail"], r["label"]) for r in pulled["relations"]) == sorted((r.id, r.head, r.tail, r.label) for r in rec.relations)
+    assert sorted((e["id"], e["start"], e["end"], e["label"]) for e in pulled["entities"]) == sorted(
+        (e.id, e.start, e.end, e.label) for e in rec.entities
+    )
+    assert sorted((r["id"], r["head"], r["tail"], r["label"]) for r in pulled["relations"]) == sorted(
+        (r.id, r.head, r.tail, r.label) for r in rec.relations
+    )
     assert all(e["text"] == text[e["start"] : e["end"]] for e in pulled["entities"])
     again = record_from_json({k: v for k, v in pulled.items() if k != "meta"}, layer="annotators/anna", path="x", line=1)
     assert again.source == "annotator:anna" and again.text_sha256 == text_sha256(text)
@@ -155,9 +166,13 @@ def test_ids_map_back_by_content_and_new_ones_are_stable():
     first = convert.from_doccano(line, username="anna", project="p", labels=LABELS).record
     second = convert.from_doccano(json.loads(json.dumps(line)), username="anna", project="p", labels=LABELS).record
     assert first == second
-    assert [(e["id"], e["label"], e["text"]) for e in first["entities"]] == [("T1", "PER", "Kim"), ("T2", "ORG", "Moon"), ("T3", "LOC", "Seoul")]
+    assert [(e["id"], e["label"], e["text"]) for e in first["entities"]] == [
+        ("T1", "PER", "Kim"),
+        ("T2", "ORG", "Moon"),
+        ("T3", "LOC", "Seoul"),
+    ]
     # T3 kept its id: same offsets as the pushed T3, label changed (GPE → LOC)
-    new_relation = [r for r in first["relations"] if r["label"] == "located_in"][0]
+    new_relation = next(r for r in first["relations"] if r["label"] == "located_in")
     assert new_relation["id"].startswith("R") and new_relation["id"] != "R1"
     assert {r["id"] for r in first["relations"]} >= {"R1"}
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import yaml
-
 from helpers import REPO, read_jsonl, repo_conftest, utf16_offset
+
+from pipeline.core.text import normalise_text, text_sha256
 from pipeline.doccano.corpus import read_documents
 from pipeline.doccano.push import push
 from pipeline.doccano.session import Credentials, Session, connect
-from pipeline.core.text import normalise_text, text_sha256
 
 pytestmark = [pytest.mark.doccano, pytest.mark.e2e]
 
@@ -65,7 +65,9 @@ def edit_as_second_user(session: Session, project_id: int, example: dict) -> Non
 
     def draw(surface: str, label: str) -> int:
         start = text.index(surface)
-        made = c.create_span(project_id, example["id"], utf16_offset(text, start), utf16_offset(text, start + len(surface)), label=spans[label])
+        made = c.create_span(
+            project_id, example["id"], utf16_offset(text, start), utf16_offset(text, start + len(surface)), label=spans[label]
+        )
         return made.id
 
     merkel, biden, berlin = draw("Angela Merkel", "PER"), draw("Joe Biden", "PER"), draw("Berlin", "GPE")
@@ -77,9 +79,13 @@ def edit_as_second_user(session: Session, project_id: int, example: dict) -> Non
     wrong = c.create_relation(project_id, example["id"], merkel, nato, label=relations["head_of"])
     # change: relabel Brüssel LOC → GPE, widen "Jens" to "Jens Stoltenberg", move a relation's head
     start = text.index("Brüssel")
-    c.update_span(project_id, example["id"], bruessel, utf16_offset(text, start), utf16_offset(text, start + len("Brüssel")), label=spans["GPE"])
+    c.update_span(
+        project_id, example["id"], bruessel, utf16_offset(text, start), utf16_offset(text, start + len("Brüssel")), label=spans["GPE"]
+    )
     start = text.index("Jens Stoltenberg")
-    c.update_span(project_id, example["id"], jens, utf16_offset(text, start), utf16_offset(text, start + len("Jens Stoltenberg")), label=spans["PER"])
+    c.update_span(
+        project_id, example["id"], jens, utf16_offset(text, start), utf16_offset(text, start + len("Jens Stoltenberg")), label=spans["PER"]
+    )
     c.update_relation(project_id, example["id"], moved.id, from_id=merkel, to_id=berlin, label=relations["located_in"])
     # delete: a span and a relation
     c.delete_relation(project_id, example["id"], wrong.id)
@@ -114,11 +120,19 @@ def test_second_user_edits_come_back_in_code_points_and_dvc_repro_publishes_them
     assert f"wrote corpus/annotations/annotators/{username}/{project}.jsonl" in pulled.stdout, pulled.stdout
     # only anna confirmed anything: the admin's (pushed) labels are not pulled with --confirmed-only
     annotations = repo / "corpus" / "annotations"
-    assert {p.relative_to(annotations).as_posix() for p in annotations.rglob("*.jsonl")} == {"gold/seed.jsonl", f"annotators/{username}/{project}.jsonl"}
+    assert {p.relative_to(annotations).as_posix() for p in annotations.rglob("*.jsonl")} == {
+        "gold/seed.jsonl",
+        f"annotators/{username}/{project}.jsonl",
+    }
     records = read_jsonl(layer)
     assert len(records) == 1
     record = records[0]
-    assert (record["doc_id"], record["text_sha256"], record["source"], record["annotator"]) == (DOC_ID, text_sha256(TEXT), f"annotator:{username}", username)
+    assert (record["doc_id"], record["text_sha256"], record["source"], record["annotator"]) == (
+        DOC_ID,
+        text_sha256(TEXT),
+        f"annotator:{username}",
+        username,
+    )
     assert sorted((e["start"], e["end"], e["label"]) for e in record["entities"]) == EXPECTED_ENTITIES
     assert all(e["text"] == TEXT[e["start"] : e["end"]] for e in record["entities"])
     by_id = {e["id"]: e["text"] for e in record["entities"]}
@@ -147,12 +161,14 @@ def test_second_user_edits_come_back_in_code_points_and_dvc_repro_publishes_them
     assert next(d["text"] for d in documents if d["doc_id"] == DOC_ID) == TEXT
 
 
-def test_suggestions_fill_an_annotators_empty_examples_and_never_overwrite(small_workspace, admin_session, projects, make_user, doccano_server, tmp_path):
-    from pipeline.stages import preannotate
+def test_suggestions_fill_an_annotators_empty_examples_and_never_overwrite(
+    small_workspace, admin_session, projects, make_user, doccano_server, tmp_path
+):
     from pipeline.doccano.cli import load_records
     from pipeline.io.schemas import load_label_schema
+    from pipeline.stages import preannotate
 
-    root, config, _ = small_workspace
+    _root, config, _ = small_workspace
     config = replace(config, preannotate=replace(config.preannotate, documents="all", out_dir=tmp_path / "preannotations", external={}))
     preannotate.run(config.for_stage("preannotate"))
     schema = load_label_schema(config.schemas.labels)

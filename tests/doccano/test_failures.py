@@ -7,16 +7,16 @@ import socket
 from pathlib import Path
 
 import pytest
+from helpers import read_jsonl, utf16_len
 from typer.testing import CliRunner
 
-from helpers import read_jsonl, utf16_len
 from pipeline.cli import app
 from pipeline.doccano import convert
+from pipeline.doccano.cli import load_records
 from pipeline.doccano.corpus import read_documents
 from pipeline.doccano.pull import layer_path
 from pipeline.doccano.push import push
 from pipeline.doccano.session import DoccanoError
-from pipeline.doccano.cli import load_records
 from pipeline.io.schemas import load_label_schema
 
 pytestmark = pytest.mark.doccano
@@ -46,19 +46,21 @@ def free_port() -> int:
 
 @pytest.fixture
 def small(small_workspace):
-    root, config, docs = small_workspace
+    root, config, _docs = small_workspace
     return root, root / "params.yaml", config
 
 
 def test_server_unreachable(small, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    root, params_file, _ = small
+    _root, params_file, _ = small
     port = free_port()
     monkeypatch.setenv("DOCCANO_URL", f"http://127.0.0.1:{port}")
     monkeypatch.setenv("DOCCANO_USER", "someone")
     monkeypatch.setenv("DOCCANO_PASSWORD", "not-used-but-secret")
     for command in (["push", "--project", "p"], ["pull", "--project", "p", "--out-dir", str(tmp_path)]):
         line = one_error_line(invoke(*command, "--params", str(params_file)))
-        assert line.startswith(f"error: cannot reach doccano at http://127.0.0.1:{port} (connection refused); start it with 'make doccano-start'")
+        assert line.startswith(
+            f"error: cannot reach doccano at http://127.0.0.1:{port} (connection refused); start it with 'make doccano-start'"
+        )
         assert "not-used-but-secret" not in line
     assert files_under(tmp_path) == {}
 
@@ -137,7 +139,7 @@ def test_upload_rejected(small, admin_session, projects, monkeypatch: pytest.Mon
 
 
 def test_annotator_cannot_push_gold(small, doccano_env, admin_session, projects, make_user, monkeypatch):
-    root, params_file, _ = small
+    _root, params_file, _ = small
     project = projects("annotator")
     assert invoke("push", "--project", project, "--params", str(params_file)).exit_code == 0
     username, password = make_user("annotator")

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from helpers import comparable, read_jsonl, utf16_offset
+
+from pipeline.doccano.cli import load_records
 from pipeline.doccano.corpus import read_documents
 from pipeline.doccano.pull import layer_path, pull
 from pipeline.doccano.push import push
-from pipeline.doccano.cli import load_records
 from pipeline.io.schemas import load_label_schema
 
 pytestmark = pytest.mark.doccano
@@ -23,13 +23,21 @@ pytestmark = pytest.mark.doccano
 
 @pytest.fixture(scope="module")
 def pushed(roundtrip_workspace, admin_session, projects):
-    root, config, docs = roundtrip_workspace
+    root, config, _docs = roundtrip_workspace
     schema = load_label_schema(config.schemas.labels)
     documents = read_documents(config.ingest.out_dir)
     records = load_records(config.for_stage("doccano"), ["gold"], documents, schema)
     project = projects("roundtrip")
     report = push(admin_session, project=project, documents=documents, records=records, schema=schema)
-    return {"root": root, "config": config, "schema": schema, "documents": documents, "records": records, "project": project, "report": report}
+    return {
+        "root": root,
+        "config": config,
+        "schema": schema,
+        "documents": documents,
+        "records": records,
+        "project": project,
+        "report": report,
+    }
 
 
 def _gold(pushed) -> dict[str, dict]:
@@ -91,8 +99,8 @@ def test_round_trip_without_edits_gives_back_exactly_what_was_pushed(pushed, adm
 
 def test_pulled_layer_is_valid_for_the_annotate_stage(pushed, admin_session, tmp_path):
     from pipeline.core.checks import DocumentInfo, check_record
-    from pipeline.io.layers import read_layers
     from pipeline.core.problems import Severity
+    from pipeline.io.layers import read_layers
     from pipeline.io.schemas import load_json_schema
 
     pull(admin_session, project=pushed["project"], schema=pushed["schema"], out_dir=tmp_path, confirmed_only=False)
@@ -153,5 +161,7 @@ def test_a_changed_gold_record_is_updated_in_place(pushed, admin_session, tmp_pa
         info = admin_session.require_project(pushed["project"])
         assert len(admin_session.list_examples(info["id"])) == len(pushed["documents"])
     finally:
-        restored = push(admin_session, project=pushed["project"], documents=pushed["documents"], records=pushed["records"], schema=pushed["schema"])
+        restored = push(
+            admin_session, project=pushed["project"], documents=pushed["documents"], records=pushed["records"], schema=pushed["schema"]
+        )
         assert restored.updated == 1

@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.doccano import server as srv
-from pipeline.doccano.server_config import PASSWORD_ENV, USER_ENV, MissingCredentialsError, ServerConfig
 from pipeline.doccano.cli import app
+from pipeline.doccano.server_config import PASSWORD_ENV, USER_ENV, MissingCredentialsError, ServerConfig
 
 pytestmark = pytest.mark.doccano
 

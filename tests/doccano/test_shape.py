@@ -19,4 +19,3 @@ def test_keys_and_their_order_are_doccanos():
     entities, relations = shape.annotations(TEXT, [(1, 2, 5, "PER"), (2, 13, 17, "PER")], [(7, 1, 2, "meets")])
     assert list(entities[0]) == ["id", "start_offset", "end_offset", "label"]
     assert relations == [{"id": 7, "from_id": 1, "to_id": 2, "type": "meets"}]
-

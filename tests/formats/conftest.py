@@ -14,9 +14,10 @@ import pytest
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 
+from repo_helpers import copy_repo, tool_env  # noqa: E402
+
 from pipeline.formats.build import ImportOptions  # noqa: E402
 from pipeline.formats.mapping import load_mapping  # noqa: E402
-from repo_helpers import copy_repo, tool_env  # noqa: E402
 
 MAPPINGS = REPO / "schemas" / "mappings"
 LABELS = REPO / "schemas" / "labels.yaml"
@@ -96,7 +97,15 @@ def published_repo(tmp_path_factory, external_dir) -> PublishedRepo:
     codes: dict[str, int] = {}
     outputs: dict[str, str] = {}
     for fmt, files, name, mapping, extra in IMPORTS:
-        args = ["import", fmt, *[str(external_dir / f) for f in files], "--name", name, "--mapping", str(root / "schemas/mappings" / f"{mapping}.yaml")]
+        args = [
+            "import",
+            fmt,
+            *[str(external_dir / f) for f in files],
+            "--name",
+            name,
+            "--mapping",
+            str(root / "schemas/mappings" / f"{mapping}.yaml"),
+        ]
         args += ["--labels", str(root / "schemas/labels.yaml"), "--seeds-dir", str(root / "seeds")]
         args += ["--annotations-dir", str(root / "corpus/annotations"), "--reports-dir", str(root / "corpus/imported"), "--force", *extra]
         outcome = runner.invoke(app, args)

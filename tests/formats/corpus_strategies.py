@@ -10,24 +10,51 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
+from pipeline.core.labels import LabelSchema
 from pipeline.core.selection import check_and_select
-from pipeline.stages.annotate import build_shard, document_infos
-from pipeline.formats.build import ImportResult
-from pipeline.io.published import Corpus, corpus_from_tables
-from pipeline.stages.ingest import SourcedDocument, segment_documents
 from pipeline.core.spans import AnnotationRecord, Document, Entity, Relation
 from pipeline.core.text import text_sha256
-from pipeline.core.labels import LabelSchema
+from pipeline.formats.build import ImportResult
+from pipeline.io.published import Corpus, corpus_from_tables
 from pipeline.io.schemas import load_label_schema
+from pipeline.stages.annotate import build_shard, document_infos
+from pipeline.stages.ingest import SourcedDocument, segment_documents
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA: LabelSchema = load_label_schema(REPO / "schemas" / "labels.yaml")
 RATIOS = {"train": 0.5, "dev": 0.25, "test": 0.25}
 
 WORDS = [
-    "Donald", "Trump", "Kim", "Jong", "Un", "Nordkorea", "US-Präsident", "Südkoreas", "Gipfel", "in", "und",
-    "der", "Washington", "Pjöngjang", "Café", "Straße", "2018", "Ende", "Mai", "„Hwasong-15“", "(UN)", ",", ".",
-    "🙂", "🇩🇪", "naïve", "Ελλάδα", "z.B.", "Nord-", "—",
+    "Donald",
+    "Trump",
+    "Kim",
+    "Jong",
+    "Un",
+    "Nordkorea",
+    "US-Präsident",
+    "Südkoreas",
+    "Gipfel",
+    "in",
+    "und",
+    "der",
+    "Washington",
+    "Pjöngjang",
+    "Café",
+    "Straße",
+    "2018",
+    "Ende",
+    "Mai",
+    "„Hwasong-15“",
+    "(UN)",
+    ",",
+    ".",
+    "🙂",
+    "🇩🇪",
+    "naïve",
+    "Ελλάδα",
+    "z.B.",
+    "Nord-",
+    "—",
 ]
 
 
@@ -77,7 +104,9 @@ def documents(draw, doc_id: str) -> DocSpec:
     if len(entities) > 1:
         for _ in range(draw(st.integers(0, 3))):
             head, tail = draw(st.permutations(entities))[:2]
-            allowed = [r for r in SCHEMA.relation_types if r.allows(head.label, tail.label) and head.label in r.head and tail.label in r.tail]
+            allowed = [
+                r for r in SCHEMA.relation_types if r.allows(head.label, tail.label) and head.label in r.head and tail.label in r.tail
+            ]
             if not allowed:
                 continue
             rtype = draw(st.sampled_from(allowed))
@@ -146,4 +175,6 @@ def assert_same(corpus: Corpus, result: ImportResult, *, relations: bool = True)
         record = records[doc.doc_id]
         assert sorted(entity_key(doc.text, e) for e in record.entities) == sorted(entity_key(doc.text, e) for e in doc.entities)
         if relations:
-            assert relation_keys({e.id: e for e in record.entities}, record.relations) == relation_keys({e.id: e for e in doc.entities}, doc.relations)
+            assert relation_keys({e.id: e for e in record.entities}, record.relations) == relation_keys(
+                {e.id: e for e in doc.entities}, doc.relations
+            )

@@ -7,10 +7,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from .corpus_strategies import assert_same, build_corpus, corpora
 from hypothesis import given, settings
 
 from pipeline.formats import ExportOptions, ImportFailed, brat
+
+from .corpus_strategies import assert_same, build_corpus, corpora
 
 
 def write_pair(folder: Path, stem: str, text: str, ann: str, newline: str = "\n") -> Path:
@@ -81,7 +82,7 @@ def test_crlf_text_and_spans_across_lines(tmp_path, make_options):
 
 def test_missing_text_file_is_refused(tmp_path, make_options):
     (tmp_path / "alone.ann").write_text("T1\tPER 0 1\tA\n", encoding="utf-8")
-    with pytest.raises(ImportFailed, match="needs both alone.txt and alone.ann"):
+    with pytest.raises(ImportFailed, match=r"needs both alone.txt and alone.ann"):
         brat.read([tmp_path / "alone.ann"], make_options("b"))
 
 

@@ -18,7 +18,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _doc(entities, relations=(), text="Anna Berg lebt in Bonn.", **kwargs) -> SourceDocument:
-    return SourceDocument("d1", text, "in.jsonl", 1, offsets=kwargs.pop("offsets", "codepoint"), entities=list(entities), relations=list(relations), **kwargs)
+    return SourceDocument(
+        "d1", text, "in.jsonl", 1, offsets=kwargs.pop("offsets", "codepoint"), entities=list(entities), relations=list(relations), **kwargs
+    )
 
 
 def _messages(result) -> dict[str, list[str]]:
@@ -48,7 +50,12 @@ def test_whitespace_spans_are_kept_as_errors_or_stripped_as_warnings(make_option
             "entity c [14, 15) ' ' has leading or trailing whitespace; it is only whitespace: nothing is left after --strip-whitespace, the entity is skipped"
         ],
     }
-    assert stripped.stats["changed"] == {"whitespace_stripped": 2, "whitespace_only_skipped": 1, "duplicate_entities_merged": 0, "duplicate_relations_merged": 0}
+    assert stripped.stats["changed"] == {
+        "whitespace_stripped": 2,
+        "whitespace_only_skipped": 1,
+        "duplicate_entities_merged": 0,
+        "duplicate_relations_merged": 0,
+    }
 
 
 def test_broken_spans_are_skipped_and_clear_ones_kept(make_options):
@@ -62,7 +69,11 @@ def test_broken_spans_are_skipped_and_clear_ones_kept(make_options):
                 SourceEntity("text", 18, 22, "GPE", text="Köln"),
                 SourceEntity(None, 3, 3, "PER"),
             ],
-            [SourceRelation("r1", "a", "nobody", "meets"), SourceRelation("r2", "dup", "b", "located_in"), SourceRelation("r3", "b", "far", "meets")],
+            [
+                SourceRelation("r1", "a", "nobody", "meets"),
+                SourceRelation("r2", "dup", "b", "located_in"),
+                SourceRelation("r3", "b", "far", "meets"),
+            ],
         )
     ]
     result = build_result(docs, make_options("t"))
@@ -73,7 +84,9 @@ def test_broken_spans_are_skipped_and_clear_ones_kept(make_options):
         "empty-span": ["entity #6 [3, 3) has start >= end; the entity is skipped"],
         "missing-argument": ["relation r1 refers to tail 'nobody', not an entity of this record; the relation is skipped"],
         "argument-skipped": ["relation r3 'meets': its tail 'far' was skipped (see that problem); the relation is skipped too"],
-        "overlapping-spans": ["entity b [5, 14) overlaps entity a [0, 9); the label schema allows overlap: none; kept: validate rejects it"],
+        "overlapping-spans": [
+            "entity b [5, 14) overlaps entity a [0, 9); the label schema allows overlap: none; kept: validate rejects it"
+        ],
     }
     (record,) = result.records
     assert [e.id for e in record.entities] == ["a", "b"]
@@ -130,7 +143,9 @@ def test_the_context_names_what_the_source_has_differently(tmp_path, make_option
             "entity c1 [19, 24) ' Bonn' has leading or trailing whitespace (source label 'city', offsets [20, 25) in utf16 units; layer imported/t-inner); "
             "kept: validate rejects it (use --strip-whitespace to strip it)"
         ],
-        "overlapping-spans": ["entity c2 [20, 24) nests entity c1 [19, 24); the label schema allows overlap: none (layer imported/t-inner); kept: validate rejects it"],
+        "overlapping-spans": [
+            "entity c2 [20, 24) nests entity c1 [19, 24); the label schema allows overlap: none (layer imported/t-inner); kept: validate rejects it"
+        ],
     }
 
 
@@ -140,16 +155,31 @@ def test_a_stored_span_text_is_compared_after_normalisation(make_options):
     other = SourceEntity("b", 14, 18, "GPE", text="Köln")
     result = build_result([_doc([same, other], text=nfd)], make_options("t"))
     assert _messages(result) == {
-        "span-text-mismatch": ["entity b [13, 17) stores text 'Köln' but the document has 'Bonn' there (source offsets [14, 18)); the entity is skipped"]
+        "span-text-mismatch": [
+            "entity b [13, 17) stores text 'Köln' but the document has 'Bonn' there (source offsets [14, 18)); the entity is skipped"
+        ]
     }
     assert [e.id for e in result.records[0].entities] == ["a"]
 
 
 def test_every_reported_kind_has_the_severity_of_its_policy(make_options):
-    entities = [SourceEntity("a", 0, 10, "PER"), SourceEntity("b", 5, 14, "LOC"), SourceEntity("c", 0, 0, "PER"), SourceEntity("d", 0, 10, "PER")]
+    entities = [
+        SourceEntity("a", 0, 10, "PER"),
+        SourceEntity("b", 5, 14, "LOC"),
+        SourceEntity("c", 0, 0, "PER"),
+        SourceEntity("d", 0, 10, "PER"),
+    ]
     relations = [SourceRelation("r1", "a", "a", "meets"), SourceRelation("r2", "a", "c", "meets"), SourceRelation("r3", "a", "x", "meets")]
     result = build_result([_doc(entities, relations), _doc([])], make_options("t"))
-    assert {p.kind for p in result.problems} >= {"whitespace-span", "overlapping-spans", "empty-span", "self-relation", "argument-skipped", "missing-argument", "duplicate-doc-id"}
+    assert {p.kind for p in result.problems} >= {
+        "whitespace-span",
+        "overlapping-spans",
+        "empty-span",
+        "self-relation",
+        "argument-skipped",
+        "missing-argument",
+        "duplicate-doc-id",
+    }
     for problem in result.problems:
         assert problem.severity is POLICY[problem.kind].severity, problem
     assert {"whitespace-span", "overlapping-spans", "self-relation", "relation-type-violation"} == KEPT_INVALID
@@ -168,7 +198,18 @@ def test_the_policy_table_is_the_same_in_the_docstring_docs_and_code():
     assert _table(rows) == policy
     # a kind annotate rejects is a warning here only as a repair of its own (another kind)
     assert {kind for kind, (_, severity) in policy.items() if severity is Severity.WARNING}.isdisjoint(
-        {"empty-span", "span-text-mismatch", "whitespace-span", "overlapping-spans", "missing-argument", "self-relation", "duplicate-relation", "symmetric-duplicate", "relation-type-violation", "entity-crosses-paragraph"}
+        {
+            "empty-span",
+            "span-text-mismatch",
+            "whitespace-span",
+            "overlapping-spans",
+            "missing-argument",
+            "self-relation",
+            "duplicate-relation",
+            "symmetric-duplicate",
+            "relation-type-violation",
+            "entity-crosses-paragraph",
+        }
     )
 
 

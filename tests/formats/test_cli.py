@@ -18,16 +18,25 @@ def invoke(*args: str):
 
 def dirs(tmp_path: Path) -> list[str]:
     return [
-        "--seeds-dir", str(tmp_path / "seeds"),
-        "--annotations-dir", str(tmp_path / "annotations"),
-        "--reports-dir", str(tmp_path / "imported"),
-        "--labels", str(REPO / "schemas/labels.yaml"),
+        "--seeds-dir",
+        str(tmp_path / "seeds"),
+        "--annotations-dir",
+        str(tmp_path / "annotations"),
+        "--reports-dir",
+        str(tmp_path / "imported"),
+        "--labels",
+        str(REPO / "schemas/labels.yaml"),
     ]
 
 
 def source(tmp_path: Path, label: str = "PER", start: int = 0) -> Path:
     path = tmp_path / "in.jsonl"
-    row = {"id": 1, "text": "Anna Berg lebt in Bonn.", "entities": [{"id": 1, "start_offset": start, "end_offset": 9, "label": label}], "relations": []}
+    row = {
+        "id": 1,
+        "text": "Anna Berg lebt in Bonn.",
+        "entities": [{"id": 1, "start_offset": start, "end_offset": 9, "label": label}],
+        "relations": [],
+    }
     path.write_text(json.dumps(row) + "\n", encoding="utf-8")
     return path
 
@@ -61,7 +70,10 @@ def test_errors_are_written_and_exit_1(tmp_path):
 
 def test_bad_options_and_missing_published_dataset(tmp_path):
     assert "--name 'a b'" in invoke("import", "doccano", str(source(tmp_path)), "--name", "a b", *dirs(tmp_path)).output
-    assert "--offsets must be one of" in invoke("import", "doccano", str(source(tmp_path)), "--name", "x", "--offsets", "bytes", *dirs(tmp_path)).output
+    assert (
+        "--offsets must be one of"
+        in invoke("import", "doccano", str(source(tmp_path)), "--name", "x", "--offsets", "bytes", *dirs(tmp_path)).output
+    )
     assert "unknown import format 'xml'" in invoke("import", "xml", str(source(tmp_path)), "--name", "x", *dirs(tmp_path)).output
     missing = invoke("export", "conll", str(tmp_path / "out"), "--published", str(tmp_path / "nothing"))
     assert missing.exit_code == 1 and "build the dataset first" in missing.output
@@ -85,8 +97,12 @@ def params_file(tmp_path: Path, **paths: str) -> Path:
 
 
 def test_paths_left_out_come_from_the_params_file(tmp_path):
-    params = params_file(tmp_path, ingest__seeds_dir=str(tmp_path / "configured-seeds"), annotate__annotations_dir=str(tmp_path / "configured-annotations"))
-    outcome = invoke("import", "doccano", str(source(tmp_path)), "--name", "x", "--params", str(params), "--reports-dir", str(tmp_path / "imported"))
+    params = params_file(
+        tmp_path, ingest__seeds_dir=str(tmp_path / "configured-seeds"), annotate__annotations_dir=str(tmp_path / "configured-annotations")
+    )
+    outcome = invoke(
+        "import", "doccano", str(source(tmp_path)), "--name", "x", "--params", str(params), "--reports-dir", str(tmp_path / "imported")
+    )
     assert outcome.exit_code == 0, outcome.output
     assert (tmp_path / "configured-seeds/x.jsonl").exists() and (tmp_path / "configured-annotations/imported/x/x.jsonl").exists()
 
@@ -103,7 +119,10 @@ def test_the_params_file_is_read_only_for_an_option_left_out(tmp_path):
     assert invoke("import", "doccano", str(source(tmp_path)), "--name", "x", "--params", str(missing), *dirs(tmp_path)).exit_code == 0
     outcome = invoke("import", "doccano", str(source(tmp_path)), "--name", "y", "--dry-run", "--params", str(missing))
     assert outcome.exit_code == 1
-    assert f"error: cannot read {missing} (No such file or directory) for the default of --labels (schemas.labels); pass --labels or --params" in outcome.output
+    assert (
+        f"error: cannot read {missing} (No such file or directory) for the default of --labels (schemas.labels); pass --labels or --params"
+        in outcome.output
+    )
 
 
 def test_a_bad_params_file_is_named_as_the_config_names_it(tmp_path):

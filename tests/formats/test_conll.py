@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from .corpus_strategies import build_corpus, corpora, pipeline_problems
 from hypothesis import given, settings
 
 from pipeline.formats import ExportOptions, ImportFailed, conll
+
+from .corpus_strategies import build_corpus, corpora, pipeline_problems
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -29,7 +30,7 @@ def germeval_sentences(path: Path) -> list[tuple[str, list[list[str]]]]:
 def spans(tokens: list[str], tags: list[str]) -> list[tuple[str, str]]:
     """(text, label) per entity: tokens joined by spaces, B- starts, I- of the same type continues."""
     found, current = [], None
-    for token, tag in zip(tokens, tags):
+    for token, tag in zip(tokens, tags, strict=True):
         if tag.startswith("I-") and current and current[1] == tag[2:]:
             current[0].append(token)
             continue
@@ -48,7 +49,7 @@ def germeval(external_dir, make_options):
 
 
 def test_germeval_dev_both_levels(germeval):
-    path, sentences, result = germeval
+    _path, sentences, result = germeval
     mapping = yaml.safe_load((REPO / "schemas/mappings/germeval2014.yaml").read_text(encoding="utf-8"))["entities"]
     assert len(sentences) == len(result.documents) == 2200
     assert result.documents[122].doc_id == "germeval-dev-000123"
@@ -122,9 +123,11 @@ def test_conll_documents_and_iob1(tmp_path, make_options):
 
 
 def test_doccano_conll_example(external_dir, make_options):
-    result = conll.read_conll([external_dir / "doccano" / "import_tests_data_sequence_labeling_example.conll"], make_options("d", "doccano-examples"))
+    result = conll.read_conll(
+        [external_dir / "doccano" / "import_tests_data_sequence_labeling_example.conll"], make_options("d", "doccano-examples")
+    )
     assert [d.text for d in result.documents] == ["JAPAN GET", "Nadim Ladki"]
-    assert [[(d.text[e.start : e.end], e.label) for e in r.entities] for d, r in zip(result.documents, result.records)] == [
+    assert [[(d.text[e.start : e.end], e.label) for e in r.entities] for d, r in zip(result.documents, result.records, strict=True)] == [
         [("JAPAN", "LOC")],
         [("Nadim Ladki", "PER")],
     ]
@@ -133,7 +136,7 @@ def test_doccano_conll_example(external_dir, make_options):
 def test_malformed_lines_are_refused(tmp_path, make_options):
     path = tmp_path / "bad.conll"
     path.write_text("EU B-ORG\nlonely\n", encoding="utf-8")
-    with pytest.raises(ImportFailed, match="bad.conll:2: expected a token and a tag"):
+    with pytest.raises(ImportFailed, match=r"bad.conll:2: expected a token and a tag"):
         conll.read_conll([path], make_options("c"))
 
 
@@ -165,6 +168,6 @@ def test_round_trip(make_options, specs):
     assert not result.problems
     expected = token_view(corpus)
     assert len(result.documents) == len(expected)
-    for document, record, (sentences, entities) in zip(result.documents, result.records, expected):
+    for document, record, (sentences, entities) in zip(result.documents, result.records, expected, strict=True):
         assert document.text == "\n".join(" ".join(s) for s in sentences)
         assert sorted((tuple(document.text[e.start : e.end].split()), e.label) for e in record.entities) == entities

@@ -9,10 +9,11 @@ from collections import Counter
 from pathlib import Path
 
 import yaml
-from .corpus_strategies import assert_same, build_corpus, corpora, pipeline_problems
 from hypothesis import given, settings
 
 from pipeline.formats import ExportOptions, doccano
+
+from .corpus_strategies import assert_same, build_corpus, corpora, pipeline_problems
 
 MAPPINGS = Path(__file__).resolve().parents[2] / "schemas" / "mappings"
 
@@ -36,7 +37,10 @@ def test_current_shape_with_utf16_offsets(tmp_path, make_options):
         {
             "id": 7,
             "text": text,
-            "entities": [{"id": 1, "start_offset": 3, "end_offset": 6, "label": "PER"}, {"id": 2, "start_offset": 14, "end_offset": 19, "label": "PER"}],
+            "entities": [
+                {"id": 1, "start_offset": 3, "end_offset": 6, "label": "PER"},
+                {"id": 2, "start_offset": 14, "end_offset": 19, "label": "PER"},
+            ],
             "relations": [{"id": 9, "from_id": 1, "to_id": 2, "type": "meets"}],
         }
     ]
@@ -67,7 +71,14 @@ def test_older_label_shape_and_problems(tmp_path, make_options):
 
 def test_annotators_become_layers_or_one_is_chosen(tmp_path, make_options):
     rows = [
-        {"id": 1, "text": "Anna in Rom", "annotations": [{"label": 1, "start_offset": 0, "end_offset": 4, "user": 5}, {"label": 2, "start_offset": 8, "end_offset": 11, "user": 6}]},
+        {
+            "id": 1,
+            "text": "Anna in Rom",
+            "annotations": [
+                {"label": 1, "start_offset": 0, "end_offset": 4, "user": 5},
+                {"label": 2, "start_offset": 8, "end_offset": 11, "user": 6},
+            ],
+        },
         {"id": 2, "text": "Rom", "annotations": [{"label": 2, "start_offset": 0, "end_offset": 3, "user": 6}]},
     ]
     mapping = tmp_path / "m.yaml"
@@ -86,7 +97,12 @@ def test_annotators_become_layers_or_one_is_chosen(tmp_path, make_options):
 
 def test_pretty_printed_export_and_export_shape(tmp_path, make_options):
     path = tmp_path / "pretty.json"
-    path.write_text(json.dumps({"text": "Ab 🙂 Cd", "entities": [{"id": 0, "start_offset": 6, "end_offset": 8, "label": "ORG"}], "relations": []}, indent=4), encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            {"text": "Ab 🙂 Cd", "entities": [{"id": 0, "start_offset": 6, "end_offset": 8, "label": "ORG"}], "relations": []}, indent=4
+        ),
+        encoding="utf-8",
+    )
     result = doccano.read([path], make_options("dc"))
     assert [result.documents[0].text[e.start : e.end] for e in result.records[0].entities] == ["Cd"]
 
@@ -171,7 +187,10 @@ def test_doccano_example_files(external_dir, make_options):
     (record,) = relation.records
     text = relation.documents[0].text
     assert [(text[e.start : e.end], e.label) for e in record.entities] == [
-        ("Google", "ORG"), ("September 4, 1998", "DATE"), ("Larry Page", "PER"), ("Sergey Brin", "PER")
+        ("Google", "ORG"),
+        ("September 4, 1998", "DATE"),
+        ("Larry Page", "PER"),
+        ("Sergey Brin", "PER"),
     ]
     assert record.relations == () and relation.stats["dropped_by_mapping"]["relations"] == {"foundedAt": 1, "foundedBy": 2}
 
@@ -181,7 +200,9 @@ def test_doccano_example_files(external_dir, make_options):
     sequence = doccano.read([folder / "import_tests_data_sequence_labeling_example.jsonl"], make_options("ex", "doccano-examples"))
     assert len(sequence.documents) == 2 and [p.kind for p in sequence.errors] == ["missing-text"]
 
-    overlapping = doccano.read([folder / "import_tests_data_sequence_labeling_example_overlapping.jsonl"], make_options("ex", "doccano-examples"))
+    overlapping = doccano.read(
+        [folder / "import_tests_data_sequence_labeling_example_overlapping.jsonl"], make_options("ex", "doccano-examples")
+    )
     assert len(overlapping.records[0].entities) == 1 and overlapping.stats["changed"]["duplicate_entities_merged"] == 1
 
     rows = [json.loads(line) for line in (folder / "doccano-transformer-labeling.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -217,8 +238,9 @@ def test_round_trip(make_options, specs):
 
 
 def test_export_writes_utf16_offsets(tmp_path):
-    from .corpus_strategies import DocSpec
     from pipeline.core.spans import Entity
+
+    from .corpus_strategies import DocSpec
 
     corpus = build_corpus([DocSpec("d", "🙂 Kim", (Entity("T1", 2, 5, "PER", "gold"),), ())])
     (path,) = doccano.write(corpus, tmp_path, ExportOptions())

@@ -12,10 +12,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from .corpus_strategies import assert_same
 
 from pipeline.formats import ExportOptions, brat, doccano, spacy_docbin
 from pipeline.io.published import load_published
+
+from .corpus_strategies import assert_same
 
 pytestmark = pytest.mark.e2e
 
@@ -27,9 +28,16 @@ def table(published: Path, name: str) -> list[dict]:
 def test_imports_ran(published_repo):
     codes = published_repo.import_exit_codes
     # SIEF holds one GPE span across a blank line: reported, not imported, and the exit code says so
-    assert codes == {"mobie-dev": 0, "germeval-dev": 0, "hipe-sonar-dev": 0, "sief": 1, "doccano-examples": 0, "doccano-conll": 0}, published_repo.import_output
+    assert codes == {"mobie-dev": 0, "germeval-dev": 0, "hipe-sonar-dev": 0, "sief": 1, "doccano-examples": 0, "doccano-conll": 0}, (
+        published_repo.import_output
+    )
     assert "entity-crosses-paragraph" in published_repo.import_output["sief"]
-    assert published_repo.report("sief")["problems"] == {"entity-crosses-paragraph": 1, "whitespace-stripped": 172, "whitespace-only-span": 1, "argument-skipped": 1}
+    assert published_repo.report("sief")["problems"] == {
+        "entity-crosses-paragraph": 1,
+        "whitespace-stripped": 172,
+        "whitespace-only-span": 1,
+        "argument-skipped": 1,
+    }
 
 
 def test_validation_passed_and_published(published_repo):
@@ -65,7 +73,10 @@ def test_published_tables_hold_the_imported_annotations(published_repo):
         report = published_repo.report(name)
         imported = [d for d in chosen if d.startswith(f"{name}-")]
         assert len(imported) == report["documents"], name
-    counts = {name: sum(1 for rows in entities.values() for row in rows if row[6] == f"imported:{name}") for name in ("mobie-dev", "germeval-dev", "hipe-sonar-dev", "sief")}
+    counts = {
+        name: sum(1 for rows in entities.values() for row in rows if row[6] == f"imported:{name}")
+        for name in ("mobie-dev", "germeval-dev", "hipe-sonar-dev", "sief")
+    }
     assert counts["mobie-dev"] == published_repo.report("mobie-dev")["layers"]["imported/mobie-dev"]["entities"] == 1975
     assert counts["hipe-sonar-dev"] == 654
     assert counts["sief"] == published_repo.report("sief")["layers"]["imported/sief"]["entities"]

@@ -6,9 +6,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from .corpus_strategies import pipeline_problems
 
 from pipeline.formats import ImportFailed, hipe
+
+from .corpus_strategies import pipeline_problems
 
 HEADER = "TOKEN\tNE-COARSE-LIT\tNE-COARSE-METO\tNE-FINE-LIT\tNE-FINE-METO\tNE-FINE-COMP\tNE-NESTED\tNEL-LIT\tNEL-METO\tMISC\n"
 
@@ -27,7 +28,7 @@ def documents(path: Path) -> list[tuple[str, list[dict[str, str]]]]:
         elif line.startswith("TOKEN"):
             header = line.split("\t")
         elif line.strip() and not line.startswith("#"):
-            docs[-1][1].append(dict(zip(header, line.split("\t"))))
+            docs[-1][1].append(dict(zip(header, line.split("\t"), strict=True)))
     return docs
 
 
@@ -95,13 +96,15 @@ def test_spacing_flags_and_nested_layer(tmp_path, make_options):
 def test_column_count_is_checked(tmp_path, make_options):
     path = tmp_path / "bad.tsv"
     path.write_text(HEADER + "# hipe2022:document_id = d\nnur\tO\n", encoding="utf-8")
-    with pytest.raises(ImportFailed, match="bad.tsv:3: 2 columns, the header has 10"):
+    with pytest.raises(ImportFailed, match=r"bad.tsv:3: 2 columns, the header has 10"):
         hipe.read([path], make_options("h", "hipe2022"))
 
 
 def test_a_document_of_empty_tokens_is_reported_like_any_empty_document(tmp_path, make_options):
     path = tmp_path / "empty.tsv"
-    path.write_text(HEADER + "# hipe2022:document_id = e\n" + row("") + "# hipe2022:document_id = f\n" + row("Berlin", "B-loc"), encoding="utf-8")
+    path.write_text(
+        HEADER + "# hipe2022:document_id = e\n" + row("") + "# hipe2022:document_id = f\n" + row("Berlin", "B-loc"), encoding="utf-8"
+    )
     result = hipe.read([path], make_options("h", "hipe2022"))
     assert [d.doc_id for d in result.documents] == ["h-f"]
     assert [(p.line, p.doc_id, p.kind, p.message) for p in result.problems] == [

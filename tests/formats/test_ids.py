@@ -21,7 +21,10 @@ def changed_schemas(tmp_path: Path, document: dict | None = None, item: dict | N
     """A copy of ``schemas/`` whose document id field and record-local id field are updated."""
     folder = tmp_path / "schemas"
     folder.mkdir()
-    for name, pointer, change in (("document.schema.json", ("properties", "id"), document), ("annotation.schema.json", ("$defs", "id"), item)):
+    for name, pointer, change in (
+        ("document.schema.json", ("properties", "id"), document),
+        ("annotation.schema.json", ("$defs", "id"), item),
+    ):
         data = json.loads((SCHEMAS_DIR / name).read_text(encoding="utf-8"))
         data[pointer[0]][pointer[1]].update(change or {})
         (folder / name).write_text(json.dumps(data), encoding="utf-8")

@@ -22,7 +22,10 @@ def test_unmapped_labels_are_an_error_listing_all(tmp_path, make_options):
     mapping = tmp_path / "m.yaml"
     mapping.write_text("entities:\n  person: PER\nrelations: {}\n", encoding="utf-8")
     docs = [
-        _doc([SourceEntity("a", 0, 9, "person"), SourceEntity("b", 18, 22, "city"), SourceEntity("c", 10, 14, "verb")], [SourceRelation("r", "a", "b", "lives_in")])
+        _doc(
+            [SourceEntity("a", 0, 9, "person"), SourceEntity("b", 18, 22, "city"), SourceEntity("c", 10, 14, "verb")],
+            [SourceRelation("r", "a", "b", "lives_in")],
+        )
     ]
     with pytest.raises(ImportFailed, match=r"(?s)entity label 'city'.*entity label 'verb'.*relation label 'lives_in'"):
         build_result(docs, make_options("t", mapping))
@@ -30,11 +33,18 @@ def test_unmapped_labels_are_an_error_listing_all(tmp_path, make_options):
 
 def test_null_mapping_is_an_explicit_counted_drop(tmp_path, make_options):
     mapping = tmp_path / "m.yaml"
-    mapping.write_text("entities:\n  person: PER\n  city: GPE\n  verb: null\nrelations:\n  lives_in: {PER>GPE: located_in}\n  knows: null\n", encoding="utf-8")
+    mapping.write_text(
+        "entities:\n  person: PER\n  city: GPE\n  verb: null\nrelations:\n  lives_in: {PER>GPE: located_in}\n  knows: null\n",
+        encoding="utf-8",
+    )
     docs = [
         _doc(
             [SourceEntity("a", 0, 9, "person"), SourceEntity("b", 18, 22, "city"), SourceEntity("c", 10, 14, "verb")],
-            [SourceRelation("r1", "a", "b", "lives_in"), SourceRelation("r2", "a", "c", "lives_in"), SourceRelation("r3", "b", "a", "knows")],
+            [
+                SourceRelation("r1", "a", "b", "lives_in"),
+                SourceRelation("r2", "a", "c", "lives_in"),
+                SourceRelation("r3", "b", "a", "knows"),
+            ],
         )
     ]
     result = build_result(docs, make_options("t", mapping))

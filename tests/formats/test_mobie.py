@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from .corpus_strategies import pipeline_problems
 
 from pipeline.formats import ImportFailed, mobie
+
+from .corpus_strategies import pipeline_problems
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -79,7 +80,7 @@ def test_nary_relations_are_kept_whole(dev, make_options):
         text, mention = source[row["id"]]
         assert row["name"] == mention["name"]
         assert [a["role"] for a in row["args"]] == [a["role"] for a in mention["args"]]
-        for arg, raw in zip(row["args"], mention["args"]):
+        for arg, raw in zip(row["args"], mention["args"], strict=True):
             span = raw["conceptMention"]["span"]
             assert arg["text"] == texts[row["doc_id"]][arg["start"] : arg["end"]] == utf16_slice(text, span["start"], span["end"])
     linked = [a for row in rows for a in row["args"] if a["entity_id"]]
@@ -119,17 +120,35 @@ def test_trigger_to_arguments_rule_on_a_native_schema(dev, tmp_path, make_option
                 if arg["role"] != "trigger":
                     span = arg["conceptMention"]["span"]
                     binary += 1
-                    expected.add((index, trigger["start"], utf16_slice(doc["text"], trigger["start"], trigger["end"]), span["start"], utf16_slice(doc["text"], span["start"], span["end"]), arg["role"]))
+                    expected.add(
+                        (
+                            index,
+                            trigger["start"],
+                            utf16_slice(doc["text"], trigger["start"], trigger["end"]),
+                            span["start"],
+                            utf16_slice(doc["text"], span["start"], span["end"]),
+                            arg["role"],
+                        )
+                    )
     found = Counter()
     index_of = {d.doc_id: i for i, d in enumerate(result.documents)}
     texts = {d.doc_id: d.text for d in result.documents}
     for record in result.records:
         by_id = {e.id: e for e in record.entities}
         text = texts[record.doc_id]
-        to_utf16 = lambda offset: len(text[:offset].encode("utf-16-le")) // 2  # noqa: E731
+        to_utf16 = lambda offset, text=text: len(text[:offset].encode("utf-16-le")) // 2  # noqa: E731
         for relation in record.relations:
             head, tail = by_id[relation.head], by_id[relation.tail]
-            found[(index_of[record.doc_id], to_utf16(head.start), text[head.start : head.end], to_utf16(tail.start), text[tail.start : tail.end], relation.label)] += 1
+            found[
+                (
+                    index_of[record.doc_id],
+                    to_utf16(head.start),
+                    text[head.start : head.end],
+                    to_utf16(tail.start),
+                    text[tail.start : tail.end],
+                    relation.label,
+                )
+            ] += 1
     # one relation per (trigger, argument, role): events sharing them repeat it, and repeats are merged (reported)
     assert set(found) == expected and max(found.values()) == 1
     assert binary == 525 and sum(found.values()) == len(expected)
@@ -142,7 +161,11 @@ def test_missing_argument_ids_are_matched_by_span_and_type_or_reported(tmp_path,
     doc = {
         "id": "x/1",
         "text": "Unfall auf der A9 bei München",
-        "conceptMentions": [concept("c1", 0, 6, "trigger"), concept("c2", 15, 17, "location-street"), concept("c3", 22, 29, "location-city")],
+        "conceptMentions": [
+            concept("c1", 0, 6, "trigger"),
+            concept("c2", 15, 17, "location-street"),
+            concept("c3", 22, 29, "location-city"),
+        ],
         "relationMentions": [
             {
                 "id": "r1",
@@ -159,8 +182,7 @@ def test_missing_argument_ids_are_matched_by_span_and_type_or_reported(tmp_path,
     path.write_text(json.dumps(doc) + "\n", encoding="utf-8")
     mapping = tmp_path / "m.yaml"
     mapping.write_text(
-        "entities: {trigger: EVENT, location-street: LOC, location-city: GPE}\n"
-        "relations: {location: located_in}\n",
+        "entities: {trigger: EVENT, location-street: LOC, location-city: GPE}\nrelations: {location: located_in}\n",
         encoding="utf-8",
     )
     result = mobie.read([path], make_options("m", mapping))
@@ -168,9 +190,9 @@ def test_missing_argument_ids_are_matched_by_span_and_type_or_reported(tmp_path,
     (record,) = result.records
     assert result.documents[0].doc_id == "m-x_1"
     by_id = {e.id: e for e in record.entities}
-    assert [(by_id[r.head].label, result.documents[0].text[by_id[r.tail].start : by_id[r.tail].end], r.label) for r in record.relations] == [
-        ("EVENT", "A9", "located_in")
-    ]
+    assert [
+        (by_id[r.head].label, result.documents[0].text[by_id[r.tail].start : by_id[r.tail].end], r.label) for r in record.relations
+    ] == [("EVENT", "A9", "located_in")]
     (row,) = result.extras["nary_relations"]
     assert [a["entity_id"] for a in row["args"]] == ["c1", "c2", None]
 

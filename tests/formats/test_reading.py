@@ -33,7 +33,7 @@ def test_expand_paths_expands_folders_by_suffix(tmp_path):
 
 
 def test_expand_paths_rejects_a_missing_path(tmp_path):
-    with pytest.raises(ImportFailed, match="missing.tsv: no such file or directory"):
+    with pytest.raises(ImportFailed, match=r"missing.tsv: no such file or directory"):
         expand_paths([tmp_path / "missing.tsv"], (".tsv",))
 
 

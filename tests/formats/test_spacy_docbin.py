@@ -9,12 +9,13 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from .corpus_strategies import DocSpec, assert_same, build_corpus, corpora
 from hypothesis import given, settings
 
+from pipeline.core.spans import Entity, Relation
 from pipeline.formats import ExportOptions, spacy_docbin
 from pipeline.io.published import load_published
-from pipeline.core.spans import Entity, Relation
+
+from .corpus_strategies import DocSpec, assert_same, build_corpus, corpora
 
 
 def test_docs_keep_text_tokens_entities_and_relations(tmp_path, make_options):
@@ -66,12 +67,25 @@ def test_spacy_debug_data_accepts_the_real_export(published_repo, tmp_path):
     corpus = load_published(published_repo.published)
     spacy_docbin.write(corpus, tmp_path, ExportOptions())
     python = sys.executable
-    subprocess.run([python, "-m", "spacy", "init", "config", "-l", "de", "-p", "ner", str(tmp_path / "config.cfg")], check=True, capture_output=True)
+    subprocess.run(
+        [python, "-m", "spacy", "init", "config", "-l", "de", "-p", "ner", str(tmp_path / "config.cfg")], check=True, capture_output=True
+    )
     run = subprocess.run(
         [
-            python, "-m", "spacy", "debug", "data", str(tmp_path / "config.cfg"),
-            "--paths.train", str(tmp_path / "train.spacy"), "--paths.dev", str(tmp_path / "dev.spacy"),
-            "--corpora.train.gold_preproc", "true", "--corpora.dev.gold_preproc", "true",
+            python,
+            "-m",
+            "spacy",
+            "debug",
+            "data",
+            str(tmp_path / "config.cfg"),
+            "--paths.train",
+            str(tmp_path / "train.spacy"),
+            "--paths.dev",
+            str(tmp_path / "dev.spacy"),
+            "--corpora.train.gold_preproc",
+            "true",
+            "--corpora.dev.gold_preproc",
+            "true",
         ],
         capture_output=True,
         text=True,

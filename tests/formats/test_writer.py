@@ -21,12 +21,19 @@ def test_write_import_layout_and_refusals(tmp_path, make_options):
     (seeds / "t-d1.txt").write_text("clash", encoding="utf-8")
     text = "Anna Berg lebt in Bonn.\r\n"
     docs = [
-        SourceDocument("d1", text, "in.jsonl", 1, offsets="codepoint", entities=[SourceEntity("a", 0, 9, "PER"), SourceEntity("i", 5, 9, "PER", layer="inner")]),
+        SourceDocument(
+            "d1",
+            text,
+            "in.jsonl",
+            1,
+            offsets="codepoint",
+            entities=[SourceEntity("a", 0, 9, "PER"), SourceEntity("i", 5, 9, "PER", layer="inner")],
+        ),
         SourceDocument("d2", "Nichts.", "in.jsonl", 2),
     ]
     result = build_result(docs, make_options("t"))
-    dirs = dict(seeds_dir=seeds, annotations_dir=tmp_path / "annotations", reports_dir=tmp_path / "imported")
-    with pytest.raises(ImportFailed, match="t-d1 .already in"):
+    dirs = {"seeds_dir": seeds, "annotations_dir": tmp_path / "annotations", "reports_dir": tmp_path / "imported"}
+    with pytest.raises(ImportFailed, match=r"t-d1 .already in"):
         write_import(result, **dirs)
     (seeds / "t-d1.txt").unlink()
     files = write_import(result, **dirs)
@@ -34,7 +41,9 @@ def test_write_import_layout_and_refusals(tmp_path, make_options):
     assert [d["id"] for d in lines] == ["t-d1", "t-d2"]
     assert lines[0]["text"] == "Anna Berg lebt in Bonn.\n"  # normalised
     main = [json.loads(line) for line in (tmp_path / "annotations/imported/t/t.jsonl").read_text(encoding="utf-8").splitlines()]
-    inner = [json.loads(line) for line in (tmp_path / "annotations/imported/t-inner/t-inner.jsonl").read_text(encoding="utf-8").splitlines()]
+    inner = [
+        json.loads(line) for line in (tmp_path / "annotations/imported/t-inner/t-inner.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     assert [r["doc_id"] for r in main] == ["t-d1", "t-d2"] and [r["doc_id"] for r in inner] == ["t-d1"]
     assert main[0]["source"] == "imported:t" and main[0]["entities"][0]["text"] == "Anna Berg"
     assert inner[0]["entities"][0]["text"] == "Berg"

@@ -19,16 +19,15 @@ def test_write_bytes_creates_the_folders_and_the_file(tmp_path: Path):
 def test_write_text_writes_utf8_without_translating_line_endings(tmp_path: Path):
     path = tmp_path / "f.txt"
     atomic.write_text(path, "Köln\r\nBonn\n", fsync=True)
-    assert path.read_bytes() == "Köln\r\nBonn\n".encode("utf-8")
+    assert path.read_bytes() == "Köln\r\nBonn\n".encode()
 
 
 def test_failure_mid_write_leaves_the_old_file_and_no_temporary(tmp_path: Path):
     path = tmp_path / "f.txt"
     path.write_text("old")
-    with pytest.raises(RuntimeError, match="disk full"):
-        with atomic.writing(path) as temp:
-            temp.write_text("half")
-            raise RuntimeError("disk full")
+    with pytest.raises(RuntimeError, match="disk full"), atomic.writing(path) as temp:
+        temp.write_text("half")
+        raise RuntimeError("disk full")
     assert path.read_text() == "old" and os.listdir(tmp_path) == ["f.txt"]
 
 

@@ -12,7 +12,10 @@ from pipeline.io.interim import read_documents, read_shard
 
 
 def documents(*doc_ids: str) -> pa.Table:
-    rows = [{"doc_id": doc_id, "text": f"Text {doc_id}.", "text_sha256": "0" * 64, "source": f"{doc_id}.txt", "path": f"seeds/{doc_id}.txt"} for doc_id in doc_ids]
+    rows = [
+        {"doc_id": doc_id, "text": f"Text {doc_id}.", "text_sha256": "0" * 64, "source": f"{doc_id}.txt", "path": f"seeds/{doc_id}.txt"}
+        for doc_id in doc_ids
+    ]
     return pa.Table.from_pylist(rows, schema=tables.INTERIM_DOCUMENTS)
 
 

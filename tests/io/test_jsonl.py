@@ -23,7 +23,12 @@ def scan(path: Path, memo: LineMemo | None = None):
 
 def test_located_lines_read_back_to_the_objects_checked(tmp_path: Path):
     lines = [{"id": "a", "text": "Kim 🙂 traf Moon."}, {"id": "b", "text": "Süd\u0301korea"}]
-    data = b"\xef\xbb\xbf" + json.dumps(lines[0], ensure_ascii=False).encode() + b"\r\n\r\n" + json.dumps(lines[1], ensure_ascii=False).encode()
+    data = (
+        b"\xef\xbb\xbf"
+        + json.dumps(lines[0], ensure_ascii=False).encode()
+        + b"\r\n\r\n"
+        + json.dumps(lines[1], ensure_ascii=False).encode()
+    )
     path = write(tmp_path / "docs.jsonl", data)
     kept, problems = scan(path)
     assert problems == []
@@ -35,7 +40,10 @@ def test_located_lines_read_back_to_the_objects_checked(tmp_path: Path):
 def test_a_changed_line_changes_only_its_hash(tmp_path: Path):
     hashes = []
     for last in ("Zwei.", "Zwei!"):
-        path = write(tmp_path / "docs.jsonl", "".join(json.dumps(line) + "\n" for line in [{"id": "a", "text": "Eins."}, {"id": "b", "text": last}]).encode())
+        path = write(
+            tmp_path / "docs.jsonl",
+            "".join(json.dumps(line) + "\n" for line in [{"id": "a", "text": "Eins."}, {"id": "b", "text": last}]).encode(),
+        )
         hashes.append([line.sha256 for line in scan(path)[0]])
     assert hashes[0][0] == hashes[1][0] and hashes[0][1] != hashes[1][1]
 

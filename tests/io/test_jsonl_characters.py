@@ -67,7 +67,9 @@ def test_a_noncharacter_is_a_warning_the_line_is_kept_and_not_memoised(tmp_path:
     memo = LineMemo(tmp_path / "memo.json", "key")
     kept, problems = scan(tmp_path, line, memo=memo)
     memo.save()
-    assert [p.format() for p in problems] == ["docs.jsonl:1: n1: warning: noncharacter: at $.text: U+FFFE (a Unicode non-character) at code point 1"]
+    assert [p.format() for p in problems] == [
+        "docs.jsonl:1: n1: warning: noncharacter: at $.text: U+FFFE (a Unicode non-character) at code point 1"
+    ]
     assert problems[0].severity is Severity.WARNING and [k.summary for k in kept] == ["n1"]
     assert scan(tmp_path, line, memo=LineMemo(tmp_path / "memo.json", "key")) == (kept, problems)
 
@@ -80,7 +82,10 @@ def test_a_noncharacter_is_a_warning_the_line_is_kept_and_not_memoised(tmp_path:
         ('{"id": "n1", "text": "a", "meta": {"x": 1e999}}', "line is not JSON: the number 1e999 is too large for a double"),
         ('{"id": "n1", "text": "a", "meta": {"x": ' + "7" * 5000 + "}}", "line has a number with more than 4300 digits"),
         ("[" * 100_000 + "]" * 100_000, f"line nests arrays or objects deeper than {MAX_DEPTH} levels"),
-        ('{"id": "n1", "text": "a", "meta": {"x": ' + "[" * MAX_DEPTH + "]" * MAX_DEPTH + "}}", f"line nests arrays or objects deeper than {MAX_DEPTH} levels"),
+        (
+            '{"id": "n1", "text": "a", "meta": {"x": ' + "[" * MAX_DEPTH + "]" * MAX_DEPTH + "}}",
+            f"line nests arrays or objects deeper than {MAX_DEPTH} levels",
+        ),
     ],
 )
 def test_json_that_only_python_reads_is_invalid_json(tmp_path: Path, line: str, message: str):
@@ -97,7 +102,9 @@ def test_a_file_name_that_is_not_utf8_is_one_problem_showing_the_byte(tmp_path: 
     name = os.fsdecode(b"caf\xe9.jsonl")
     (tmp_path / name).write_text(json.dumps({"id": "n1", "text": "a"}) + "\n", encoding="utf-8")
     kept, problems = scan_jsonl(tmp_path / name, name, DOCUMENT_SCHEMA, "id", lambda data: data["id"])
-    assert kept == [] and [p.format() for p in problems] == ["caf\\xe9.jsonl: -: invalid-utf8: the file name is not valid UTF-8; rename the file"]
+    assert kept == [] and [p.format() for p in problems] == [
+        "caf\\xe9.jsonl: -: invalid-utf8: the file name is not valid UTF-8; rename the file"
+    ]
 
 
 def test_the_short_json_escapes_of_control_characters_are_found(tmp_path: Path):

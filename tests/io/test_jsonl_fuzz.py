@@ -9,13 +9,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from fuzz_strategies import byte_lines, ids, json_lines, json_values, strings, strings_in
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fuzz_strategies import byte_lines, ids, json_lines, json_values, strings, strings_in
+from pipeline.core.characters import forbidden_characters
 from pipeline.core.problems import Problem
 from pipeline.core.spans import record_from_json
-from pipeline.core.text import forbidden_characters
 from pipeline.io.jsonl import LineMemo, line_ref, read_lines, scan_jsonl
 from pipeline.io.problemlog import write_problems
 from pipeline.io.schemas import load_json_schema
@@ -31,13 +31,20 @@ entities = st.fixed_dictionaries(
 relations = st.fixed_dictionaries({"id": ids, "head": ids, "tail": ids, "label": strings}, optional={"source": sources})
 records = st.fixed_dictionaries(
     {"doc_id": ids, "text_sha256": st.just("0" * 64) | strings, "source": sources, "entities": st.lists(entities, max_size=3)},
-    optional={"relations": st.lists(relations, max_size=2), "annotator": strings, "meta": st.dictionaries(strings, json_values, max_size=3)},
+    optional={
+        "relations": st.lists(relations, max_size=2),
+        "annotator": strings,
+        "meta": st.dictionaries(strings, json_values, max_size=3),
+    },
 )
 
 
 def summarise(data: dict[str, Any]) -> list[Any]:
     known = {entity["id"] for entity in data["entities"]}
-    return [data["doc_id"], sorted({ref for relation in data.get("relations", []) for ref in (relation["head"], relation["tail"]) if ref not in known})]
+    return [
+        data["doc_id"],
+        sorted({ref for relation in data.get("relations", []) for ref in (relation["head"], relation["tail"]) if ref not in known}),
+    ]
 
 
 def assert_reportable(problems: list[Problem], folder: Path) -> None:
@@ -55,7 +62,7 @@ def scan_and_read(data: bytes) -> None:
         kept, problems = scan_jsonl(path, "layer.jsonl", ANNOTATION_SCHEMA, "doc_id", summarise, memo)
         assert_reportable(problems, Path(folder))
         refs = [line_ref(path, "layer.jsonl", line, line.summary[0]) for line in kept]
-        for ref, data_read in zip(refs, read_lines(refs)):
+        for ref, data_read in zip(refs, read_lines(refs), strict=True):
             record = record_from_json(data_read, layer="gold", path=ref.path, line=ref.line or 0)
             json.dumps(record.to_json(), ensure_ascii=False).encode("utf-8")
             assert not any(found.error for value in strings_in(data_read) for found in forbidden_characters(value))

@@ -14,7 +14,10 @@ SHA = "0" * 64
 
 
 def line(doc_id: str, entities=(), relations=()) -> str:
-    return json.dumps({"doc_id": doc_id, "text_sha256": SHA, "source": "gold", "entities": list(entities), "relations": list(relations)}) + "\n"
+    return (
+        json.dumps({"doc_id": doc_id, "text_sha256": SHA, "source": "gold", "entities": list(entities), "relations": list(relations)})
+        + "\n"
+    )
 
 
 def layer(root: Path, relative: str, *lines: str) -> Path:

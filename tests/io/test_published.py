@@ -10,22 +10,41 @@ import pytest
 from pipeline.io import tables
 from pipeline.io.published import Token, corpus_from_tables, load_published, order_splits
 
-LABEL_SCHEMA = {"entity_types": ["PER", "GPE"], "relation_types": {"located_in": {"head": ["PER"], "tail": ["GPE"]}}, "bio_labels": ["O", "B-PER", "I-PER", "B-GPE", "I-GPE"]}
+LABEL_SCHEMA = {
+    "entity_types": ["PER", "GPE"],
+    "relation_types": {"located_in": {"head": ["PER"], "tail": ["GPE"]}},
+    "bio_labels": ["O", "B-PER", "I-PER", "B-GPE", "I-GPE"],
+}
 TEXT = "Anna lebt in Bonn."
 
 
 def published_tables() -> dict:
-    document = {"doc_id": "d1", "text": TEXT, "text_sha256": "0" * 64, "source": "s", "split": "dev", "title": "T", "date": None, "url": None, "meta": '{"k": 1}'}
+    document = {
+        "doc_id": "d1",
+        "text": TEXT,
+        "text_sha256": "0" * 64,
+        "source": "s",
+        "split": "dev",
+        "title": "T",
+        "date": None,
+        "url": None,
+        "meta": '{"k": 1}',
+    }
     tokens = [("Anna", 0, "B-PER"), ("lebt", 5, "O"), ("in", 10, "O"), ("Bonn", 13, "B-GPE"), (".", 17, "O")]
     rows = {
         "documents": [document],
         "sentences": [{"doc_id": "d1", "sent_idx": 0, "start": 0, "end": 18, "paragraph_idx": 0}],
-        "tokens": [{"doc_id": "d1", "sent_idx": 0, "tok_idx": i, "start": s, "end": s + len(t), "text": t, "ner_tag": tag} for i, (t, s, tag) in enumerate(tokens)],
+        "tokens": [
+            {"doc_id": "d1", "sent_idx": 0, "tok_idx": i, "start": s, "end": s + len(t), "text": t, "ner_tag": tag}
+            for i, (t, s, tag) in enumerate(tokens)
+        ],
         "entities": [
             {"doc_id": "d1", "ent_id": "T2", "start": 13, "end": 17, "text": "Bonn", "label": "GPE", "source": "gold", "layer": "gold"},
             {"doc_id": "d1", "ent_id": "T1", "start": 0, "end": 4, "text": "Anna", "label": "PER", "source": "gold", "layer": "gold"},
         ],
-        "relations": [{"doc_id": "d1", "rel_id": "R1", "head": "T1", "tail": "T2", "label": "located_in", "source": "gold", "layer": "gold"}],
+        "relations": [
+            {"doc_id": "d1", "rel_id": "R1", "head": "T1", "tail": "T2", "label": "located_in", "source": "gold", "layer": "gold"}
+        ],
     }
     return {name: tables.from_rows(name, rows[name]) for name in tables.FLAT_TABLES}
 

@@ -75,12 +75,23 @@ def test_an_id_field_allows_what_its_pattern_and_length_allow():
 
 values = st.recursive(
     st.none() | st.booleans() | st.integers(-3, 50) | st.sampled_from(["gold", "alice", "T1", "PER", "a" * 64, "0" * 64, ""]),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["id", "start", "end", "label", "text", "source"]), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["id", "start", "end", "label", "text", "source"]), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 records = st.fixed_dictionaries(
-    {"doc_id": st.sampled_from(["d1", "", 5]), "text_sha256": st.sampled_from(["0" * 64, "xyz"]), "source": st.sampled_from(["gold", "annotator:anna", "anna"])},
-    optional={"entities": st.lists(st.dictionaries(st.sampled_from(["id", "start", "end", "label", "text", "extra"]), values, max_size=5), max_size=3), "relations": values},
+    {
+        "doc_id": st.sampled_from(["d1", "", 5]),
+        "text_sha256": st.sampled_from(["0" * 64, "xyz"]),
+        "source": st.sampled_from(["gold", "annotator:anna", "anna"]),
+    },
+    optional={
+        "entities": st.lists(
+            st.dictionaries(st.sampled_from(["id", "start", "end", "label", "text", "extra"]), values, max_size=5), max_size=3
+        ),
+        "relations": values,
+    },
 )
 
 

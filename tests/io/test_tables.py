@@ -21,13 +21,20 @@ def test_every_interim_table_has_sort_keys_among_its_columns():
 
 
 def test_interim_tokens_are_stored_by_document_then_offset():
-    table = pa.table({"doc_id": ["b", "a", "a"], "sent_idx": [0, 1, 0], "start": [0, 9, 3], "end": [2, 12, 8]}, schema=tables.INTERIM_TOKENS)
+    table = pa.table(
+        {"doc_id": ["b", "a", "a"], "sent_idx": [0, 1, 0], "start": [0, 9, 3], "end": [2, 12, 8]}, schema=tables.INTERIM_TOKENS
+    )
     ordered = tables.sort_interim_table("tokens", table)
-    assert list(zip(ordered.column("doc_id").to_pylist(), ordered.column("start").to_pylist())) == [("a", 3), ("a", 9), ("b", 0)]
+    assert list(zip(ordered.column("doc_id").to_pylist(), ordered.column("start").to_pylist(), strict=True)) == [
+        ("a", 3),
+        ("a", 9),
+        ("b", 0),
+    ]
 
 
 def test_published_entities_are_stored_by_offsets_not_by_id():
     table = pa.Table.from_pylist(
-        [{"doc_id": "a", "ent_id": "T1", "start": 5, "end": 9}, {"doc_id": "a", "ent_id": "T2", "start": 0, "end": 4}], schema=tables.ENTITIES
+        [{"doc_id": "a", "ent_id": "T1", "start": 5, "end": 9}, {"doc_id": "a", "ent_id": "T2", "start": 0, "end": 4}],
+        schema=tables.ENTITIES,
     )
     assert tables.sort_table("entities", table).column("ent_id").to_pylist() == ["T2", "T1"]

@@ -20,8 +20,8 @@ def test_dvc_yaml_declares_exactly_the_modules_each_stage_imports():
     for name, stage in dvc_stages().items():
         declared = sorted(dep for dep in stage["deps"] if dep.startswith("pipeline/"))
         expected = stage_code_files(name)
-        assert declared == expected, (
-            f"dvc.yaml stage {name!r}: declare exactly these code deps:\n" + "\n".join(f"      - {f}" for f in expected)
+        assert declared == expected, f"dvc.yaml stage {name!r}: declare exactly these code deps:\n" + "\n".join(
+            f"      - {f}" for f in expected
         )
 
 
@@ -32,7 +32,9 @@ def test_every_stage_runs_through_the_stage_entry_point():
 
 def test_imports_inside_functions_and_package_attributes_count(tmp_path: Path):
     source = tmp_path / "m.py"
-    source.write_text("from pipeline.io import tables\n\ndef f():\n    from pipeline.core.text import normalise_text\n    import pipeline.runtime.pool\n")
+    source.write_text(
+        "from pipeline.io import tables\n\ndef f():\n    from pipeline.core.text import normalise_text\n    import pipeline.runtime.pool\n"
+    )
     assert imported_modules(source) == {"pipeline.io", "pipeline.io.tables", "pipeline.core.text", "pipeline.runtime.pool"}
 
 

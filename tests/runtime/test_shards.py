@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from repo_helpers import tree_bytes
 from stage_helpers import corpus, for_stage, params_for
-from pipeline.stages import annotate, ingest, publish, validate
+
 from pipeline.runtime.shards import shard_of
+from pipeline.stages import annotate, ingest, publish, validate
 
 
 def build(params: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from stage_helpers import corpus, for_stage, params_for
+
 from pipeline.core.selection import check_and_select
 from pipeline.core.spans import Document, record_from_json
 from pipeline.core.text import text_sha256
@@ -27,7 +28,10 @@ def ent(id_: str, text: str, surface: str, label: str) -> dict:
 
 
 def interim(texts: dict[str, str]):
-    sourced = [SourcedDocument(Document(doc_id, text, source="t"), "seeds/t.jsonl", n + 1, text_sha256(text)) for n, (doc_id, text) in enumerate(texts.items())]
+    sourced = [
+        SourcedDocument(Document(doc_id, text, source="t"), "seeds/t.jsonl", n + 1, text_sha256(text))
+        for n, (doc_id, text) in enumerate(texts.items())
+    ]
     return segment_documents(sourced, "de")
 
 
@@ -40,7 +44,13 @@ def test_building_in_batches_gives_the_tables_of_one_build():
     texts = {f"d{n}": f"{TEXT} Moon Jae In sprach in Seoul, Nummer {n}." for n in range(5)}
     documents, sentences, tokens = interim(texts)
     records = [
-        gold(doc_id, text, [ent("T1", text, "Donald Trump", "PER"), ent("T2", text, "Kim Jong Un", "PER")], [{"id": "R1", "head": "T1", "tail": "T2", "label": "meets"}], n + 1)
+        gold(
+            doc_id,
+            text,
+            [ent("T1", text, "Donald Trump", "PER"), ent("T2", text, "Kim Jong Un", "PER")],
+            [{"id": "R1", "head": "T1", "tail": "T2", "label": "meets"}],
+            n + 1,
+        )
         for n, (doc_id, text) in enumerate(texts.items())
     ]
     chosen, problems = check_and_select(records, document_infos(documents), SCHEMA, priority=["gold"])

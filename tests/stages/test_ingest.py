@@ -6,8 +6,8 @@ import json
 import unicodedata
 from pathlib import Path
 
-from pipeline.stages.ingest import read_seeds, segment_documents
 from pipeline.core.text import text_sha256
+from pipeline.stages.ingest import read_seeds, segment_documents
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "schemas" / "document.schema.json"
@@ -35,10 +35,17 @@ def test_jsonl_documents_keep_metadata(tmp_path):
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     lines = [
-        {"id": "n1", "text": "Kim traf Moon.", "title": "Gipfel", "date": "2018-03-09", "url": "https://example.org/1", "meta": {"agency": "dpa"}},
+        {
+            "id": "n1",
+            "text": "Kim traf Moon.",
+            "title": "Gipfel",
+            "date": "2018-03-09",
+            "url": "https://example.org/1",
+            "meta": {"agency": "dpa"},
+        },
         {"id": "n2", "text": "Zweiter Text."},
     ]
-    (seeds / "news.jsonl").write_text("\n".join(json.dumps(l, ensure_ascii=False) for l in lines) + "\n\n", encoding="utf-8")
+    (seeds / "news.jsonl").write_text("\n".join(json.dumps(line_, ensure_ascii=False) for line_ in lines) + "\n\n", encoding="utf-8")
     documents, problems = read(seeds)
     assert problems == []
     assert [d.document.doc_id for d in documents] == ["n1", "n2"]
@@ -62,7 +69,9 @@ def test_bad_inputs_are_all_reported_not_raised(tmp_path):
     seeds.mkdir()
     (seeds / "bad.txt").write_bytes(b"Gr\xfc\xdfe aus K\xf6ln")
     (seeds / "empty.txt").write_text(" \n\r\n", encoding="utf-8")
-    (seeds / "lines.jsonl").write_text('{"id": "ok", "text": "Gut."}\n{"id": "x", "text": \n{"id": "ok", "text": "Doppelt."}\n{"text": "ohne id"}\n', encoding="utf-8")
+    (seeds / "lines.jsonl").write_text(
+        '{"id": "ok", "text": "Gut."}\n{"id": "x", "text": \n{"id": "ok", "text": "Doppelt."}\n{"text": "ohne id"}\n', encoding="utf-8"
+    )
     documents, problems = read(seeds)
     assert [d.document.doc_id for d in documents] == ["ok"]
     formatted = sorted(p.format() for p in problems)
@@ -85,6 +94,6 @@ def test_segmentation_tables_have_code_point_offsets(tmp_path):
     documents, _ = read(seeds)
     docs, sentences, tokens = segment_documents(documents, "de")
     assert docs.column("doc_id").to_pylist() == ["emoji"]
-    words = [text[s:e] for s, e in zip(tokens.column("start").to_pylist(), tokens.column("end").to_pylist())]
+    words = [text[s:e] for s, e in zip(tokens.column("start").to_pylist(), tokens.column("end").to_pylist(), strict=True)]
     assert words[:3] == ["🙂", "Kim", "Jong"]
     assert sentences.column("paragraph_idx").to_pylist() == [0, 1]

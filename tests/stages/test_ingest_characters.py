@@ -42,17 +42,24 @@ def test_titles_urls_dates_and_meta_values_are_checked(tmp_path: Path):
 
 
 def test_a_nul_in_a_txt_seed_names_the_line_and_the_code_point_of_the_normalised_text(tmp_path: Path):
-    seeds = seeds_with(tmp_path, {"a.txt": "Erste Zeile.\r\nZweite\x00 Zeile.\r\n".encode()})
+    seeds = seeds_with(tmp_path, {"a.txt": b"Erste Zeile.\r\nZweite\x00 Zeile.\r\n"})
     documents, problems = read(seeds)
     assert documents == []
-    assert [p.format() for p in problems] == ["seeds/a.txt:2: a: control-character: in the text: U+0000 NUL (a C0 control character) at code point 19"]
+    assert [p.format() for p in problems] == [
+        "seeds/a.txt:2: a: control-character: in the text: U+0000 NUL (a C0 control character) at code point 19"
+    ]
 
 
 def test_a_noncharacter_in_a_seed_is_a_warning_and_the_document_is_kept(tmp_path: Path):
-    seeds = seeds_with(tmp_path, {"a.txt": "Kim traf Moon.\ufdd0".encode(), "news.jsonl": b'{"id": "n1", "text": "Gut.", "title": "\\uffff"}\n'})
+    seeds = seeds_with(
+        tmp_path, {"a.txt": "Kim traf Moon.\ufdd0".encode(), "news.jsonl": b'{"id": "n1", "text": "Gut.", "title": "\\uffff"}\n'}
+    )
     documents, problems = read(seeds)
     assert [d.document.doc_id for d in documents] == ["a", "n1"]
-    assert [(p.path, p.kind, p.severity) for p in problems] == [("seeds/a.txt", "noncharacter", Severity.WARNING), ("seeds/news.jsonl", "noncharacter", Severity.WARNING)]
+    assert [(p.path, p.kind, p.severity) for p in problems] == [
+        ("seeds/a.txt", "noncharacter", Severity.WARNING),
+        ("seeds/news.jsonl", "noncharacter", Severity.WARNING),
+    ]
     segment_documents(documents, "de")
 
 

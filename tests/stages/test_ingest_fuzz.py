@@ -7,12 +7,12 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from fuzz_strategies import byte_lines, ids, json_lines, json_values, strings, strings_in
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fuzz_strategies import byte_lines, ids, json_lines, json_values, strings, strings_in
+from pipeline.core.characters import forbidden_characters
 from pipeline.core.problems import Problem
-from pipeline.core.text import forbidden_characters
 from pipeline.io import tables
 from pipeline.io.problemlog import write_problems
 from pipeline.stages.ingest import index_seeds, load_seeds, segment_documents
@@ -23,7 +23,12 @@ SCHEMA = REPO / "schemas" / "document.schema.json"
 optional_strings = st.none() | strings
 seed_lines = st.fixed_dictionaries(
     {"id": ids, "text": strings},
-    optional={"title": optional_strings, "date": optional_strings, "url": optional_strings, "meta": st.dictionaries(strings, json_values, max_size=3)},
+    optional={
+        "title": optional_strings,
+        "date": optional_strings,
+        "url": optional_strings,
+        "meta": st.dictionaries(strings, json_values, max_size=3),
+    },
 )
 
 
@@ -36,9 +41,16 @@ def ingest(seeds: Path) -> None:
     documents = load_seeds(refs)
     for item in documents:
         document = item.document
-        strings_kept = [document.doc_id, document.text, document.title or "", document.url or "", document.date or "", *strings_in(document.meta)]
+        strings_kept = [
+            document.doc_id,
+            document.text,
+            document.title or "",
+            document.url or "",
+            document.date or "",
+            *strings_in(document.meta),
+        ]
         assert not any(found.error for value in strings_kept for found in forbidden_characters(value))
-    for name, table in zip(("documents", "sentences", "tokens"), segment_documents(documents, "de")):
+    for name, table in zip(("documents", "sentences", "tokens"), segment_documents(documents, "de"), strict=True):
         tables.write_parquet(table, seeds.parent / f"{name}.parquet")
 
 

@@ -11,12 +11,12 @@ import pytest
 import yaml
 
 from pipeline.config import Config, parse_config
-from pipeline.formats.mapping import load_mapping
 from pipeline.core import proposals, scoring
-from pipeline.stages import preannotate
 from pipeline.core.spans import record_from_json
 from pipeline.core.text import text_sha256
+from pipeline.formats.mapping import load_mapping
 from pipeline.io.schemas import load_json_schema, load_label_schema
+from pipeline.stages import preannotate
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = load_label_schema(REPO / "schemas" / "labels.yaml")
@@ -29,20 +29,28 @@ def gold(doc_id: str, text: str, spans: list[tuple[str, str]], relations=()):
         entities.append({"id": f"T{n}", "start": start, "end": start + len(surface), "label": label})
         position = start + len(surface)
     data = {"doc_id": doc_id, "text_sha256": text_sha256(text), "source": "gold", "entities": entities,
-            "relations": [{"id": f"R{n}", "head": h, "tail": t, "label": l} for n, (h, t, l) in enumerate(relations, start=1)]}  # fmt: skip
+            "relations": [{"id": f"R{n}", "head": h, "tail": t, "label": label} for n, (h, t, label) in enumerate(relations, start=1)]}  # fmt: skip
     return record_from_json(data, layer="gold", path="gold.jsonl", line=1)
 
 
 def test_gazetteer_takes_the_majority_label_and_skips_single_characters():
     texts = {"a": "Kim in Seoul. Seoul!", "b": "Seoul X"}
-    records = [gold("a", texts["a"], [("Kim", "PER"), ("Seoul", "GPE"), ("Seoul", "LOC")]), gold("b", texts["b"], [("Seoul", "GPE"), ("X", "MISC")])]
+    records = [
+        gold("a", texts["a"], [("Kim", "PER"), ("Seoul", "GPE"), ("Seoul", "LOC")]),
+        gold("b", texts["b"], [("Seoul", "GPE"), ("X", "MISC")]),
+    ]
     patterns = proposals.gazetteer(records, texts, SCHEMA.entity_types)
     assert patterns == [{"label": "PER", "pattern": "Kim", "id": "gazetteer"}, {"label": "GPE", "pattern": "Seoul", "id": "gazetteer"}]
 
 
 def test_hyphenated_compounds_are_split_and_role_rules_propose_relations():
     proposer = proposals.Proposer(
-        [{"label": "GPE", "pattern": "US"}, {"label": "PER", "pattern": "Joe Biden"}, {"label": "GPE", "pattern": "Nordkoreas"}, {"label": "PER", "pattern": "Ri Yong Ho"}],
+        [
+            {"label": "GPE", "pattern": "US"},
+            {"label": "PER", "pattern": "Joe Biden"},
+            {"label": "GPE", "pattern": "Nordkoreas"},
+            {"label": "PER", "pattern": "Ri Yong Ho"},
+        ],
         SCHEMA,
     )
     text = "US-Präsident Joe Biden traf Nordkoreas Außenminister Ri Yong Ho."
@@ -104,7 +112,11 @@ def test_germeval_is_read_by_the_importer_and_scored_through_its_mapping(tmp_pat
     sentences = preannotate.germeval_sentences(path, mapping, schema)
     assert [s.text for s in sentences] == ["Angela Merkel besucht die Universität Bremen und deutsche Städte in Peru", "Nato-Staaten tagen"]
     first = sentences[0]
-    assert sorted(first.text[s:e] + "/" + l for s, e, l in first.entities) == ["Angela Merkel/PER", "Peru/LOC", "Universität Bremen/ORG"]
+    assert sorted(first.text[s:e] + "/" + label for s, e, label in first.entities) == [
+        "Angela Merkel/PER",
+        "Peru/LOC",
+        "Universität Bremen/ORG",
+    ]
     patterns = [{"label": "PER", "pattern": "Angela Merkel"}, {"label": "GPE", "pattern": "Bremen"}, {"label": "GPE", "pattern": "Peru"},
                 {"label": "ORG", "pattern": "Nato"}, {"label": "MISC", "pattern": "deutsche"}, {"label": "DATE", "pattern": "tagen"}]  # fmt: skip
     proposer = proposals.Proposer(patterns, SCHEMA)
@@ -117,7 +129,15 @@ def test_germeval_is_read_by_the_importer_and_scored_through_its_mapping(tmp_pat
 
 def test_the_mapping_read_backwards_scores_each_of_our_types_as_a_germeval_type():
     mapping, schema = germeval_mapping()
-    assert preannotate.scoring_map(mapping, schema) == {"PER": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "DATE": None, "EVENT": "OTH", "MISC": "OTH"}
+    assert preannotate.scoring_map(mapping, schema) == {
+        "PER": "PER",
+        "ORG": "ORG",
+        "GPE": "LOC",
+        "LOC": "LOC",
+        "DATE": None,
+        "EVENT": "OTH",
+        "MISC": "OTH",
+    }
 
 
 def test_a_mapping_that_cannot_be_read_backwards_is_refused():
@@ -149,7 +169,9 @@ def workspace(tmp_path: Path) -> Config:
     params["schemas"] = {k: str(REPO / v) for k, v in params["schemas"].items()}
     params["ingest"].update(seeds_dir=str(seeds), out_dir=str(tmp_path / "interim" / "ingest"))
     params["annotate"]["annotations_dir"] = str(tmp_path / "annotations")
-    params["preannotate"].update(patterns_dir=str(REPO / "corpus" / "patterns"), out_dir=str(tmp_path / "pre"), external_dir=str(tmp_path / "no-external"))
+    params["preannotate"].update(
+        patterns_dir=str(REPO / "corpus" / "patterns"), out_dir=str(tmp_path / "pre"), external_dir=str(tmp_path / "no-external")
+    )
     params["runtime"]["cache_dir"] = str(tmp_path / "cache")
     config = parse_config(params)
     ingest.run(config.for_stage("ingest"))

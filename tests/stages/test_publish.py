@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from repo_helpers import run, tool_env, tree_bytes
+
 from pipeline.stages.publish import old_dir, recover, staging_dir, swap_in
 
 CHECKPOINTS = ["wrote:1", "wrote:5", "before-swap", "mid-swap"]
@@ -72,7 +72,9 @@ def test_kill_9_from_outside_at_any_moment_leaves_a_readable_dataset(changed_bas
     repo = changed_copy(changed_base, tmp_path)
     published = repo / "corpus" / "published"
     for delay in (0.3, 0.8, 1.2, 1.6, 2.0):
-        process = subprocess.Popen([sys.executable, "-m", "pipeline", "publish"], cwd=repo, env=tool_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "publish"], cwd=repo, env=tool_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         time.sleep(delay)
         process.send_signal(signal.SIGKILL)
         process.wait()

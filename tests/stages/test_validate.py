@@ -16,10 +16,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from typer.testing import CliRunner
-
 from repo_helpers import tree_bytes
 from stage_helpers import corpus, for_stage, params_for
+from typer.testing import CliRunner
+
 from pipeline.cli import app
 from pipeline.core.derived_columns import derive_columns, substitutions
 from pipeline.io.schemas import load_label_schema, load_suites
@@ -59,8 +59,7 @@ def test_bad_input_is_reported_and_nothing_is_published(case: Path, built_repo: 
     code, stderr = run_pipeline(repo, monkeypatch)
 
     problems = [
-        json.loads(line)
-        for line in (repo / "corpus" / "reports" / "validation-problems.jsonl").read_text(encoding="utf-8").splitlines()
+        json.loads(line) for line in (repo / "corpus" / "reports" / "validation-problems.jsonl").read_text(encoding="utf-8").splitlines()
     ]
     from pipeline.core.problems import Problem
 
@@ -96,7 +95,7 @@ def test_whitespace_spans_are_warnings_when_configured(built_repo: Path, tmp_pat
     shutil.copytree(CATALOGUE / "2-semantics" / "trailing-whitespace-span" / "files", repo, dirs_exist_ok=True)
     params = (repo / "params.yaml").read_text().replace("whitespace_spans: error", "whitespace_spans: warning")
     (repo / "params.yaml").write_text(params)
-    code, stderr = run_pipeline(repo, monkeypatch)
+    code, _stderr = run_pipeline(repo, monkeypatch)
     assert code != 0  # the span still ends on whitespace, so it cannot align with tokens
     report = json.loads((repo / "corpus" / "reports" / "validation.json").read_text())
     assert report["warnings_by_kind"] == {"whitespace-span": 1}
@@ -281,7 +280,10 @@ def _changed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, module: str) -> No
     fingerprint.module_closure.cache_clear()
 
 
-@pytest.mark.parametrize("module", ["pipeline.core.derived_columns", "pipeline.io.tables", "pipeline.runtime.gx", "pipeline.io.schemas", "pipeline.stages.validate"])
+@pytest.mark.parametrize(
+    "module",
+    ["pipeline.core.derived_columns", "pipeline.io.tables", "pipeline.runtime.gx", "pipeline.io.schemas", "pipeline.stages.validate"],
+)
 def test_the_pass_key_changes_when_a_module_validate_imports_changes(module: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     from pipeline.runtime.fingerprint import module_closure
     from pipeline.stages.validate import suite_key
