@@ -145,7 +145,8 @@ def import_corpus(
 
     Exits 1 when nothing could be imported (unmapped labels, unreadable input: nothing is
     written), and after writing when errors were reported: items kept that `validate` will reject
-    (whitespace-padded spans without --strip-whitespace, overlaps, relation type violations) or
+    (whitespace-padded spans without --strip-whitespace, overlaps, self-relations, relation type
+    violations: the kinds formats/build.py POLICY keeps) or
     items the source has broken (bad offsets, span text mismatches, spans across a blank line)."""
     configured = _Defaults(params)
     try:
