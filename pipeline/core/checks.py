@@ -178,7 +178,7 @@ def overlap_problems(site: Site, entities: Sequence[Entity], schema: LabelSchema
         nested = first.start <= second.start and second.end <= first.end
         if schema.overlap == "nested" and nested:
             continue
-        how = "nests" if nested else "overlaps"
+        how = "nests in" if nested else "overlaps"
         found.append(
             site.problem(
                 "overlapping-spans",

@@ -121,8 +121,10 @@ def record_from_json(data: dict[str, Any], *, layer: str, path: str, line: int) 
 
 
 def overlapping_pairs(entities: Iterable[Entity]) -> list[tuple[Entity, Entity]]:
-    """Pairs of entities whose spans share at least one code point (nested included)."""
-    ordered = sorted(entities, key=lambda e: (e.start, e.end, e.id))
+    """Pairs ``(first, second)`` of entities whose spans share at least one code point (nested
+    included), ``first`` starting earlier — or, at the same start, the longer one, so that a
+    nested span always comes second, inside ``first``."""
+    ordered = sorted(entities, key=lambda e: (e.start, -e.end, e.id))
     pairs: list[tuple[Entity, Entity]] = []
     open_spans: list[Entity] = []
     for entity in ordered:

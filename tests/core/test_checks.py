@@ -202,3 +202,16 @@ def test_an_entity_edge_inside_a_token_is_unaligned():
 def test_an_entity_across_a_paragraph_is_reported_with_its_span():
     problem = crosses_paragraph_problem(SITE, Entity("T1", 3, 9, "ORG", "gold"))
     assert problem.format() == "corpus/annotations/gold/x.jsonl:7: d1: entity-crosses-paragraph: entity T1 [3, 9) spans a paragraph break"
+
+
+def test_a_span_nested_at_the_same_start_is_named_as_nested():
+    from pipeline.core.checks import Site, overlap_problems
+    from pipeline.core.labels import LabelSchema
+    from pipeline.core.spans import Entity
+
+    outer, inner = Entity("T1", 0, 10, "ORG", "gold"), Entity("T2", 0, 4, "GPE", "gold")
+    schema = LabelSchema("1", "none", ("ORG", "GPE"), (), {}, "labels.yaml")
+    (problem,) = overlap_problems(Site("a.jsonl", 1, "d"), [inner, outer], schema)
+    assert problem.message == "entity T2 [0, 4) nests in entity T1 [0, 10); the label schema allows overlap: none"
+    nested = LabelSchema("1", "nested", ("ORG", "GPE"), (), {}, "labels.yaml")
+    assert overlap_problems(Site("a.jsonl", 1, "d"), [inner, outer], nested) == []

@@ -144,7 +144,7 @@ def test_the_context_names_what_the_source_has_differently(tmp_path, make_option
             "kept: validate rejects it (use --strip-whitespace to strip it)"
         ],
         "overlapping-spans": [
-            "entity c2 [20, 24) nests entity c1 [19, 24); the label schema allows overlap: none (layer imported/t-inner); kept: validate rejects it"
+            "entity c2 [20, 24) nests in entity c1 [19, 24); the label schema allows overlap: none (layer imported/t-inner); kept: validate rejects it"
         ],
     }
 
