@@ -201,11 +201,6 @@ class OffsetMap:
         return [self(o) for o in offsets]
 
 
-def raw_to_normalised(raw: str, offsets: Sequence[int]) -> list[int]:
-    """Code-point offsets into ``raw`` → code-point offsets into ``normalise_text(raw)``."""
-    return OffsetMap(raw).map(offsets)
-
-
 def to_codepoints(raw: str, offsets: Sequence[int], unit: str) -> list[int]:
     """Offsets in ``unit`` (``utf16`` or ``codepoint``) into ``raw`` → code points into ``raw``."""
     if unit == "utf16":

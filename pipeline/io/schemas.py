@@ -85,11 +85,6 @@ def load_label_schema(path: str | Path, meta_schema: str | Path | None = None) -
     )
 
 
-@cache
-def cached_label_schema(path: str) -> LabelSchema:
-    return load_label_schema(path)
-
-
 def load_suites(path: str | Path, values: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """The table suites of ``expectations.yaml`` (table → ``[{"type", "kwargs"}]``), every ``$``
     placeholder filled in from ``values`` (see :func:`pipeline.core.derived_columns.substitutions`).

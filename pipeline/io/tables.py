@@ -212,8 +212,3 @@ def write_parquet(table: pa.Table, path: str | Path) -> None:
 
 def read_parquet(path: str | Path, columns: list[str] | None = None) -> pa.Table:
     return pq.read_table(path, columns=columns)
-
-
-def read_metadata(path: str | Path) -> dict[str, Any]:
-    raw = pq.read_schema(path).metadata or {}
-    return json.loads(raw[METADATA_KEY]) if METADATA_KEY in raw else {}

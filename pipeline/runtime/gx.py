@@ -86,7 +86,6 @@ class Expectations:
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
         self.source = self.context.data_sources.add_pandas("corpus")
         self.prepared: dict[str, tuple[Any, Any]] = {}
-        self.calls = 0
 
     def _prepare(self, table: str, specs: Sequence[dict[str, Any]]) -> tuple[Any, Any]:
         key = table + "\x00" + json.dumps(specs, sort_keys=True, default=str)
@@ -108,7 +107,6 @@ class Expectations:
     ) -> tuple[Tagged, int]:
         """Run each table's suite on its frame (one GX validation per table); problems tagged by
         the table's position in ``order`` (default: the suites') and the expectation's in its suite."""
-        self.calls += 1
         order = list(order or suites)
         tagged: Tagged = []
         checked = 0

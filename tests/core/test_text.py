@@ -13,7 +13,6 @@ from pipeline.core.text import (
     OffsetMap,
     codepoint_to_utf16,
     normalise_text,
-    raw_to_normalised,
     text_sha256,
     to_codepoints,
     utf16_to_codepoint,
@@ -49,12 +48,12 @@ def test_offset_map_rejects_an_offset_outside_the_text():
 
 
 def test_offset_map_identity():
-    assert raw_to_normalised("plain text", [0, 5, 10]) == [0, 5, 10]
+    assert OffsetMap("plain text").map([0, 5, 10]) == [0, 5, 10]
 
 
 def test_offset_map_hangul():
     raw = "\u1100\u1161\u11a8 x"  # conjoining jamo compose into one syllable
-    assert raw_to_normalised(raw, [0, 3, 4, 5]) == [0, 1, 2, 3]
+    assert OffsetMap(raw).map([0, 3, 4, 5]) == [0, 1, 2, 3]
 
 
 def test_nfc_helper_is_consistent_with_unicodedata():
