@@ -2,7 +2,11 @@
 
 On first start the database is initialised and the admin account created (``doccano init``,
 ``createuser``); every start writes the settings module and waits until doccano answers. The pid
-file guards against pid reuse and against a second server from the same home directory. Where the
+file guards against pid reuse and against a second server from the same home directory. Every
+start ends by logging the configured admin in (:func:`check_admin`): a server initialised earlier
+with another admin (``make test`` once did that to the repository's own folder) is explained, not
+reported as "up" to fail later at push. It is over 400 lines because start, stop, probing and
+the admin check share the pid file, the lock and the settings of one lifecycle. Where the
 server lives is :mod:`pipeline.doccano.server_config`; its environment, :mod:`pipeline.doccano.server_env`.
 """
 
@@ -11,9 +15,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import secrets
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 import urllib.error
@@ -21,7 +27,16 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.doccano.server_config import HOST, PASSWORD_ENV, PORT_ENV, DoccanoServerError, ServerConfig, locked
+from pipeline.doccano.server_config import (
+    HOST,
+    PASSWORD_ENV,
+    PORT_ENV,
+    SERVER_DIR_ENV,
+    USER_ENV,
+    DoccanoServerError,
+    ServerConfig,
+    locked,
+)
 from pipeline.doccano.server_env import env_ready, run
 
 log = logging.getLogger(__name__)
@@ -113,9 +128,26 @@ def _server_env(config: ServerConfig) -> dict[str, str]:
     return env
 
 
+EXPORT_ZIP = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.zip")
+"""doccano names each export ``MEDIA_ROOT/<uuid4>.zip`` and never deletes it."""
+
+
+def sweep_exports(media: Path) -> int:
+    """Delete doccano's leftover export archives in ``media`` (pull removes its own; this catches
+    exports made in the browser or by a killed pull). Only called while no server runs."""
+    removed = 0
+    for path in media.glob("*.zip"):
+        if EXPORT_ZIP.fullmatch(path.name):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def _write_runtime_files(config: ServerConfig) -> None:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     (config.data_dir / "media").mkdir(exist_ok=True)
+    if removed := sweep_exports(config.data_dir / "media"):
+        log.info("removed %d leftover export archive(s) from %s", removed, config.data_dir / "media")
     (config.data_dir / "filepond-temp-uploads").mkdir(exist_ok=True)
     secret = config.data_dir / "secret_key"
     if not secret.exists():
@@ -241,6 +273,54 @@ def _initialise(config: ServerConfig, env: dict[str, str]) -> None:
     log.info("created doccano admin %r in %.1f s", username, time.monotonic() - started)
 
 
+def _admins(config: ServerConfig) -> list[str] | None:
+    """The superusers in this home's database (read-only), or None when there is no readable one."""
+    database = config.data_dir / "db.sqlite3"
+    if not database.is_file():
+        return None
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
+            rows = connection.execute("SELECT username FROM auth_user WHERE is_superuser = 1 ORDER BY username").fetchall()
+    except sqlite3.Error:
+        return None
+    return [row[0] for row in rows]
+
+
+def check_admin(config: ServerConfig) -> None:
+    """The configured admin can log in to the server answering on ``config.url``; otherwise explain why not.
+
+    An initialised database is never initialised again, so an admin from other credentials (e.g. the
+    test admin of an earlier ``make test``) is the only one there: say who is, and what to do.
+    """
+    from pipeline.doccano.session import Credentials, DoccanoError, LoginRejected, Session
+
+    username, password = config.require_credentials()
+    try:
+        Session(config.url, Credentials(username, password, f"{USER_ENV}/{PASSWORD_ENV}"))
+    except LoginRejected:
+        admins = _admins(config)
+        where = f"the database {config.data_dir / 'db.sqlite3'}"
+        if admins is None:
+            raise DoccanoServerError(
+                f"doccano answers at {config.url}, but rejected the login of admin '{username}' (from {USER_ENV}/{PASSWORD_ENV}), "
+                f"and it was not started from {config.home}; use that server's admin credentials, or stop it and choose another {PORT_ENV}"
+            ) from None
+        if username in admins:
+            raise DoccanoServerError(
+                f"doccano answers at {config.url}, but rejected the password of admin '{username}' (from {PASSWORD_ENV}); "
+                f"set the password {where} was initialised with, or change it on doccano's Admin page"
+            ) from None
+        listed = ", ".join(f"'{name}'" for name in admins) or "none"
+        raise DoccanoServerError(
+            f"doccano answers at {config.url}, but it has no user '{username}' (from {USER_ENV}): {where} was initialised "
+            f"with the admin account(s) {listed}, and a server that is already initialised never creates another admin; "
+            f"use those credentials, or create '{username}' on doccano's Admin page, or start a new server in another folder "
+            f"({SERVER_DIR_ENV}=… or --home)"
+        ) from None
+    except DoccanoError as error:
+        raise DoccanoServerError(f"doccano answers at {config.url}, but logging in the admin failed: {error}") from None
+
+
 def _wait_ready(config: ServerConfig, pid: int, deadline: float, *, ours: bool) -> None:
     while time.monotonic() < deadline:
         if _answering(config):
@@ -262,6 +342,7 @@ def start(config: ServerConfig) -> str:
     with locked(config):
         if _answering(config):
             log.info("doccano server already running at %s", config.url)
+            check_admin(config)
             return config.url
         if not env_ready(config):
             raise DoccanoServerError(
@@ -278,6 +359,7 @@ def start(config: ServerConfig) -> str:
             # started by another process and still coming up
             log.info("doccano server (pid %d) is starting, waiting for it", pid)
             _wait_ready(config, pid, deadline, ours=False)
+            check_admin(config)
             return config.url
         config.pid_file.unlink(missing_ok=True)
         if not _port_free(config.port):
@@ -316,6 +398,7 @@ def start(config: ServerConfig) -> str:
         config.pid_file.write_text(f"{process.pid} {config.port}\n")
         started = time.monotonic()
         _wait_ready(config, process.pid, deadline, ours=True)
+        check_admin(config)
         log.info("doccano server up at %s (pid %d) in %.1f s", config.url, process.pid, time.monotonic() - started)
         return config.url
 

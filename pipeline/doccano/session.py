@@ -40,6 +40,10 @@ class DoccanoError(RuntimeError):
     """A failure talking to doccano; ``str()`` is the one-line message shown to the user."""
 
 
+class LoginRejected(DoccanoError):
+    """doccano refused the user name or password."""
+
+
 # --------------------------------------------------------------------------- settings and credentials
 
 
@@ -158,7 +162,7 @@ class Session:
             except DoccanoAPIError as error:
                 status = error.response.status_code if error.response is not None else None
                 if status in (400, 401, 403):
-                    raise DoccanoError(
+                    raise LoginRejected(
                         f"doccano at {self.url} rejected the login of user '{credentials.username}' (wrong user name or password); "
                         f"check the credentials from {credentials.origin}"
                     ) from None

@@ -1,20 +1,30 @@
-"""Fixtures for tests against the real local doccano server (installed and started on demand)."""
+"""Fixtures for tests against the real local doccano server (installed and started on demand).
+
+The tests run their own server in their own folder, ``<repo>/.doccano-test/`` (database, media,
+logs, pid file; git-ignored by its own ``.gitignore``), with the test admin below, and share only
+the installed server environment ``<repo>/.doccano/venv``: the user's ``.doccano/`` database and its
+admin account are never touched by ``make test``. ``DOCCANO_SERVER_DIR`` points at the test folder
+while the tests run, so everything that looks for "the local server" finds the test server.
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from pipeline.doccano import server as srv
-from pipeline.doccano.server_config import PASSWORD_ENV, USER_ENV, ServerConfig
+from pipeline.doccano.server_config import PASSWORD_ENV, SERVER_DIR_ENV, USER_ENV, ServerConfig
 from pipeline.doccano.server_env import ensure_env
 
-# Test-only credentials, used when the environment does not provide real ones.
+# Test-only credentials of the test server (never the user's: the test server has its own folder).
 TEST_USER = "pipeline-test-admin"
 TEST_PASSWORD = "pipeline-test-password-not-secret"
+REPO = Path(__file__).resolve().parents[2]
+TEST_HOME = REPO / ".doccano-test"
+SHARED_VENV = REPO / ".doccano" / "venv"
 
 
 @dataclass(frozen=True)
@@ -30,11 +40,10 @@ class DoccanoServer:
 @pytest.fixture(scope="session")
 def doccano_server() -> Iterator[DoccanoServer]:
     with pytest.MonkeyPatch.context() as mp:
-        if not os.environ.get(USER_ENV):
-            mp.setenv(USER_ENV, TEST_USER)
-        if not os.environ.get(PASSWORD_ENV):
-            mp.setenv(PASSWORD_ENV, TEST_PASSWORD)
-        config = ServerConfig()
+        mp.setenv(USER_ENV, TEST_USER)
+        mp.setenv(PASSWORD_ENV, TEST_PASSWORD)
+        mp.setenv(SERVER_DIR_ENV, str(TEST_HOME))
+        config = ServerConfig(home=TEST_HOME, venv=SHARED_VENV)
         username, password = config.require_credentials()
         ensure_env(config)
         already_running = srv.status(config).running

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from pipeline.doccano import server as srv
 from pipeline.doccano.cli import app
-from pipeline.doccano.server_config import PASSWORD_ENV, USER_ENV, MissingCredentialsError, ServerConfig
+from pipeline.doccano.server_config import PASSWORD_ENV, USER_ENV, DoccanoServerError, MissingCredentialsError, ServerConfig
 
 pytestmark = pytest.mark.doccano
 
@@ -121,3 +121,24 @@ def test_missing_credentials_name_the_variables(monkeypatch: pytest.MonkeyPatch,
     assert result.exit_code == 1
     assert USER_ENV in result.output and PASSWORD_ENV in result.output
     assert not (tmp_path / "cli" / "venv").exists()  # failed before installing anything
+
+
+def test_tests_use_their_own_server_folder(doccano_server) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    assert doccano_server.config.home == repo / ".doccano-test"
+    assert doccano_server.config.data_dir != repo / ".doccano" / "data"
+
+
+def test_start_explains_an_admin_mismatch(doccano_server) -> None:
+    def config(username: str, password: str) -> ServerConfig:
+        base = doccano_server.config
+        return ServerConfig(home=base.home, venv=base.venv, port=base.port, username=username, password=password)
+
+    with pytest.raises(DoccanoServerError) as excinfo:
+        srv.start(config("someone-else", "whatever-but-long"))
+    message = str(excinfo.value)
+    assert f"doccano answers at {doccano_server.url}, but it has no user 'someone-else' (from {USER_ENV})" in message
+    assert f"initialised with the admin account(s) '{doccano_server.username}'" in message
+    assert "never creates another admin" in message and "DOCCANO_SERVER_DIR" in message
+    with pytest.raises(DoccanoServerError, match=rf"rejected the password of admin '{doccano_server.username}' \(from {PASSWORD_ENV}\)"):
+        srv.start(config(doccano_server.username, "not-the-password"))
