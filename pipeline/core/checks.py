@@ -145,7 +145,13 @@ def whitespace_problem(site: Site, entity: Entity, text: str, severity: Severity
     span = text[entity.start : entity.end]
     if span == span.strip():
         return None
-    return site.problem("whitespace-span", f"{where_entity(entity)} {span!r} has leading or trailing whitespace", severity)
+    # A layer pulled from doccano is generated: an edit of the file would be overwritten by the next pull.
+    fix = (
+        "; the span was drawn in doccano: fix the span in doccano and pull again (the next pull overwrites this file)"
+        if entity.source.startswith("annotator:")
+        else ""
+    )
+    return site.problem("whitespace-span", f"{where_entity(entity)} {span!r} has leading or trailing whitespace{fix}", severity)
 
 
 def span_problems(

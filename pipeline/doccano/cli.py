@@ -258,13 +258,20 @@ def pull_cmd(
         ),
     ] = None,
     user: Annotated[list[str] | None, typer.Option("--user", help="Only these doccano users (default: every member).")] = None,
+    allow_drop: Annotated[
+        bool,
+        typer.Option(
+            "--allow-drop",
+            help="Let the pull drop or empty records of the existing layer (an example un-confirmed or cleared in doccano); each is a warning.",
+        ),
+    ] = False,
     params_path: ParamsOption = DEFAULT_PARAMS,
 ) -> None:
     """Download each annotator's labels as annotation layers (code points, our ids, provenance annotator:<user>)."""
     _setup_logging()
     from pipeline.core.labels import SchemaError
     from pipeline.doccano.corpus import expected_hashes, read_documents
-    from pipeline.doccano.pull import pull
+    from pipeline.doccano.pull import DropRefused, pull
     from pipeline.doccano.session import DoccanoError, connect
     from pipeline.io.schemas import load_label_schema
 
@@ -285,14 +292,28 @@ def pull_cmd(
             confirmed_only=confirmed_only,
             users=user,
             expected_sha=expected,
+            allow_drop=allow_drop,
         )
+    except DropRefused as error:
+        for problem in error.problems:
+            typer.echo(f"error: {problem}", err=True)
+        typer.echo(str(error), err=True)
+        raise typer.Exit(code=1) from None
     except (DoccanoError, UsageError, SchemaError) as error:
         raise _fail(error) from None
     for skipped in report.skipped:
         _warn(f"not imported: {skipped.format()}")
+    for dropped in report.dropped:
+        _warn(dropped.replace("the pull would drop", "dropped").replace("the pull would empty", "emptied"))
+    for path in report.moved:
+        typer.echo(f"moved {path} into its project folder (one layer per user and project)")
     for path in report.written:
         typer.echo(f"wrote {path}")
+    for message in report.errors:
+        typer.echo(f"error: {message}", err=True)
     typer.echo(report.summary())
+    if report.errors:
+        raise typer.Exit(code=1)
 
 
 if __name__ == "__main__":

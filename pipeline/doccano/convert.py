@@ -133,11 +133,52 @@ class Skipped:
         return f"{where}: {self.kind}: {self.message}"
 
 
+@dataclass(frozen=True)
+class BadSpan:
+    """A span of an imported example whose offsets are no positions in the text (e.g. they split a
+    surrogate pair: doccano's API stores any integer). The rest of the example is imported; this span
+    (and any relation using it) is not, and the pull reports it as an error."""
+
+    doc_id: str
+    example_id: int | None
+    span_id: int
+    label: str
+    start: int  # UTF-16 units, as doccano holds them
+    end: int
+    problem: str
+    context: str
+    relations: tuple[int, ...] = ()
+
+    def format(self, username: str, project: str) -> str:
+        dropped = f" (and relation(s) {', '.join(map(str, self.relations))} using it)" if self.relations else ""
+        return (
+            f"{self.doc_id}: example {self.example_id}: span {self.span_id} ({self.label}, UTF-16 offsets {self.start}-{self.end}) "
+            f"{self.problem}; text around it: {self.context!r}; not imported{dropped}: re-draw the span in doccano "
+            f"(user '{username}', project '{project}') so that it covers whole characters, then pull again"
+        )
+
+
 @dataclass
 class Pulled:
     record: dict[str, Any] | None = None
     skipped: Skipped | None = None
     labels_seen: set[str] = field(default_factory=set)
+    bad_spans: list[BadSpan] = field(default_factory=list)
+
+
+def _context(text: str, start: int, end: int, width: int = 12) -> str:
+    """The text around UTF-16 offsets ``start``-``end`` (a cut surrogate shows as U+FFFD)."""
+    units = text.encode("utf-16-le", "surrogatepass")
+    low, high = max(0, min(start, end) - width), min(len(units) // 2, max(start, end) + width)
+    return units[2 * low : 2 * high].decode("utf-16-le", "replace")
+
+
+def _problem(error: ValueError) -> str:
+    """What is wrong with an offset, in words that fit after "span N (…)"."""
+    message = str(error)
+    if "splits the surrogate pair" in message:
+        return "splits a surrogate pair: " + message
+    return "is not inside the text: " + message
 
 
 def from_doccano(
@@ -191,11 +232,31 @@ def from_doccano(
     for relation in relations_in:
         if relation["type"] not in labels.relations:
             raise UnknownLabelError(f"relation label {relation['type']!r} (document {doc_id}, example {example_id})")
-    try:
-        edges = utf16_to_codepoint(text, [edge for e in entities_in for edge in (e["start_offset"], e["end_offset"])])
-    except ValueError as error:
-        return Pulled(skipped=Skipped(doc_id, example_id, "bad-offset", f"a span offset is not a UTF-16 position in the text: {error}"))
-    spans = [(e["id"], edges[2 * i], edges[2 * i + 1], e["label"]) for i, e in enumerate(entities_in)]
+    spans: list[tuple[int, int, int, str]] = []
+    bad: list[tuple[Mapping[str, Any], str]] = []
+    for entity in entities_in:
+        try:
+            start, end = utf16_to_codepoint(text, [entity["start_offset"], entity["end_offset"]])
+        except ValueError as error:
+            bad.append((entity, _problem(error)))
+            continue
+        spans.append((entity["id"], start, end, entity["label"]))
+    bad_ids = {entity["id"] for entity, _ in bad}
+    bad_spans = [
+        BadSpan(
+            doc_id=doc_id,
+            example_id=example_id,
+            span_id=entity["id"],
+            label=entity["label"],
+            start=entity["start_offset"],
+            end=entity["end_offset"],
+            problem=problem,
+            context=_context(text, entity["start_offset"], entity["end_offset"]),
+            relations=tuple(sorted(r["id"] for r in relations_in if {r["from_id"], r["to_id"]} & {entity["id"]})),
+        )
+        for entity, problem in bad
+    ]
+    relations_in = [r for r in relations_in if not bad_ids & {r["from_id"], r["to_id"]}]
     ids = line.get(META_IDS) or {}
     entity_ids = map_entity_ids(spans, ids.get("entities") or [])
     entities_out = sorted(
@@ -228,7 +289,7 @@ def from_doccano(
         "relations": relations_out,
         "meta": {"doccano": {"project": project, "example_id": example_id}},
     }
-    return Pulled(record=record)
+    return Pulled(record=record, bad_spans=bad_spans)
 
 
 def map_entity_ids(spans: Sequence[tuple[int, int, int, str]], pushed: Sequence[Sequence[Any]]) -> dict[int, str]:

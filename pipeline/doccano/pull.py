@@ -1,8 +1,19 @@
 """Pull annotators' work back from doccano as annotation layers (deterministic, atomic, see :func:`pull`).
 
 One export per call (one file per project member), offsets back to code points, ids mapped back,
-one layer file per user at ``<out>/annotators/<user>/<project>.jsonl``; files are only rewritten
-when their bytes change, and nothing is written at all when any error occurs.
+one layer per user *and project*: ``<out>/annotators/<user>/<project>/<project>.jsonl`` (layer
+``annotators/<user>/<project>``), so that one annotator working in several projects never gives a
+layer two records of one document. A file of the earlier layout, ``annotators/<user>/<project>.jsonl``,
+is moved into its folder by the next pull. Files are only rewritten when their bytes change.
+
+Nothing an annotator did is lost without a word:
+
+* a span whose offsets are no text positions (doccano's API accepts any integers, e.g. one that
+  splits a surrogate pair) is reported as an error naming the span; the example's other
+  annotations are written, and the pull exits non-zero;
+* a document whose record the pull would drop (un-confirmed or deleted in doccano) or empty (every
+  label removed) is refused, per document, unless ``allow_drop`` (then each one is a warning);
+* any other error writes nothing at all.
 """
 
 from __future__ import annotations
@@ -20,6 +31,16 @@ from pipeline.doccano.session import DoccanoError, Session
 from pipeline.io import atomic
 
 
+class DropRefused(DoccanoError):
+    """The pull would drop or empty existing records; ``problems`` has one line per document."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__(
+            f"the pull would drop or empty {len(problems)} record(s) of the existing layers (listed above); nothing was written"
+        )
+        self.problems = list(problems)
+
+
 @dataclass
 class PullReport:
     project: str
@@ -28,14 +49,18 @@ class PullReport:
     written: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     skipped: list[convert.Skipped] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # spans not imported: the pull must exit non-zero
+    dropped: list[str] = field(default_factory=list)  # records dropped or emptied with allow_drop
+    moved: list[str] = field(default_factory=list)  # files of the earlier layout, moved into their folder
     seconds: float = 0.0
 
     def summary(self) -> str:
         users = ", ".join(f"{user}: {n}" for user, n in sorted(self.records.items())) or "no user has annotations in scope"
         return (
             f"pulled doccano project '{self.project}' (id {self.project_id}): records per user {users}; "
-            f"{len(self.written)} file(s) written, {len(self.unchanged)} unchanged, {len(self.skipped)} example(s) not imported "
-            f"in {self.seconds:.1f} s"
+            f"{len(self.written)} file(s) written, {len(self.unchanged)} unchanged, {len(self.skipped)} example(s) not imported"
+            + (f", {len(self.errors)} span(s) not imported (errors above)" if self.errors else "")
+            + f" in {self.seconds:.1f} s"
         )
 
 
@@ -45,7 +70,58 @@ def project_slug(name: str) -> str:
 
 
 def layer_path(out_dir: Path, username: str, project: str) -> Path:
+    """The layer file of one user's work in one project (layer ``annotators/<user>/<project>``)."""
+    slug = project_slug(project)
+    return out_dir / "annotators" / username / slug / f"{slug}.jsonl"
+
+
+def earlier_layer_path(out_dir: Path, username: str, project: str) -> Path:
+    """Where pulls before the per-project layers wrote the same file (layer ``annotators/<user>``)."""
     return out_dir / "annotators" / username / f"{project_slug(project)}.jsonl"
+
+
+def _read_existing(path: Path) -> dict[str, dict[str, Any]]:
+    """The records of a layer file this module wrote (doc_id → record); {} if there is none."""
+    if not path.is_file():
+        return {}
+    records = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            records[record["doc_id"]] = record
+    return records
+
+
+def losses(
+    path: Path,
+    before: Mapping[str, dict[str, Any]],
+    after: Sequence[dict[str, Any]],
+    username: str,
+    confirmed_only: bool,
+    reported: frozenset[str] = frozenset(),
+) -> list[str]:
+    """One line per document whose record the new layer would drop or empty (``reported``: documents
+    whose bad spans are already errors, not counted again as emptied)."""
+    now = {r["doc_id"]: r for r in after}
+    scope = "confirmed examples" if confirmed_only else "examples with a label or a confirmation"
+    found = []
+    for doc_id, old in sorted(before.items()):
+        example = (old.get("meta") or {}).get("doccano", {}).get("example_id")
+        had = (len(old.get("entities") or []), len(old.get("relations") or []))
+        new = now.get(doc_id)
+        if new is None:
+            found.append(
+                f"{path}: {doc_id}: the pull would drop this record ({had[0]} entities, {had[1]} relations): example {example} is no "
+                f"longer among the {scope} of '{username}' (un-confirmed or deleted in doccano); confirm it again in doccano, "
+                "or pull with --allow-drop to drop it"
+            )
+        elif doc_id not in reported and any(had) and not new.get("entities") and not new.get("relations"):
+            found.append(
+                f"{path}: {doc_id}: the pull would empty this record ({had[0]} entities, {had[1]} relations before, none now): "
+                f"'{username}' removed every label of example {example} in doccano; restore them there, "
+                "or pull with --allow-drop to keep the empty record"
+            )
+    return found
 
 
 def render(records: Sequence[dict[str, Any]]) -> bytes:
@@ -63,12 +139,15 @@ def pull(
     confirmed_only: bool = True,
     users: Sequence[str] | None = None,
     expected_sha: Mapping[str, str] | None = None,
+    allow_drop: bool = False,
 ) -> PullReport:
-    """Write each user's annotations as ``<out_dir>/annotators/<user>/<project>.jsonl``.
+    """Write each user's annotations as ``<out_dir>/annotators/<user>/<project>/<project>.jsonl``.
 
     ``confirmed_only``: only examples the user marked as confirmed (done); otherwise every example
     on which the user has a label or which they confirmed. All files are computed before any is
-    written; on any error nothing is written.
+    written; on any error nothing is written. Bad spans are in ``report.errors`` (the rest is
+    written); records that would be dropped or emptied raise :class:`DropRefused` unless
+    ``allow_drop`` (then they are in ``report.dropped``).
     """
     started = time.monotonic()
     info = session.require_project(project)
@@ -95,6 +174,8 @@ def pull(
             f"doccano project '{project}' has no member named '{unknown[0]}'; members: {', '.join(sorted(exported))}; check --user"
         )
     outputs: dict[Path, bytes] = {}
+    moves: list[Path] = []
+    lost: list[str] = []
     for username in sorted(exported):
         if users and username not in users:
             continue
@@ -102,6 +183,7 @@ def pull(
             raise DoccanoError(f"doccano user name {username!r} cannot name a layer (no spaces, ':' or slashes); rename the user")
         done = {line["id"] for line in confirmed.get(username, [])}
         records = []
+        with_bad_spans: set[str] = set()
         for line in exported[username]:
             if not confirmed_only and line["id"] not in done and not line.get("entities") and not line.get("relations"):
                 continue
@@ -115,6 +197,8 @@ def pull(
                 report.skipped.append(pulled.skipped)
             elif pulled.record is not None:
                 records.append(pulled.record)
+            report.errors.extend(bad.format(username, project) for bad in pulled.bad_spans)
+            with_bad_spans.update(bad.doc_id for bad in pulled.bad_spans)
         doc_ids = [r["doc_id"] for r in records]
         duplicates = sorted({d for d in doc_ids if doc_ids.count(d) > 1})
         if duplicates:
@@ -123,9 +207,20 @@ def pull(
             )
         report.records[username] = len(records)
         path = layer_path(out_dir, username, project)
-        if records or path.exists():
+        earlier = earlier_layer_path(out_dir, username, project)
+        before = _read_existing(path) if path.exists() else _read_existing(earlier)
+        lost.extend(losses(path, before, records, username, confirmed_only, frozenset(with_bad_spans)))
+        if earlier.is_file():
+            moves.append(earlier)
+        if records or path.exists() or earlier.exists():
             outputs[path] = render(records)
+    if lost and not allow_drop:
+        raise DropRefused(lost)
+    report.dropped.extend(lost)
     write_changed(outputs, report)
+    for earlier in moves:  # its records now live in the per-project folder
+        earlier.unlink()
+        report.moved.append(str(earlier))
     report.seconds = time.monotonic() - started
     return report
 

@@ -229,12 +229,19 @@ def push(
             continue
         changes.append((existing, line))
 
+    if new_lines and not admin:
+        # An annotator loads suggestions only into examples that exist: the admin may have pushed a subset.
+        missing = [item[convert.META_DOC_ID] for item in new_lines]
+        shown = ", ".join(missing[:20]) + (f", … ({len(missing) - 20} more)" if len(missing) > 20 else "")
+        because = (
+            f"{len(missing)} document(s) are not in doccano project '{project}': {shown}; no suggestions for them "
+            f"(only a project admin can add documents: a project admin must push them first, e.g. with --documents)"
+        )
+        if len(missing) == len(documents):
+            raise DoccanoError(because)
+        warnings.append(because)
+        new_lines = []
     if new_lines:
-        if not admin:
-            missing = ", ".join(item[convert.META_DOC_ID] for item in new_lines[:3])
-            raise DoccanoError(
-                f"{len(new_lines)} document(s) are not in doccano project '{project}' yet (e.g. {missing}); a project admin must push them first"
-            )
         _upload(session, project_id, new_lines)
         report.created = len(new_lines)
     for existing, line in changes:
@@ -271,7 +278,7 @@ def _upload(session: Session, project_id: int, lines: Sequence[dict[str, Any]]) 
                 handle.write(json.dumps(line, ensure_ascii=False) + "\n")
         repository = session.client._data_import_repository
         tasks = session.client._task_status_repository
-        with session.api("accept the upload", hint="the upload was rejected; see the doccano server log"):
+        with session.api(f"import {len(lines)} document(s)", hint="the upload was rejected; see the doccano server log", long=True):
             upload_id = repository.upload(str(path))
             task_id = repository.ingest(project_id, [upload_id], TASK, "JSONL", encoding="utf_8")
             status = tasks.wait(task_id)

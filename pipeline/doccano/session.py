@@ -10,12 +10,14 @@ credentials never appear in a message, a log line or a file. :mod:`pipeline.docc
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
+import logging
 import netrc
 import os
 import re
 import tempfile
+import threading
+import time
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -32,8 +34,28 @@ NETRC_ENV = "NETRC"
 
 PAGE = 500
 CONNECT_TIMEOUT_S = 5.0
-READ_TIMEOUT_S = 900.0  # imports run inside the request (eager celery): allow big files
+TIMEOUT_ENV = "DOCCANO_TIMEOUT"
+READ_TIMEOUT_S = 30.0  # an ordinary call: a server that says nothing for this long is stuck
+LONG_TIMEOUT_ENV = "DOCCANO_LONG_TIMEOUT"
+LONG_READ_TIMEOUT_S = 900.0  # exports and imports run inside the request (eager celery): allow big projects
+PROGRESS_EVERY_S = 10.0  # while a call waits this long, say what it waits for, and again every as long
 START_HINT = "start it with 'make doccano-start' (or 'python -m pipeline doccano server start'), or set DOCCANO_URL"
+
+
+log = logging.getLogger(__name__)
+
+
+def _seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise DoccanoError(f"{name}={raw!r} is not a positive number of seconds")
+    return value
 
 
 class DoccanoError(RuntimeError):
@@ -115,26 +137,64 @@ def _detail(response: Any) -> str:
 class Session:
     """A logged-in doccano client whose calls fail with one-line :class:`DoccanoError` messages."""
 
-    def __init__(self, url: str, credentials: Credentials) -> None:
+    def __init__(self, url: str, credentials: Credentials, media_dir: Path | None = None) -> None:
         from doccano_client import DoccanoClient
 
         self.url = url.rstrip("/")
         self.username = credentials.username
+        self.media_dir = media_dir  # the local server's MEDIA_ROOT: export archives are deleted from it
+        self.timeout = _seconds(TIMEOUT_ENV, READ_TIMEOUT_S)
+        self.long_timeout = max(self.timeout, _seconds(LONG_TIMEOUT_ENV, LONG_READ_TIMEOUT_S))
+        self._read_timeout = self.timeout
         self.client = DoccanoClient(self.url)
         self._base = self.client._base_repository  # the shared requests session (pinned client 1.2.8)
         session = self._base._session
-        session.request = functools.partial(session.request, timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S))  # type: ignore[method-assign]
+        send = session.request
+
+        def request(*args: Any, **kwargs: Any) -> Any:
+            kwargs["timeout"] = (CONNECT_TIMEOUT_S, self._read_timeout)
+            return send(*args, **kwargs)
+
+        session.request = request  # type: ignore[method-assign]
         self._login(credentials)
         self._me: dict[str, Any] | None = None
 
     @contextlib.contextmanager
-    def api(self, what: str, hint: str = "") -> Iterator[None]:
-        """Translate connection and HTTP errors of the calls inside into a :class:`DoccanoError`."""
+    def _waiting(self, what: str, timeout: float) -> Iterator[None]:
+        """Say what we wait for, every PROGRESS_EVERY_S while the calls inside take that long."""
+        done = threading.Event()
+        started = time.monotonic()
+
+        def report() -> None:
+            while not done.wait(PROGRESS_EVERY_S):
+                log.info(
+                    "still waiting for doccano at %s to %s (%.0f s; gives up after %.0f s without an answer)",
+                    self.url, what, time.monotonic() - started, timeout,
+                )  # fmt: skip
+
+        thread = threading.Thread(target=report, daemon=True, name="doccano-progress")
+        previous, self._read_timeout = self._read_timeout, timeout
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            self._read_timeout = previous
+            thread.join()
+
+    @contextlib.contextmanager
+    def api(self, what: str, hint: str = "", *, long: bool = False) -> Iterator[None]:
+        """Translate connection and HTTP errors of the calls inside into a :class:`DoccanoError`.
+
+        ``long``: an export or import (minutes for a big project) gets the long read timeout;
+        every other call the short one. Either way a wait is reported while it lasts."""
         import requests
         from doccano_client.exceptions import DoccanoAPIError
 
+        timeout = self.long_timeout if long else self.timeout
         try:
-            yield
+            with self._waiting(what, timeout):
+                yield
         except DoccanoAPIError as error:
             response = error.response
             status = response.status_code if response is not None else "?"
@@ -145,11 +205,18 @@ class Session:
                     404: "it does not exist (any more)",
                 }.get(status, "see the doccano server log")
             raise DoccanoError(f"doccano refused to {what} (HTTP {status}: {detail}); {hint}") from None
-        except requests.exceptions.ConnectionError as error:
+        except requests.exceptions.ConnectTimeout:
+            raise DoccanoError(f"cannot reach doccano at {self.url} (no connection within {CONNECT_TIMEOUT_S:g} s); {START_HINT}") from None
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as error:
+            if isinstance(error, requests.exceptions.ReadTimeout) or "timed out" in str(error).lower():
+                variable = LONG_TIMEOUT_ENV if long else TIMEOUT_ENV
+                raise DoccanoError(
+                    f"doccano at {self.url} accepted the connection but did not answer within {timeout:g} s while trying to {what}; "
+                    f"check that it is doccano and not stuck (the local server: its log .doccano/server.log, or restart it with "
+                    f"'make doccano-stop' and 'make doccano-start'), or allow more time with {variable}=SECONDS"
+                ) from None
             reason = "connection refused" if "refused" in str(error).lower() else type(error).__name__
             raise DoccanoError(f"cannot reach doccano at {self.url} ({reason}); {START_HINT}") from None
-        except requests.exceptions.Timeout:
-            raise DoccanoError(f"doccano at {self.url} did not answer in time while trying to {what}; check the server log") from None
         except requests.exceptions.RequestException as error:
             raise DoccanoError(f"cannot talk to doccano at {self.url} ({type(error).__name__}); {START_HINT}") from None
 
@@ -224,11 +291,14 @@ class Session:
 
     def export(self, project_id: int, confirmed_only: bool) -> dict[str, list[dict[str, Any]]]:
         """One export of the project: username → that user's lines (each example, own labels only)."""
+        what = f"export project {project_id}{' (confirmed examples)' if confirmed_only else ''}"
         with (
-            self.api("export the project", hint="exporting needs the project_admin role; pull with a project admin's credentials"),
+            self.api(what, hint="exporting needs the project_admin role; pull with a project admin's credentials", long=True),
             tempfile.TemporaryDirectory(prefix="doccano-export-") as folder,
         ):
+            log.info("waiting for doccano at %s to %s", self.url, what)
             path = self.client.download(project_id, "JSONL", only_approved=confirmed_only, dir_name=folder)
+            self._remove_export(path.name)
             with zipfile.ZipFile(path) as archive:
                 result = {}
                 for name in sorted(archive.namelist()):
@@ -237,6 +307,13 @@ class Session:
                     raw = archive.read(name).decode("utf-8")
                     result[Path(name).stem] = [json.loads(line) for line in raw.splitlines() if line.strip()]
         return result
+
+    def _remove_export(self, name: str) -> None:
+        """doccano keeps every export as ``MEDIA_ROOT/<uuid>.zip`` for ever; on the local server we delete ours."""
+        from pipeline.doccano.server import EXPORT_ZIP
+
+        if self.media_dir is not None and EXPORT_ZIP.fullmatch(name):
+            (self.media_dir / name).unlink(missing_ok=True)
 
     def list_examples(self, project_id: int) -> list[dict[str, Any]]:
         with self.api("list the examples"):
@@ -247,7 +324,18 @@ def quote(name: str) -> str:
     return name if re.fullmatch(r"[A-Za-z0-9_.:/-]+", name) else "'" + name.replace("'", "'\\''") + "'"
 
 
+def local_media_dir(url: str) -> Path | None:
+    """The media folder of the managed local server when ``url`` is that server, else None."""
+    from pipeline.doccano.server_config import DoccanoServerError, ServerConfig
+
+    try:
+        config = ServerConfig()
+    except DoccanoServerError:
+        return None
+    return config.data_dir / "media" if url.rstrip("/") == config.url else None
+
+
 def connect(url: str | None = None, credentials: Credentials | None = None) -> Session:
     """A logged-in session from the environment (or the given URL and credentials)."""
     url = url or default_url()
-    return Session(url, credentials or resolve_credentials(url))
+    return Session(url, credentials or resolve_credentials(url), media_dir=local_media_dir(url))

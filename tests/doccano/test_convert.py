@@ -198,12 +198,24 @@ def test_corpus_text_changed_since_push_is_skipped():
     assert pulled.skipped.kind == "hash-mismatch"
 
 
-def test_offset_inside_a_surrogate_pair_is_skipped():
-    text = "😀 Kim"
+def test_offset_inside_a_surrogate_pair_is_reported_and_the_rest_kept():
+    text = "😀 Kim trifft Lee"
     line = exported(convert.to_doccano("d1", text, None))
-    line["entities"] = [{"id": 1, "start_offset": 1, "end_offset": 6, "label": "PER"}]
+    line["entities"] = [
+        {"id": 1, "start_offset": 1, "end_offset": 6, "label": "PER"},
+        {"id": 2, "start_offset": 14, "end_offset": 17, "label": "PER"},
+        {"id": 3, "start_offset": 3, "end_offset": 6, "label": "PER"},
+    ]
+    line["relations"] = [{"id": 7, "from_id": 1, "to_id": 2, "type": "meets"}, {"id": 8, "from_id": 3, "to_id": 2, "type": "meets"}]
     pulled = convert.from_doccano(line, username="anna", project="p", labels=LABELS)
-    assert pulled.skipped.kind == "bad-offset"
+    assert pulled.skipped is None
+    assert [e["text"] for e in pulled.record["entities"]] == ["Kim", "Lee"]
+    assert [(r["head"], r["tail"]) for r in pulled.record["relations"]] == [("E2-5", "E13-16")]
+    [bad] = pulled.bad_spans
+    assert (bad.span_id, bad.label, bad.start, bad.end, bad.relations) == (1, "PER", 1, 6, (7,))
+    message = bad.format("anna", "p")
+    assert message.startswith(f"d1: example {line['id']}: span 1 (PER, UTF-16 offsets 1-6) splits a surrogate pair")
+    assert "Kim" in message and "re-draw the span in doccano (user 'anna', project 'p')" in message
 
 
 def test_label_outside_the_schema_is_an_error():

@@ -116,13 +116,13 @@ def test_second_user_edits_come_back_in_code_points_and_dvc_repro_publishes_them
     edit_as_second_user(anna, info["id"], example)
 
     pulled = run(["python", "-m", "pipeline", "doccano", "pull", "--project", project], repo, check=True)
-    layer = repo / "corpus" / "annotations" / "annotators" / username / f"{project}.jsonl"
-    assert f"wrote corpus/annotations/annotators/{username}/{project}.jsonl" in pulled.stdout, pulled.stdout
+    layer = repo / "corpus" / "annotations" / "annotators" / username / project / f"{project}.jsonl"
+    assert f"wrote corpus/annotations/annotators/{username}/{project}/{project}.jsonl" in pulled.stdout, pulled.stdout
     # only anna confirmed anything: the admin's (pushed) labels are not pulled with --confirmed-only
     annotations = repo / "corpus" / "annotations"
     assert {p.relative_to(annotations).as_posix() for p in annotations.rglob("*.jsonl")} == {
         "gold/seed.jsonl",
-        f"annotators/{username}/{project}.jsonl",
+        f"annotators/{username}/{project}/{project}.jsonl",
     }
     records = read_jsonl(layer)
     assert len(records) == 1
@@ -153,7 +153,9 @@ def test_second_user_edits_come_back_in_code_points_and_dvc_repro_publishes_them
     entities = pq.read_table(repo / "corpus" / "published" / "entities").to_pylist()
     published = sorted((e["start"], e["end"], e["label"]) for e in entities if e["doc_id"] == DOC_ID)
     assert published == EXPECTED_ENTITIES
-    assert {(e["source"], e["layer"]) for e in entities if e["doc_id"] == DOC_ID} == {(f"annotator:{username}", f"annotators/{username}")}
+    assert {(e["source"], e["layer"]) for e in entities if e["doc_id"] == DOC_ID} == {
+        (f"annotator:{username}", f"annotators/{username}/{project}")
+    }
     relations = pq.read_table(repo / "corpus" / "published" / "relations").to_pylist()
     texts = {e["ent_id"]: e["text"] for e in entities if e["doc_id"] == DOC_ID}
     assert sorted((texts[r["head"]], r["label"], texts[r["tail"]]) for r in relations if r["doc_id"] == DOC_ID) == EXPECTED_RELATIONS

@@ -106,7 +106,7 @@ def test_pulled_layer_is_valid_for_the_annotate_stage(pushed, admin_session, tmp
     pull(admin_session, project=pushed["project"], schema=pushed["schema"], out_dir=tmp_path, confirmed_only=False)
     records, problems = read_layers(tmp_path, load_json_schema(pushed["config"].schemas.annotation))
     assert not problems and records
-    assert {r.layer for r in records} == {f"annotators/{admin_session.username}"}
+    assert {r.layer for r in records} == {f"annotators/{admin_session.username}/{pushed['project']}"}
     docs = {d.doc_id: d for d in pushed["documents"]}
     for record in records:
         document = docs[record.doc_id]
