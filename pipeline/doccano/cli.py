@@ -1,5 +1,5 @@
 """Command line for doccano: ``python -m pipeline doccano server start|stop|status|env`` and
-``python -m pipeline doccano push|pull``.
+``python -m pipeline doccano push|pull|assign|status``.
 
 Also runnable on its own: ``python -m pipeline.doccano.cli server start``.
 Credentials for push and pull come only from the environment (``DOCCANO_USER``/``DOCCANO_PASSWORD``,
@@ -314,6 +314,86 @@ def pull_cmd(
     typer.echo(report.summary())
     if report.errors:
         raise typer.Exit(code=1)
+
+
+# --------------------------------------------------------------------------- team: assign / status
+
+
+def _overlap_with(value: str, annotators: list[str]) -> int:
+    if value == "all":
+        return len(annotators)
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 2:
+        raise UsageError(f"--overlap-with {value!r} is not a number of annotators (2 or more) or 'all'")
+    return number
+
+
+@app.command("assign")
+def assign_cmd(
+    annotators: Annotated[str, typer.Option("--annotators", help="Comma-separated doccano user names, e.g. anna,ben,cara.")],
+    project: ProjectOption = None,
+    overlap: Annotated[
+        float, typer.Option("--overlap", help="Fraction of the documents (by sha256 of doc_id) that several annotators get, for agreement.")
+    ] = 0.0,
+    overlap_with: Annotated[
+        str, typer.Option("--overlap-with", help="How many annotators an overlap document goes to: a number (default 2) or 'all'.")
+    ] = "2",
+    documents: Annotated[
+        list[str] | None, typer.Option("--documents", help="Only documents whose doc_id matches these fnmatch globs.")
+    ] = None,
+    params_path: ParamsOption = DEFAULT_PARAMS,
+) -> None:
+    """Give every ingested document to one annotator (an --overlap fraction to several), each in their own project PROJECT@USER."""
+    _setup_logging()
+    from pipeline.core.labels import SchemaError
+    from pipeline.doccano.assign import assign
+    from pipeline.doccano.corpus import read_documents
+    from pipeline.doccano.session import DoccanoError, connect
+    from pipeline.io.schemas import load_label_schema
+
+    try:
+        names = [name.strip() for name in annotators.split(",") if name.strip()]
+        if not names:
+            raise UsageError("--annotators names no user; give e.g. --annotators anna,ben,cara")
+        config = _stage_config(params_path)
+        schema = load_label_schema(config.schemas.labels)
+        docs = select_documents(read_documents(config.ingest.out_dir), documents)
+        report = assign(
+            connect(),
+            project=_project(config, project),
+            annotators=names,
+            documents=docs,
+            schema=schema,
+            overlap=overlap,
+            overlap_with=_overlap_with(overlap_with, names),
+        )
+    except (DoccanoError, UsageError, SchemaError) as error:
+        raise _fail(error) from None
+    for pushed in report.pushes:
+        for message in pushed.warnings:
+            _warn(message)
+    typer.echo(report.summary())
+
+
+@app.command("status")
+def status_cmd_team(project: ProjectOption = None, params_path: ParamsOption = DEFAULT_PARAMS) -> None:
+    """Per annotator: documents assigned, labelled and confirmed (in PROJECT and every PROJECT@USER)."""
+    _setup_logging()
+    from pipeline.doccano.assign import status
+    from pipeline.doccano.session import DoccanoError, connect
+
+    try:
+        config = _stage_config(params_path)
+        rows = status(connect(), _project(config, project))
+    except (DoccanoError, UsageError) as error:
+        raise _fail(error) from None
+    for row in rows:
+        typer.echo(row.format())
+    if not rows:
+        typer.echo("no annotator is a member of these projects yet")
 
 
 if __name__ == "__main__":

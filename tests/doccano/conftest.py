@@ -83,7 +83,8 @@ def admin_session(doccano_server: DoccanoServer):
 
 @pytest.fixture(scope="session")
 def projects(admin_session) -> Iterator[Callable[[str], str]]:
-    """A factory of unique project names; every project made under such a name is deleted at the end."""
+    """A factory of unique project names; every project made under such a name (or given to
+    ``.register``) is deleted at the end."""
     import uuid
 
     names: list[str] = []
@@ -93,6 +94,7 @@ def projects(admin_session) -> Iterator[Callable[[str], str]]:
         names.append(name)
         return name
 
+    make.register = names.append  # type: ignore[attr-defined]
     yield make
     for name in names:
         project = admin_session.find_project(name)
