@@ -304,7 +304,7 @@ def pull_cmd(
     for skipped in report.skipped:
         _warn(f"not imported: {skipped.format()}")
     for dropped in report.dropped:
-        _warn(dropped.replace("the pull would drop", "dropped").replace("the pull would empty", "emptied"))
+        _warn(dropped)
     for path in report.moved:
         typer.echo(f"moved {path} into its project folder (one layer per user and project)")
     for path in report.written:

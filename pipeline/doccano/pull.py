@@ -92,6 +92,24 @@ def _read_existing(path: Path) -> dict[str, dict[str, Any]]:
     return records
 
 
+@dataclass(frozen=True)
+class Loss:
+    """A document whose existing record a pull would ``drop`` or ``empty``."""
+
+    path: Path
+    doc_id: str
+    kind: str
+    reason: str
+    fix: str
+
+    def refused(self) -> str:
+        return f"{self.path}: {self.doc_id}: the pull would {self.kind} this record {self.reason}; {self.fix}"
+
+    def allowed(self) -> str:
+        done = "dropped" if self.kind == "drop" else "emptied"
+        return f"{self.path}: {self.doc_id}: {done} this record (--allow-drop) {self.reason}"
+
+
 def losses(
     path: Path,
     before: Mapping[str, dict[str, Any]],
@@ -99,9 +117,9 @@ def losses(
     username: str,
     confirmed_only: bool,
     reported: frozenset[str] = frozenset(),
-) -> list[str]:
-    """One line per document whose record the new layer would drop or empty (``reported``: documents
-    whose bad spans are already errors, not counted again as emptied)."""
+) -> list[Loss]:
+    """Every document whose record the new layer would drop or empty (``reported``: documents whose
+    bad spans are already errors, not counted again as emptied)."""
     now = {r["doc_id"]: r for r in after}
     scope = "confirmed examples" if confirmed_only else "examples with a label or a confirmation"
     found = []
@@ -111,15 +129,24 @@ def losses(
         new = now.get(doc_id)
         if new is None:
             found.append(
-                f"{path}: {doc_id}: the pull would drop this record ({had[0]} entities, {had[1]} relations): example {example} is no "
-                f"longer among the {scope} of '{username}' (un-confirmed or deleted in doccano); confirm it again in doccano, "
-                "or pull with --allow-drop to drop it"
+                Loss(
+                    path,
+                    doc_id,
+                    "drop",
+                    f"({had[0]} entities, {had[1]} relations): example {example} is no longer among the {scope} of '{username}' "
+                    "(un-confirmed or deleted in doccano)",
+                    "confirm it again in doccano, or pull with --allow-drop to drop it",
+                )
             )
         elif doc_id not in reported and any(had) and not new.get("entities") and not new.get("relations"):
             found.append(
-                f"{path}: {doc_id}: the pull would empty this record ({had[0]} entities, {had[1]} relations before, none now): "
-                f"'{username}' removed every label of example {example} in doccano; restore them there, "
-                "or pull with --allow-drop to keep the empty record"
+                Loss(
+                    path,
+                    doc_id,
+                    "empty",
+                    f"({had[0]} entities, {had[1]} relations before, none now): '{username}' removed every label of example {example} in doccano",
+                    "restore them there, or pull with --allow-drop to keep the empty record",
+                )
             )
     return found
 
@@ -175,7 +202,7 @@ def pull(
         )
     outputs: dict[Path, bytes] = {}
     moves: list[Path] = []
-    lost: list[str] = []
+    lost: list[Loss] = []
     for username in sorted(exported):
         if users and username not in users:
             continue
@@ -215,8 +242,8 @@ def pull(
         if records or path.exists() or earlier.exists():
             outputs[path] = render(records)
     if lost and not allow_drop:
-        raise DropRefused(lost)
-    report.dropped.extend(lost)
+        raise DropRefused([loss.refused() for loss in lost])
+    report.dropped.extend(loss.allowed() for loss in lost)
     write_changed(outputs, report)
     for earlier in moves:  # its records now live in the per-project folder
         earlier.unlink()

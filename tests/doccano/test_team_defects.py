@@ -289,3 +289,19 @@ def test_stalled_server_times_out_and_says_what_it_waited_for(
     assert message.startswith(f"doccano at {stalled_server} accepted the connection but did not answer within 1 s while trying to log in")
     assert "DOCCANO_TIMEOUT" in message
     assert f"waiting for doccano at {stalled_server} to log in" in caplog.text
+
+
+def test_a_layer_of_the_earlier_layout_is_moved_into_its_project_folder(small, doccano_env, projects, tmp_path: Path):
+    _, params_file, _ = small
+    project = projects("moved")
+    assert invoke("push", "--project", project, "--params", str(params_file)).exit_code == 0
+    assert pull_cli(params_file, project, tmp_path, "--all").exit_code == 0
+    layer = layer_path(tmp_path, doccano_env.username, project)
+    earlier = layer.parent.parent / f"{project}.jsonl"  # annotators/<user>/<project>.jsonl: one layer per user
+    content = layer.read_bytes()
+    layer.rename(earlier)
+    layer.parent.rmdir()
+    result = pull_cli(params_file, project, tmp_path, "--all")
+    assert result.exit_code == 0, result.output
+    assert f"moved {earlier} into its project folder" in result.stdout
+    assert not earlier.exists() and layer.read_bytes() == content
