@@ -305,6 +305,8 @@ def pull_cmd(
         _warn(f"not imported: {skipped.format()}")
     for dropped in report.dropped:
         _warn(dropped)
+    for message in report.warnings:
+        _warn(message)
     for path in report.moved:
         typer.echo(f"moved {path} into its project folder (one layer per user and project)")
     for path in report.written:

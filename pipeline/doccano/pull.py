@@ -52,6 +52,7 @@ class PullReport:
     errors: list[str] = field(default_factory=list)  # spans not imported: the pull must exit non-zero
     dropped: list[str] = field(default_factory=list)  # records dropped or emptied with allow_drop
     moved: list[str] = field(default_factory=list)  # files of the earlier layout, moved into their folder
+    warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -151,6 +152,18 @@ def losses(
     return found
 
 
+def padded_spans(record: Mapping[str, Any], username: str, project: str) -> list[str]:
+    """Spans drawn with whitespace at an edge: validation refuses them, and the fix is in doccano."""
+    example = record["meta"]["doccano"]["example_id"]
+    return [
+        f"{record['doc_id']}: example {example}: span {e['text']!r} ({e['label']}) of '{username}' has whitespace at its edge; "
+        f"validation will report it (whitespace-span): fix the span in doccano (project '{project}') and pull again, "
+        "not in the layer file (the next pull overwrites it)"
+        for e in record["entities"]
+        if e["text"] != e["text"].strip()
+    ]
+
+
 def render(records: Sequence[dict[str, Any]]) -> bytes:
     """The layer file: one record a line, sorted by doc_id, UTF-8, no timestamps."""
     ordered = sorted(records, key=lambda r: r["doc_id"])
@@ -224,6 +237,7 @@ def pull(
                 report.skipped.append(pulled.skipped)
             elif pulled.record is not None:
                 records.append(pulled.record)
+                report.warnings.extend(padded_spans(pulled.record, username, project))
             report.errors.extend(bad.format(username, project) for bad in pulled.bad_spans)
             with_bad_spans.update(bad.doc_id for bad in pulled.bad_spans)
         doc_ids = [r["doc_id"] for r in records]

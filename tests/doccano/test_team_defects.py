@@ -305,3 +305,17 @@ def test_a_layer_of_the_earlier_layout_is_moved_into_its_project_folder(small, d
     assert result.exit_code == 0, result.output
     assert f"moved {earlier} into its project folder" in result.stdout
     assert not earlier.exists() and layer.read_bytes() == content
+
+
+def test_pull_warns_about_a_whitespace_padded_span_and_names_doccano_as_the_place_to_fix_it(
+    small, doccano_env, admin_session, projects, make_user, tmp_path: Path
+):
+    _, params_file, _ = small
+    project, info, anna, username = setup_project(small, doccano_env, admin_session, projects, make_user, "padded")
+    example = example_of(anna, info["id"], "hand-emoji")
+    draw(anna, info["id"], example, "Angela Merkel ", "PER")
+    anna.client.update_example_state(info["id"], example["id"])
+    result = pull_cli(params_file, project, tmp_path, "--user", username)
+    assert result.exit_code == 0, result.output
+    assert f"warning: hand-emoji: example {example['id']}: span 'Angela Merkel ' (PER) of '{username}' has whitespace" in result.stderr
+    assert f"fix the span in doccano (project '{project}') and pull again" in result.stderr
