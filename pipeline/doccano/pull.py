@@ -135,7 +135,7 @@ def losses(
                     doc_id,
                     "drop",
                     f"({had[0]} entities, {had[1]} relations): example {example} is no longer among the {scope} of '{username}' "
-                    "(un-confirmed or deleted in doccano)",
+                    f"(un-confirmed or deleted in doccano{', or the earlier pull used --all' if confirmed_only else ''})",
                     "confirm it again in doccano, or pull with --allow-drop to drop it",
                 )
             )
