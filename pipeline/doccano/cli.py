@@ -256,7 +256,7 @@ def pull_cmd(
     out_dir: Annotated[
         Path | None,
         typer.Option(
-            "--out-dir", help="Annotations folder (default: annotate.annotations_dir); layers go to annotators/<user>/<project>.jsonl."
+            "--out-dir", help="Annotations folder (default: annotate.annotations_dir); layers go to annotators/<user>/<project>/."
         ),
     ] = None,
     user: Annotated[list[str] | None, typer.Option("--user", help="Only these doccano users (default: every member).")] = None,
@@ -266,6 +266,10 @@ def pull_cmd(
             "--allow-drop",
             help="Let the pull drop or empty records of the existing layer (an example un-confirmed or cleared in doccano); each is a warning.",
         ),
+    ] = False,
+    team: Annotated[
+        bool,
+        typer.Option("--team", help="Pull PROJECT (if it exists) and every PROJECT@USER project of 'assign', each for its annotator."),
     ] = False,
     params_path: ParamsOption = DEFAULT_PARAMS,
 ) -> None:
@@ -280,29 +284,50 @@ def pull_cmd(
     try:
         config = _stage_config(params_path)
         schema = load_label_schema(config.schemas.labels)
-        target = out_dir or config.annotate.annotations_dir
         try:
             expected: dict[str, str] | None = expected_hashes(read_documents(config.ingest.out_dir))
         except DoccanoError:
             expected = None  # nothing ingested here: only doccano's own text hash is checked
         session = connect()
-        report = pull(
-            session,
-            project=_project(config, project),
-            schema=schema,
-            out_dir=target,
-            confirmed_only=confirmed_only,
-            users=user,
-            expected_sha=expected,
-            allow_drop=allow_drop,
-        )
-    except DropRefused as error:
-        for problem in error.problems:
-            typer.echo(f"error: {problem}", err=True)
-        typer.echo(str(error), err=True)
-        raise typer.Exit(code=1) from None
+        name = _project(config, project)
+        targets: list[tuple[str, list[str] | None]] = [(name, user)]
+        if team:
+            from pipeline.doccano.assign import team_projects
+
+            targets = []
+            for info in team_projects(session, name):
+                owner = [info["name"][len(name) + 1 :]] if info["name"] != name else user
+                if owner is None or not user or set(owner) & set(user):
+                    targets.append((info["name"], owner))
     except (DoccanoError, UsageError, SchemaError) as error:
         raise _fail(error) from None
+    failed = False
+    for target, users in targets:  # one pull per project, each all or nothing
+        try:
+            report = pull(
+                session,
+                project=target,
+                schema=schema,
+                out_dir=out_dir or config.annotate.annotations_dir,
+                confirmed_only=confirmed_only,
+                users=users,
+                expected_sha=expected,
+                allow_drop=allow_drop,
+            )
+        except DropRefused as error:
+            for problem in error.problems:
+                typer.echo(f"error: {problem}", err=True)
+            typer.echo(str(error), err=True)
+            raise typer.Exit(code=1) from None
+        except (DoccanoError, UsageError, SchemaError) as error:
+            raise _fail(error) from None
+        _show_pull(report)
+        failed = failed or bool(report.errors)
+    if failed:
+        raise typer.Exit(code=1)
+
+
+def _show_pull(report: Any) -> None:
     for skipped in report.skipped:
         _warn(f"not imported: {skipped.format()}")
     for dropped in report.dropped:
@@ -316,8 +341,6 @@ def pull_cmd(
     for message in report.errors:
         typer.echo(f"error: {message}", err=True)
     typer.echo(report.summary())
-    if report.errors:
-        raise typer.Exit(code=1)
 
 
 # --------------------------------------------------------------------------- team: assign / status

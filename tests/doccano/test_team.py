@@ -129,9 +129,9 @@ def test_three_annotators_assigned_annotate_pull_publish_and_status(
     assert f"{names[2]}: 12 assigned, 12 labelled, 10 confirmed" in status.stdout
 
     out = config.annotate.annotations_dir
-    for name in names:
-        pulled = invoke("pull", "--project", annotator_project(project, name), "--user", name, "--params", params)
-        assert pulled.exit_code == 0, pulled.output
+    pulled = invoke("pull", "--project", project, "--team", "--params", params)  # every annotator's project, each for its annotator
+    assert pulled.exit_code == 0, pulled.output
+    assert pulled.stdout.count("pulled doccano project") == 3
     counts = {}
     for name in names:
         path = layer_path(out, name, annotator_project(project, name))
