@@ -118,9 +118,12 @@ def losses(
     username: str,
     confirmed_only: bool,
     reported: frozenset[str] = frozenset(),
+    skipped: Mapping[str, str] | None = None,
 ) -> list[Loss]:
     """Every document whose record the new layer would drop or empty (``reported``: documents whose
-    bad spans are already errors, not counted again as emptied)."""
+    bad spans are already errors, not counted again as emptied; ``skipped``: doc_id → why its
+    example was not imported this time)."""
+    skipped = skipped or {}
     now = {r["doc_id"]: r for r in after}
     scope = "confirmed examples" if confirmed_only else "examples with a label or a confirmation"
     found = []
@@ -128,7 +131,17 @@ def losses(
         example = (old.get("meta") or {}).get("doccano", {}).get("example_id")
         had = (len(old.get("entities") or []), len(old.get("relations") or []))
         new = now.get(doc_id)
-        if new is None:
+        if new is None and doc_id in skipped:
+            found.append(
+                Loss(
+                    path,
+                    doc_id,
+                    "drop",
+                    f"({had[0]} entities, {had[1]} relations): its example was not imported this time ({skipped[doc_id]})",
+                    "fix that in doccano or the corpus, or pull with --allow-drop to drop it",
+                )
+            )
+        elif new is None:
             found.append(
                 Loss(
                     path,
@@ -224,6 +237,7 @@ def pull(
         done = {line["id"] for line in confirmed.get(username, [])}
         records = []
         with_bad_spans: set[str] = set()
+        not_imported: dict[str, str] = {}
         for line in exported[username]:
             if not confirmed_only and line["id"] not in done and not line.get("entities") and not line.get("relations"):
                 continue
@@ -235,6 +249,8 @@ def pull(
                 ) from None
             if pulled.skipped:
                 report.skipped.append(pulled.skipped)
+                if pulled.skipped.doc_id is not None:
+                    not_imported[pulled.skipped.doc_id] = pulled.skipped.kind
             elif pulled.record is not None:
                 records.append(pulled.record)
                 report.warnings.extend(padded_spans(pulled.record, username, project))
@@ -250,7 +266,7 @@ def pull(
         path = layer_path(out_dir, username, project)
         earlier = earlier_layer_path(out_dir, username, project)
         before = _read_existing(path) if path.exists() else _read_existing(earlier)
-        lost.extend(losses(path, before, records, username, confirmed_only, frozenset(with_bad_spans)))
+        lost.extend(losses(path, before, records, username, confirmed_only, frozenset(with_bad_spans), not_imported))
         if earlier.is_file():
             moves.append(earlier)
         if records or path.exists() or earlier.exists():

@@ -319,3 +319,23 @@ def test_pull_warns_about_a_whitespace_padded_span_and_names_doccano_as_the_plac
     assert result.exit_code == 0, result.output
     assert f"warning: hand-emoji: example {example['id']}: span 'Angela Merkel ' (PER) of '{username}' has whitespace" in result.stderr
     assert f"fix the span in doccano (project '{project}') and pull again" in result.stderr
+
+
+def test_an_example_no_longer_imported_is_not_dropped_silently_either(
+    small, doccano_env, admin_session, projects, make_user, tmp_path: Path
+):
+    _, params_file, _ = small
+    project, info, anna, username = setup_project(small, doccano_env, admin_session, projects, make_user, "edited")
+    example = example_of(anna, info["id"], "hand-emoji")
+    draw(anna, info["id"], example, "Angela Merkel", "PER")
+    anna.client.update_example_state(info["id"], example["id"])
+    assert pull_cli(params_file, project, tmp_path, "--user", username).exit_code == 0
+    url = f"{admin_session._base.api_url}/projects/{info['id']}/examples/{example['id']}"
+    admin_session._base._session.patch(url, json={"text": example["text"] + " (bearbeitet)"}).raise_for_status()
+    refused = pull_cli(params_file, project, tmp_path, "--user", username)
+    assert refused.exit_code == 1
+    assert "warning: not imported: hand-emoji: hash-mismatch" not in refused.stderr  # refused before any report
+    assert (
+        "hand-emoji: the pull would drop this record (1 entities, 0 relations): its example was not imported this time (hash-mismatch)"
+        in refused.stderr
+    )
