@@ -54,6 +54,12 @@ def preannotate(params: Path = ParamsOption) -> None:
 
 
 @app.command()
+def agreement(params: Path = ParamsOption) -> None:
+    """Inter-annotator agreement of the annotator layers (DVC metric and confusion plot)."""
+    _stage("agreement", params)
+
+
+@app.command()
 def validate(params: Path = ParamsOption) -> None:
     """Report every problem (structure, semantics, table expectations); exit 1 on any error."""
     _stage("validate", params)
