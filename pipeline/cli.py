@@ -71,6 +71,41 @@ def publish(params: Path = ParamsOption) -> None:
     _stage("publish", params)
 
 
+def _review_config(params: Path):
+    """What adjudicate and show read of the params file (``READS["review"]``); exit 2 when it is unreadable or wrong."""
+    from pipeline.config import load_config
+
+    try:
+        return load_config(params).for_stage("review")
+    except OSError as error:
+        typer.echo(f"error: cannot read {params}: {error.strerror or error}", err=True)
+        raise typer.Exit(code=2) from None
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+@app.command()
+def adjudicate(
+    min_agree: int | None = typer.Option(
+        None, "--min-agree", help="Accept what at least K annotators drew exactly (default review.min_agree)."
+    ),
+    name: str | None = typer.Option(None, "--name", help="The layer file's name (default publish.dataset_name)."),
+    force: bool = typer.Option(False, "--force", help="Replace a layer a curator already revised."),
+    params: Path = ParamsOption,
+) -> None:
+    """Accept what K annotators agree on (corpus/annotations/adjudicated/), list the conflicts (corpus/reports/conflicts.jsonl)."""
+    from pipeline.stages.adjudicate import AdjudicationError, run
+
+    config = _review_config(params)
+    try:
+        report = run(config, min_agree=min_agree, name=name, force=force)
+    except AdjudicationError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(report.summary())
+
+
 def _mount_optional() -> None:
     """Sub-apps of other modules (doccano, formats) join the CLI when present."""
     try:
