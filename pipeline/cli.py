@@ -106,6 +106,31 @@ def adjudicate(
     typer.echo(report.summary())
 
 
+@app.command()
+def show(
+    doc_id: str | None = typer.Argument(None, help="The document to show."),
+    layers: list[str] | None = typer.Option(None, "--layers", help="Layers to show (fnmatch, repeat or comma-separate; default: all)."),
+    conflicts: bool = typer.Option(False, "--conflicts", help="Pages of the worst documents by agreement (review.worst) and an index."),
+    out: Path | None = typer.Option(None, "--out", help="The page to write (default review.show_dir/<doc_id>.html)."),
+    params: Path = ParamsOption,
+) -> None:
+    """A self-contained HTML page of a document: one column per layer, disagreements highlighted."""
+    from pipeline.stages.show import ShowError, show_conflicts, show_document
+
+    patterns = [p for item in layers or [] for p in item.split(",") if p] or None
+    if conflicts == (doc_id is not None):
+        typer.echo("error: give a DOC_ID or --conflicts", err=True)
+        raise typer.Exit(code=2)
+    config = _review_config(params)
+    try:
+        written = show_conflicts(config, patterns) if conflicts else [show_document(config, doc_id, patterns, out)]  # type: ignore[arg-type]
+    except ShowError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    for path in written:
+        typer.echo(f"wrote {path}")
+
+
 def _mount_optional() -> None:
     """Sub-apps of other modules (doccano, formats) join the CLI when present."""
     try:

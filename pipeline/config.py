@@ -454,7 +454,6 @@ READS: dict[str, Reads] = {
         (
             "review",
             "agreement.layers",
-            "agreement.documents",
             "schemas.labels",
             "schemas.annotation",
             "ingest.out_dir",

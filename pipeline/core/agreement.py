@@ -73,20 +73,22 @@ def group_documents(
     tokens: Mapping[str, Sequence[tuple[int, int]]],
     schema: LabelSchema,
     whitespace: Severity = Severity.ERROR,
+    tolerated: frozenset[str] = frozenset(),
 ) -> tuple[list[AnnotatedDocument], list[Problem]]:
     """The annotator records grouped by document, each checked against its document and the label
     schema (:func:`~pipeline.core.checks.check_record`), and every problem found.
 
     A record with an error is not compared, and a second record of one layer for the same document
     is an error: the caller refuses to report figures while any error stands (nothing is dropped
-    silently). Documents come in ``doc_id`` order.
+    silently). Documents come in ``doc_id`` order. Errors of a kind in ``tolerated`` are reported
+    but keep the record (the review page shows a record with overlapping spans, for instance).
     """
     problems: list[Problem] = []
     grouped: dict[str, dict[str, AnnotationRecord]] = {}
     for record in records:
         found = check_record(record, documents.get(record.doc_id), schema, whitespace)
         problems.extend(found)
-        if any(p.severity is Severity.ERROR for p in found):
+        if any(p.severity is Severity.ERROR and p.kind not in tolerated for p in found):
             continue
         layers = grouped.setdefault(record.doc_id, {})
         if record.layer in layers:
