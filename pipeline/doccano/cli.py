@@ -207,6 +207,7 @@ ReviewOption = Annotated[
 
 def _review(direction: str, project: str | None, params_path: Path, **options: Any) -> None:
     """``push --review`` / ``pull --review`` (:mod:`pipeline.doccano.review`)."""
+    from pipeline.core.labels import SchemaError
     from pipeline.doccano import review
     from pipeline.doccano.session import DoccanoError, connect
 
@@ -216,7 +217,7 @@ def _review(direction: str, project: str | None, params_path: Path, **options: A
             report = review.push_command(session, params_path, project, options.get("documents"))
         else:
             report = review.pull_command(session, params_path, project, options.get("confirmed_only", True))
-    except DoccanoError as error:
+    except (DoccanoError, SchemaError) as error:
         raise _fail(error) from None
     for path in report.written:
         typer.echo(f"wrote {path}")
