@@ -62,3 +62,14 @@ def test_a_record_with_an_error_stops_the_stage_and_writes_nothing(tmp_path: Pat
     assert agreement.main(for_stage(params, "agreement")) == 1
     assert "unknown-label" in capsys.readouterr().err
     assert not (tmp_path / "reports" / "agreement.json").exists()
+
+
+def test_a_second_run_writes_the_same_bytes(tmp_path: Path):
+    params = workspace(tmp_path)
+    layer(tmp_path, "anna", [(0, 4, "PER"), (12, 15, "PER")])
+    layer(tmp_path, "ben", [(0, 4, "PER")])
+    reports = tmp_path / "reports"
+    agreement.run(for_stage(params, "agreement"))
+    first = {p.name: p.read_bytes() for p in sorted(reports.iterdir())}
+    agreement.run(for_stage(params, "agreement"))
+    assert {p.name: p.read_bytes() for p in sorted(reports.iterdir())} == first
