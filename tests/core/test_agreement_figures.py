@@ -76,6 +76,11 @@ def test_one_label_swapped():
     # po = 5/6; pe = (2/6)(1/6) + (4/6)(4/6) = 1/2 → κ = (5/6 − 1/2) / (1/2) = 2/3
     assert pair["tokens"]["cohen_kappa"] == pytest.approx(2 / 3, abs=1e-4)
     assert result.documents[0] == {"doc_id": "d1", "annotators": ["a", "b"], "mean_exact_f1": 0.5, "disagreements": 2}
+    overall = result.metrics["overall"]
+    # Fleiss: P̄ = 5/6; p = (B-PER 3/12, B-ORG 1/12, O 8/12) → Pe = 74/144 → κ = (120 − 74) / (144 − 74) = 46/70
+    assert overall["fleiss_kappa"] == pytest.approx(46 / 70, abs=1e-4)
+    # Krippendorff: Do = 2/12; n = (O 8, B-PER 3, B-ORG 1), De = 2·(24 + 8 + 3) / 132 → α = 1 − 22/70 = 48/70
+    assert overall["krippendorff_alpha"] == pytest.approx(48 / 70, abs=1e-4)
     assert result.confusion.count({"first": "PER", "second": "ORG"}) == 1
     assert result.confusion.count({"first": "ORG", "second": "PER"}) == 1
     assert result.confusion.count({"first": "PER", "second": "PER"}) == 2
@@ -90,6 +95,11 @@ def test_a_span_shifted_by_one_character_matches_only_partially():
     # po = 6/7; pe = (1/7)(1/7) + (5/7)(6/7) = 31/49 → κ = (42/49 − 31/49) / (18/49) = 11/18
     assert pair["tokens"]["cohen_kappa"] == pytest.approx(11 / 18, abs=1e-4)
     assert pair["tokens"]["count"] == 7
+    overall = result.metrics["overall"]
+    # Fleiss: P̄ = 6/7; p = (B 2/14, I 1/14, O 11/14) → Pe = 126/196 → κ = (168 − 126) / (196 − 126) = 42/70
+    assert overall["fleiss_kappa"] == pytest.approx(42 / 70, abs=1e-4)
+    # Krippendorff: Do = 2/14; n = (B 2, I 1, O 11), De = 2·(2 + 22 + 11) / 182 → α = 1 − 26/70 = 44/70
+    assert overall["krippendorff_alpha"] == pytest.approx(44 / 70, abs=1e-4)
 
 
 def test_a_missing_relation():
