@@ -12,13 +12,18 @@ export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := False
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: run test lint env clean
+.PHONY: run test lint env clean chromium
 
 run: env
 	dvc repro
 
-test: env doccano-env lint
+test: env doccano-env chromium lint
 	python -m pytest $(PYTEST_ARGS)
+
+# Chromium from the Debian packages, for the test that opens the review page (`python -m pipeline show`)
+# in a real headless browser; installed only when missing (needs root, as on CI).
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 
 # ruff (pinned in uv.lock, configured in pyproject.toml): a lint or format finding fails `make test`
 lint: env

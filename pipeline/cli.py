@@ -54,6 +54,12 @@ def preannotate(params: Path = ParamsOption) -> None:
 
 
 @app.command()
+def agreement(params: Path = ParamsOption) -> None:
+    """Inter-annotator agreement of the annotator layers (DVC metric and confusion plot)."""
+    _stage("agreement", params)
+
+
+@app.command()
 def validate(params: Path = ParamsOption) -> None:
     """Report every problem (structure, semantics, table expectations); exit 1 on any error."""
     _stage("validate", params)
@@ -63,6 +69,66 @@ def validate(params: Path = ParamsOption) -> None:
 def publish(params: Path = ParamsOption) -> None:
     """Atomically publish the validated tables with manifest and dataset card."""
     _stage("publish", params)
+
+
+def _review_config(params: Path):
+    """What adjudicate and show read of the params file (``READS["review"]``); exit 2 when it is unreadable or wrong."""
+    from pipeline.config import load_config
+
+    try:
+        return load_config(params).for_stage("review")
+    except OSError as error:
+        typer.echo(f"error: cannot read {params}: {error.strerror or error}", err=True)
+        raise typer.Exit(code=2) from None
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+@app.command()
+def adjudicate(
+    min_agree: int | None = typer.Option(
+        None, "--min-agree", help="Accept what at least K annotators drew exactly (default review.min_agree)."
+    ),
+    name: str | None = typer.Option(None, "--name", help="The layer file's name (default publish.dataset_name)."),
+    force: bool = typer.Option(False, "--force", help="Replace a layer a curator already revised."),
+    params: Path = ParamsOption,
+) -> None:
+    """Accept what K annotators agree on (corpus/annotations/adjudicated/), list the conflicts (corpus/reports/conflicts.jsonl)."""
+    from pipeline.stages.adjudicate import AdjudicationError, run
+
+    config = _review_config(params)
+    try:
+        report = run(config, min_agree=min_agree, name=name, force=force)
+    except AdjudicationError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(report.summary())
+
+
+@app.command()
+def show(
+    doc_id: str | None = typer.Argument(None, help="The document to show."),
+    layers: list[str] | None = typer.Option(None, "--layers", help="Layers to show (fnmatch, repeat or comma-separate; default: all)."),
+    conflicts: bool = typer.Option(False, "--conflicts", help="Pages of the worst documents by agreement (review.worst) and an index."),
+    out: Path | None = typer.Option(None, "--out", help="The page to write (default review.show_dir/<doc_id>.html)."),
+    params: Path = ParamsOption,
+) -> None:
+    """A self-contained HTML page of a document: one column per layer, disagreements highlighted."""
+    from pipeline.stages.show import ShowError, show_conflicts, show_document
+
+    patterns = [p for item in layers or [] for p in item.split(",") if p] or None
+    if conflicts == (doc_id is not None):
+        typer.echo("error: give a DOC_ID or --conflicts", err=True)
+        raise typer.Exit(code=2)
+    config = _review_config(params)
+    try:
+        written = show_conflicts(config, patterns) if conflicts else [show_document(config, doc_id, patterns, out)]  # type: ignore[arg-type]
+    except ShowError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    for path in written:
+        typer.echo(f"wrote {path}")
 
 
 def _mount_optional() -> None:

@@ -270,7 +270,7 @@ class AnnotateConfig(_Checked):
     annotations_dir: Path = _setting(Path("corpus/annotations"), _path)
     out_dir: Path = _setting(Path("corpus/interim/tables"), _path)
     # fnmatch patterns over layer names; the first that matches a document's layers wins.
-    layer_priority: tuple[str, ...] = _setting(("gold", "annotators/*", "imported/*", "preannotation/*", "*"), _patterns)
+    layer_priority: tuple[str, ...] = _setting(("gold", "adjudicated", "annotators/*", "imported/*", "preannotation/*", "*"), _patterns)
     # split name → ratio, in this order (a document's split comes from sha256(doc_id)).
     splits: Mapping[str, float] = _setting(FrozenDict(train=0.8, dev=0.1, test=0.1), _ratios)
 
@@ -313,6 +313,35 @@ class PreannotateConfig(_Checked):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AgreementConfig(_Checked):
+    """``agreement``: which layers are the annotators compared, where the figures go, the bootstrap."""
+
+    KEY: ClassVar[str] = "agreement"
+    # fnmatch patterns over layer names: every matching layer is one annotator.
+    layers: tuple[str, ...] = _setting(("annotators/*",), _patterns)
+    report: Path = _setting(Path("corpus/reports/agreement.json"), _path)
+    documents: Path = _setting(Path("corpus/reports/agreement-documents.jsonl"), _path)
+    confusion: Path = _setting(Path("corpus/reports/agreement-confusion.json"), _path)
+    bootstrap_resamples: int = _setting(1000, _at_least(1))
+    seed: int = _setting(0, _at_least(0))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewConfig(_Checked):
+    """``review``: adjudication (who must agree, where the accepted layer and the conflicts go) and the review pages."""
+
+    KEY: ClassVar[str] = "review"
+    # an entity or relation is accepted when at least this many annotators drew exactly it
+    min_agree: int = _setting(2, _at_least(1))
+    # the layer adjudicate writes (corpus/annotations/<layer>/<name>.jsonl); the curator's pull replaces it
+    adjudicated_layer: str = _setting("adjudicated", _matching(r"[A-Za-z0-9_.-]+", "a folder name of letters, digits, '.', '_' and '-'"))
+    conflicts: Path = _setting(Path("corpus/reports/conflicts.jsonl"), _path)
+    # python -m pipeline show: where the pages go, how many of the worst documents --conflicts renders
+    show_dir: Path = _setting(Path("corpus/reports/show"), _path)
+    worst: int = _setting(10, _at_least(1))
+
+
+@dataclass(frozen=True, kw_only=True)
 class PublishConfig(_Checked):
     """``publish``: where the dataset goes and what it is called (no defaults for its identity)."""
 
@@ -338,6 +367,8 @@ class Config(_Checked):
     annotate: AnnotateConfig = _part(AnnotateConfig)
     validate: ValidateConfig = _part(ValidateConfig)
     preannotate: PreannotateConfig = _part(PreannotateConfig)
+    agreement: AgreementConfig = _part(AgreementConfig)
+    review: ReviewConfig = _part(ReviewConfig)
     publish: PublishConfig = _part(PublishConfig)
 
     def for_stage(self, stage: str) -> StageConfig:
@@ -400,6 +431,10 @@ READS: dict[str, Reads] = {
         ("validate.report", "validate.problems", "validate.summary", "annotate.splits", "schemas.labels", "schemas.expectations"),
         untracked=(*SPEED, "validate.chunk_rows", "ingest.out_dir", "annotate.out_dir"),
     ),
+    "agreement": Reads(
+        ("agreement", "schemas.labels", "schemas.annotation", "validate.whitespace_spans"),
+        untracked=("annotate.annotations_dir", "ingest.out_dir"),
+    ),
     "publish": Reads(("publish", "annotate.splits", "schemas.labels"), untracked=("annotate.out_dir", "validate.report")),
     # `python -m pipeline doccano push|pull` (not a dvc.yaml stage).
     "doccano": Reads(
@@ -410,6 +445,19 @@ READS: dict[str, Reads] = {
             "annotate.annotations_dir",
             "annotate.layer_priority",
             "preannotate.out_dir",
+            "validate.whitespace_spans",
+            "publish.dataset_name",
+        )
+    ),
+    # `python -m pipeline adjudicate|show` (not dvc.yaml stages: adjudicate writes an input layer the curator revises).
+    "review": Reads(
+        (
+            "review",
+            "agreement.layers",
+            "schemas.labels",
+            "schemas.annotation",
+            "ingest.out_dir",
+            "annotate.annotations_dir",
             "validate.whitespace_spans",
             "publish.dataset_name",
         )
@@ -463,6 +511,8 @@ class StageConfig:
     annotate: AnnotateConfig
     validate: ValidateConfig
     preannotate: PreannotateConfig
+    agreement: AgreementConfig
+    review: ReviewConfig
     publish: PublishConfig
 
 

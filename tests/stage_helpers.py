@@ -60,6 +60,12 @@ def params_for(root: Path, cache: Path | None = None, workers: int | None = None
         report=str(root / "reports" / "v.json"), problems=str(root / "reports" / "p.jsonl"), summary=str(root / "reports" / "v.md")
     )
     params["publish"].update(out_dir=str(root / "published"), metrics=str(root / "metrics.json"))
+    params["agreement"].update(
+        report=str(root / "reports" / "agreement.json"),
+        documents=str(root / "reports" / "agreement-documents.jsonl"),
+        confusion=str(root / "reports" / "agreement-confusion.json"),
+    )
+    params["review"].update(conflicts=str(root / "reports" / "conflicts.jsonl"), show_dir=str(root / "reports" / "show"))
     return params
 
 

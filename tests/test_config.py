@@ -234,7 +234,7 @@ def test_reads_names_only_existing_keys():
 
 def test_dvc_yaml_params_are_what_each_stage_reads():
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
-    assert set(READS) == set(stages) | {"doccano", "formats"}
+    assert set(READS) == set(stages) | {"doccano", "formats", "review"}
     for name, stage in stages.items():
         assert stage.get("params", []) == list(READS[name].params), (
             f"dvc.yaml stage {name!r}: declare exactly these params (pipeline.config.READS):\n"

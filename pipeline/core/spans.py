@@ -40,6 +40,7 @@ class Entity:
     end: int
     label: str
     source: str
+    agreed_by: tuple[str, ...] = ()  # adjudication provenance: the annotator layers that drew exactly this
 
     def text_in(self, document_text: str) -> str:
         return document_text[self.start : self.end]
@@ -52,6 +53,7 @@ class Relation:
     tail: str
     label: str
     source: str
+    agreed_by: tuple[str, ...] = ()  # adjudication provenance: the annotator layers that drew exactly this
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,9 @@ class AnnotationRecord:
             record["annotator"] = self.annotator
         record["entities"] = [_entity_json(e, self.source, document_text) for e in self.entities]
         record["relations"] = [
-            {"id": r.id, "head": r.head, "tail": r.tail, "label": r.label} | ({} if r.source == self.source else {"source": r.source})
+            {"id": r.id, "head": r.head, "tail": r.tail, "label": r.label}
+            | ({} if r.source == self.source else {"source": r.source})
+            | ({"agreed_by": list(r.agreed_by)} if r.agreed_by else {})
             for r in self.relations
         ]
         return record
@@ -91,6 +95,8 @@ def _entity_json(entity: Entity, record_source: str, document_text: str | None) 
         data["text"] = entity.text_in(document_text)
     if entity.source != record_source:
         data["source"] = entity.source
+    if entity.agreed_by:
+        data["agreed_by"] = list(entity.agreed_by)
     return data
 
 
@@ -98,11 +104,25 @@ def record_from_json(data: dict[str, Any], *, layer: str, path: str, line: int) 
     """Build a record from JSON already checked against ``annotation.schema.json``."""
     source = data["source"]
     entities = tuple(
-        Entity(id=e["id"], start=e["start"], end=e["end"], label=e["label"], source=e.get("source", source))
+        Entity(
+            id=e["id"],
+            start=e["start"],
+            end=e["end"],
+            label=e["label"],
+            source=e.get("source", source),
+            agreed_by=tuple(e.get("agreed_by", ())),
+        )
         for e in data.get("entities", [])
     )
     relations = tuple(
-        Relation(id=r["id"], head=r["head"], tail=r["tail"], label=r["label"], source=r.get("source", source))
+        Relation(
+            id=r["id"],
+            head=r["head"],
+            tail=r["tail"],
+            label=r["label"],
+            source=r.get("source", source),
+            agreed_by=tuple(r.get("agreed_by", ())),
+        )
         for r in data.get("relations", [])
     )
     span_texts = {e["id"]: e["text"] for e in data.get("entities", []) if "text" in e}

@@ -198,6 +198,34 @@ def load_records(config: StageConfig, layers: list[str], documents: list[Any], s
     return result
 
 
+ReviewOption = Annotated[
+    bool,
+    typer.Option(
+        "--review",
+        help="The curator's round (<project>-review): push the adjudicated layer with its conflicts as comments; pull the curator's labels back as the adjudicated layer.",
+    ),
+]
+
+
+def _review(direction: str, project: str | None, params_path: Path, **options: Any) -> None:
+    """``push --review`` / ``pull --review`` (:mod:`pipeline.doccano.review`)."""
+    from pipeline.core.labels import SchemaError
+    from pipeline.doccano import review
+    from pipeline.doccano.session import DoccanoError, connect
+
+    try:
+        session = connect()
+        if direction == "push":
+            report = review.push_command(session, params_path, project, options.get("documents"))
+        else:
+            report = review.pull_command(session, params_path, project, options.get("confirmed_only", True))
+    except (DoccanoError, SchemaError) as error:
+        raise _fail(error) from None
+    for path in report.written:
+        typer.echo(f"wrote {path}")
+    typer.echo(report.summary())
+
+
 @app.command("push")
 def push_cmd(
     project: ProjectOption = None,
@@ -218,9 +246,12 @@ def push_cmd(
         list[str] | None, typer.Option("--documents", help="Only documents whose doc_id matches these fnmatch globs.")
     ] = None,
     params_path: ParamsOption = DEFAULT_PARAMS,
+    review: ReviewOption = False,
 ) -> None:
     """Create or update the doccano project, its labels, and upload documents with their annotations."""
     _setup_logging()
+    if review:
+        return _review("push", project, params_path, documents=documents)
     from pipeline.core.labels import SchemaError
     from pipeline.doccano.corpus import read_documents
     from pipeline.doccano.push import push
@@ -272,9 +303,12 @@ def pull_cmd(
         typer.Option("--team", help="Pull PROJECT (if it exists) and every PROJECT@USER project of 'assign', each for its annotator."),
     ] = False,
     params_path: ParamsOption = DEFAULT_PARAMS,
+    review: ReviewOption = False,
 ) -> None:
     """Download each annotator's labels as annotation layers (code points, our ids, provenance annotator:<user>)."""
     _setup_logging()
+    if review:
+        return _review("pull", project, params_path, confirmed_only=confirmed_only)
     from pipeline.core.labels import SchemaError
     from pipeline.doccano.corpus import expected_hashes, read_documents
     from pipeline.doccano.pull import DropRefused, pull

@@ -7,11 +7,13 @@ checks against the documents are :mod:`pipeline.core.checks`.
 
 For a corpus of any size, :func:`index_layers` streams the files and keeps only where each record
 is (:class:`LayerLine`), and :func:`load_records` later reads exactly the records a worker needs.
-For a small layer, :func:`read_layers` returns the records themselves.
+For a small layer, :func:`read_layers` returns the records themselves; :func:`read_matching_layers`
+those of the layers matching fnmatch patterns (the annotators that ``agreement`` compares).
 """
 
 from __future__ import annotations
 
+import fnmatch
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -85,6 +87,25 @@ def read_layers(annotations_dir: Path, validator: Any, root: Path | None = None)
     that want the records themselves: a small layer, not the whole corpus)."""
     lines, problems, _ = index_layers(annotations_dir, validator, root)
     return load_records(lines), problems
+
+
+def read_matching_layers(
+    annotations_dir: Path, validator: Any, patterns: Sequence[str], root: Path | None = None
+) -> tuple[list[AnnotationRecord], list[Problem]]:
+    """The records of the layers whose name matches one of ``patterns``, with their structural problems."""
+    root = root or Path.cwd()
+    lines, problems, _ = index_layers(annotations_dir, validator, root)
+    matching = [line for line in lines if any(fnmatch.fnmatchcase(line.layer, pattern) for pattern in patterns)]
+    files = (
+        {
+            display_path(path, root)
+            for path in annotations_dir.rglob("*.jsonl")
+            if any(fnmatch.fnmatchcase(layer_name(path, annotations_dir), pattern) for pattern in patterns)
+        }
+        if annotations_dir.exists()
+        else set()
+    )
+    return load_records(matching), [problem for problem in problems if problem.path in files]
 
 
 def entity_homes_for(wanted: set[tuple[str, str]], lines: Sequence[LayerLine]) -> dict[tuple[str, str], list[str]]:

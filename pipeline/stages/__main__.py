@@ -15,7 +15,7 @@ from pathlib import Path
 from pipeline.config import DEFAULT_PARAMS, load_config
 from pipeline.runtime.logs import setup_logging
 
-STAGES = ("ingest", "annotate", "preannotate", "validate", "publish")
+STAGES = ("ingest", "annotate", "preannotate", "agreement", "validate", "publish")
 
 
 def run_stage(name: str, params_path: Path) -> int:
