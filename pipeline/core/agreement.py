@@ -67,6 +67,13 @@ class AnnotatedDocument:
     records: Mapping[str, AnnotationRecord]
 
 
+def annotator_of(layer: str) -> str:
+    """The annotator a layer's records belong to: ``annotators/<user>`` for the per-project layers
+    ``annotators/<user>/<project>`` that ``doccano pull`` writes, the layer itself otherwise."""
+    parts = layer.split("/")
+    return "/".join(parts[:2]) if parts[0] == "annotators" and len(parts) > 2 else layer
+
+
 def group_documents(
     records: Sequence[AnnotationRecord],
     documents: Mapping[str, DocumentInfo],
@@ -78,21 +85,26 @@ def group_documents(
     """The annotator records grouped by document, each checked against its document and the label
     schema (:func:`~pipeline.core.checks.check_record`), and every problem found.
 
-    A record with an error is not compared, and a second record of one layer for the same document
-    is an error: the caller refuses to report figures while any error stands (nothing is dropped
-    silently). Documents come in ``doc_id`` order. Errors of a kind in ``tolerated`` are reported
-    but keep the record (the review page shows a record with overlapping spans, for instance).
+    Records are grouped by annotator (:func:`annotator_of`), not by layer: ``doccano pull`` writes one
+    layer per user *and project*, and one person in two projects is still one annotator. A record
+    with an error is not compared, and a second record of one layer for the same document is an
+    error: the caller refuses to report figures while any error stands (nothing is dropped
+    silently). When one annotator annotates a document in two layers (two projects), the layer whose
+    name sorts first is compared and a warning names both. Documents come in ``doc_id`` order.
+    Errors of a kind in ``tolerated`` are reported but keep the record (the review page shows a
+    record with overlapping spans, for instance).
     """
     problems: list[Problem] = []
     grouped: dict[str, dict[str, AnnotationRecord]] = {}
-    for record in records:
+    for record in sorted(records, key=lambda r: (r.layer, r.path, r.line)):
         found = check_record(record, documents.get(record.doc_id), schema, whitespace)
         problems.extend(found)
         if any(p.severity is Severity.ERROR and p.kind not in tolerated for p in found):
             continue
         layers = grouped.setdefault(record.doc_id, {})
-        if record.layer in layers:
-            first = layers[record.layer]
+        annotator = annotator_of(record.layer)
+        first = layers.get(annotator)
+        if first is not None and first.layer == record.layer:
             problems.append(
                 Problem(
                     record.path,
@@ -103,7 +115,20 @@ def group_documents(
                 )
             )
             continue
-        layers[record.layer] = record
+        if first is not None:
+            problems.append(
+                Problem(
+                    record.path,
+                    record.line,
+                    record.doc_id,
+                    "annotator-in-two-layers",
+                    f"{annotator!r} also annotates this document in layer {first.layer!r} ({first.path}:{first.line}); "
+                    f"agreement compares that one, not layer {record.layer!r}",
+                    Severity.WARNING,
+                )
+            )
+            continue
+        layers[annotator] = record
     result = [
         AnnotatedDocument(doc_id, documents[doc_id].text, tuple(tokens.get(doc_id, ())), layers)
         for doc_id, layers in sorted(grouped.items())

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.agreement import annotator_of
 from pipeline.core.spans import AnnotationRecord, Document
 from pipeline.doccano import convert
 from pipeline.doccano.session import DoccanoError, Session
@@ -180,12 +181,16 @@ def pull_review(
     drawn: dict[str, dict[tuple[int, int, str], list[str]]] = {}
     related: dict[str, dict[tuple[Any, ...], list[str]]] = {}
     for record in sorted(annotators, key=lambda r: r.layer):
+        annotator = annotator_of(record.layer)
         spans = {e.id: (e.start, e.end, e.label) for e in record.entities}
         for entity in record.entities:
-            drawn.setdefault(record.doc_id, {}).setdefault((entity.start, entity.end, entity.label), []).append(record.layer)
+            names = drawn.setdefault(record.doc_id, {}).setdefault((entity.start, entity.end, entity.label), [])
+            names.extend([annotator] if annotator not in names else [])
         for relation in record.relations:
-            key = (spans.get(relation.head), spans.get(relation.tail), relation.label)
-            related.setdefault(record.doc_id, {}).setdefault(key, []).append(record.layer)
+            names = related.setdefault(record.doc_id, {}).setdefault(
+                (spans.get(relation.head), spans.get(relation.tail), relation.label), []
+            )
+            names.extend([annotator] if annotator not in names else [])
     files: dict[Path, dict[str, dict[str, Any]]] = {}
     home: dict[str, Path] = {}
     for file in sorted(layer_dir.glob("*.jsonl")) if layer_dir.is_dir() else []:

@@ -148,3 +148,26 @@ def test_fleiss_uses_the_documents_every_annotator_annotated():
     assert overall["fleiss_kappa"] == 1.0
     assert overall["krippendorff_alpha"] == 1.0  # c's missing d2 is a missing value, not a disagreement
     assert [(p["a"], p["b"], p["documents"]) for p in result.metrics["pairs"]] == [("a", "b", 2), ("a", "c", 1), ("b", "c", 1)]
+
+
+def test_one_annotator_in_two_projects_is_one_annotator():
+    from pipeline.core.agreement import annotator_of, group_documents
+    from pipeline.core.checks import DocumentInfo
+    from pipeline.core.labels import LabelSchema
+
+    schema = LabelSchema("1", "none", ("PER", "GPE"), (), {}, "labels.yaml")
+    assert annotator_of("annotators/anna/german-news") == "annotators/anna"
+    assert annotator_of("annotators/anna") == "annotators/anna"
+    assert annotator_of("gold") == "gold"
+    records = [
+        record("annotators/anna/p2", [ROM]),
+        record("annotators/anna/p1", [ANNA]),
+        record("annotators/ben/p1", [ANNA]),
+    ]
+    documents = {"d1": DocumentInfo("d1", TEXT, "0" * 64, "seed", None)}
+    grouped, problems = group_documents(records, documents, {"d1": TOKENS}, schema)
+    (document,) = grouped
+    assert sorted(document.records) == ["annotators/anna", "annotators/ben"]
+    assert document.records["annotators/anna"].layer == "annotators/anna/p1"
+    (warning,) = [p for p in problems if p.kind == "annotator-in-two-layers"]
+    assert "annotators/anna/p1" in warning.message and warning.severity.value == "warning"

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import REPO, read_jsonl, repo_conftest, utf16_offset
 
+from pipeline.core.agreement import annotator_of
 from pipeline.core.text import text_sha256
 from pipeline.doccano.push import push
 from pipeline.doccano.session import Credentials, Session, connect
@@ -194,4 +195,6 @@ def test_three_annotators_agreement_adjudication_and_the_curators_review(
     }
     # nothing an annotator drew is lost: every layer is still there
     annotations = repo / "corpus" / "annotations"
-    assert {p.relative_to(annotations).parent.as_posix() for p in annotations.rglob("*.jsonl")} == {"gold", "adjudicated", *users.values()}
+    layers = {p.relative_to(annotations).parent.as_posix() for p in annotations.rglob("*.jsonl")}
+    assert {annotator_of(layer) for layer in layers} == {"gold", "adjudicated", *users.values()}
+    assert len(layers) == 2 + len(users)  # one layer per annotator and project (annotators/<user>/<project>)
