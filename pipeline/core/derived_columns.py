@@ -29,10 +29,10 @@ NO_RELATION = "no_relation"
 
 DERIVED_FROM = {
     "tokens": {"doc_id", "sent_idx", "start", "ner_tag"},
-    "entities": {"doc_id", "ent_id", "start", "end", "label"},
+    "entities": {"doc_id", "ent_id", "start", "end", "label", "level", "parent"},
     "relations": {"doc_id", "head", "tail"},
     "sentences": {"doc_id"},
-    "ner": {"doc_id"},
+    "ner": {"doc_id", "ner_tags", "ner_tags_inner", "spans"},
     "re": {"doc_id"},
 }
 """The stored columns :func:`derive_columns` reads, per table (besides the documents table)."""
@@ -168,17 +168,92 @@ def bio_transition_column(tokens: pd.DataFrame) -> pd.Series:
     return pd.Series(pd.Categorical.from_codes(transition, categories=pd.Index(names, dtype=tags.cat.categories.dtype)), index=tokens.index)
 
 
+def expected_nesting(entities: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each entity's level and parent (``None`` at level 0) as the entity table implies them.
+
+    A deliberate, independent re-derivation of ``pipeline.core.spans.nesting`` (which built
+    ``entities.level``/``parent``): the same rule — the parent is the smallest entity of the
+    document enclosing the span (of two identical spans the one with the smaller ``ent_id``
+    encloses the other; among equally long enclosing entities the one starting last, then the
+    larger ``ent_id``), the level is the parent's plus one — by another algorithm: a self-join of
+    the entities per document, not a sweep over sorted spans.
+    """
+    count = len(entities)
+    parents = np.full(count, -1, dtype=np.int64)
+    if count:
+        frame = pd.DataFrame(
+            {
+                "doc": entities["doc_id"].astype("str").to_numpy(),
+                "id": entities["ent_id"].astype("str").to_numpy(),
+                "start": entities["start"].to_numpy(np.int64),
+                "end": entities["end"].to_numpy(np.int64),
+                "row": np.arange(count),
+            }
+        )
+        pairs = frame.merge(frame, on="doc", suffixes=("", "_c"))
+        encloses = (pairs["start_c"] <= pairs["start"]) & (pairs["end"] <= pairs["end_c"]) & (pairs["row"] != pairs["row_c"])
+        identical = (pairs["start_c"] == pairs["start"]) & (pairs["end_c"] == pairs["end"])
+        pairs = pairs[encloses & (~identical | (pairs["id_c"] < pairs["id"]))].copy()
+        pairs["length_c"] = pairs["end_c"] - pairs["start_c"]
+        pairs = pairs.sort_values(["row", "length_c", "start_c", "id_c"], ascending=[True, True, False, False])
+        best = pairs.drop_duplicates("row")
+        parents[best["row"].to_numpy()] = best["row_c"].to_numpy()
+    levels = np.zeros(count, dtype=np.int64)
+    for _ in range(count):  # the level is the length of the parent chain
+        updated = np.where(parents >= 0, levels[parents.clip(0)] + 1, 0)
+        if np.array_equal(updated, levels):
+            break
+        levels = updated
+    ids = entities["ent_id"].astype("object").to_numpy() if count else np.array([], dtype=object)
+    parent_ids = np.array([ids[p] if p >= 0 else None for p in parents], dtype=object)
+    return levels, parent_ids
+
+
+def bio_well_formed(tag_lists: pd.Series, bio_labels: Sequence[str]) -> np.ndarray:
+    """Per row of class-id lists: every id is a BIO label and every ``I-X`` follows ``B-X`` or ``I-X``."""
+    kinds = np.array([label[:1] if label != "O" else "O" for label in bio_labels] + ["?"])
+    types = np.array([label[2:] for label in bio_labels] + [""])
+    lengths = tag_lists.map(len).to_numpy(np.int64) if len(tag_lists) else np.zeros(0, np.int64)
+    if not lengths.sum():
+        return np.ones(len(tag_lists), dtype=bool)
+    flat = np.concatenate([np.asarray(t, dtype=np.int64) for t in tag_lists.to_numpy()])
+    flat = np.where((flat >= 0) & (flat < len(bio_labels)), flat, len(bio_labels))
+    previous = np.empty_like(flat)
+    previous[0] = 0
+    previous[1:] = flat[:-1]
+    row_starts = np.cumsum(lengths) - lengths
+    previous[row_starts[lengths > 0]] = 0  # O before the first token of a row
+    inside = kinds[flat] == "I"
+    continues = np.isin(kinds[previous], ["B", "I"]) & (types[previous] == types[flat])
+    bad = (kinds[flat] == "?") | (inside & ~continues)
+    rows = np.repeat(np.arange(len(tag_lists)), lengths)
+    return np.bincount(rows, weights=bad, minlength=len(tag_lists)) == 0
+
+
+def _spans_valid(frame: pd.DataFrame) -> np.ndarray:
+    """Per ``ner`` row: every span is a non-empty token range of the row with a label."""
+    lengths = frame["ner_tags"].map(len).to_numpy(np.int64)
+    return np.array(
+        [
+            all(0 <= span["start"] < span["end"] <= length and span["label"] for span in spans)
+            for spans, length in zip(frame["spans"].to_numpy(), lengths, strict=True)
+        ],
+        dtype=bool,
+    )
+
+
 def _length(value: Any) -> int:
     return -1 if value is None or value != value else int(value)  # unknown document (or no length): -1
 
 
-def derive_columns(frames: dict[str, pd.DataFrame], known_docs: pd.Series | None = None) -> None:
+def derive_columns(frames: dict[str, pd.DataFrame], known_docs: pd.Series | None = None, bio_labels: Sequence[str] = ()) -> None:
     """Add the derived columns the expectation suites refer to (see schemas/expectations.yaml).
 
     ``frames`` holds ``documents`` (with ``doc_length`` or ``text``) and the tables of
     :data:`DERIVED_FROM`; ``known_docs`` are all document ids of the corpus (the frames may hold a
-    chunk of it). Turns ``doc_id`` (and the tag and label columns) into categoricals: the derived
-    columns are computed once per distinct document, not once per row.
+    chunk of it); ``bio_labels`` the label schema's, the names of the ``ner`` view's class ids.
+    Turns ``doc_id`` (and the tag and label columns) into categoricals: the derived columns are
+    computed once per distinct document, not once per row.
     """
     documents = frames["documents"]
     if "doc_length" not in documents:
@@ -203,6 +278,23 @@ def derive_columns(frames: dict[str, pd.DataFrame], known_docs: pd.Series | None
     else:
         relations["head_known"] = np.zeros(0, dtype=bool)
         relations["tail_known"] = np.zeros(0, dtype=bool)
+    levels, parents = expected_nesting(entities)
+    entities["expected_level"] = levels
+    stored_parent = entities["parent"].astype("object").to_numpy() if len(entities) else np.array([], dtype=object)
+    entities["parent_consistent"] = np.array(
+        [((p is None or p != p) and e is None) or p == e for p, e in zip(stored_parent, parents, strict=True)], dtype=bool
+    )
+    ner = frames["ner"]
+    if len(ner):
+        ner["bio_levels_valid"] = (
+            bio_well_formed(ner["ner_tags"], bio_labels)
+            & bio_well_formed(ner["ner_tags_inner"], bio_labels)
+            & (ner["ner_tags"].map(len).to_numpy() == ner["ner_tags_inner"].map(len).to_numpy())
+        )
+        ner["spans_valid"] = _spans_valid(ner)
+    else:
+        ner["bio_levels_valid"] = np.zeros(0, dtype=bool)
+        ner["spans_valid"] = np.zeros(0, dtype=bool)
     tokens = frames["tokens"]
     expected = expected_tags(tokens, entities)  # also widens ner_tag's categories to compare
     tokens["expected_tag"] = expected

@@ -179,7 +179,7 @@ def prepare_chunk(parts: Sequence[str]) -> dict[str, pd.DataFrame]:
     work = _WORK
     frames = load_frames(work["tables_dir"], parts, work["suites"])
     frames["documents"] = work["lengths"]
-    derive_columns(frames, work["known"])
+    derive_columns(frames, work["known"], work["bio_labels"])
     return frames
 
 
@@ -238,6 +238,7 @@ def validate(config: StageConfig) -> tuple[dict[str, Any], list[Problem]]:
             prepared={},
             lengths=documents[["doc_id", "doc_length"]],
             known=documents["doc_id"],
+            bio_labels=list(schema.bio_labels),
         )
         try:
             # Until GX is imported, prepare the first group of each worker (Parquet reading and

@@ -112,7 +112,7 @@ def published_frames(built_repo: Path) -> dict[str, pd.DataFrame]:
 
 def table_problems(frames: dict[str, pd.DataFrame]) -> list[str]:
     schema = load_label_schema(REPO / "schemas" / "labels.yaml")
-    derive_columns(frames)
+    derive_columns(frames, bio_labels=schema.bio_labels)
     suites = load_suites(REPO / "schemas" / "expectations.yaml", substitutions(schema, ["train", "dev", "test"]))
     problems, checked = Expectations().run(frames, suites, {})
     assert checked > 30
