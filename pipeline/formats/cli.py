@@ -63,6 +63,7 @@ def run_import(
     limit: int | None = None,
     overlaps: str = "error",
     tag_columns: int | None = None,
+    avro_schema: Path | None = None,
 ) -> ImportResult:
     """Read ``paths`` in ``format`` into an :class:`ImportResult` (no files written)."""
     check_name(name)
@@ -80,6 +81,7 @@ def run_import(
         limit=limit,
         overlaps=overlaps,
         tag_columns=tag_columns,
+        avro_schema=avro_schema,
     )
     return importer(format)(paths, options)
 
@@ -155,6 +157,11 @@ def import_corpus(
         "--tag-columns",
         help="conll: the last N columns are tag columns (1, or 2: outer and inner level; default: 2 for a file the conll exporter wrote, else 1).",
     ),
+    avro_schema: Path | None = typer.Option(
+        None,
+        "--avro-schema",
+        help="mobie: the Avro schema (mobie-document.avsc) that decides the Avro JSON encoding (default: the one *.avsc beside the input).",
+    ),
     seeds_dir: Path | None = typer.Option(None, "--seeds-dir", help="Where the documents go (default: ingest.seeds_dir)."),
     annotations_dir: Path | None = typer.Option(
         None, "--annotations-dir", help="Where the annotation layers go (default: annotate.annotations_dir)."
@@ -193,6 +200,7 @@ def import_corpus(
             limit=limit,
             overlaps=overlaps,
             tag_columns=tag_columns,
+            avro_schema=avro_schema,
         )
         _report(result)
         if not dry_run:
