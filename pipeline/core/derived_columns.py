@@ -183,21 +183,27 @@ def expected_nesting(entities: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     if count:
         frame = pd.DataFrame(
             {
-                "doc": entities["doc_id"].astype("str").to_numpy(),
+                "doc": _codes(_category(entities, "doc_id")),
                 "id": entities["ent_id"].astype("str").to_numpy(),
                 "start": entities["start"].to_numpy(np.int64),
                 "end": entities["end"].to_numpy(np.int64),
                 "row": np.arange(count),
             }
         )
-        pairs = frame.merge(frame, on="doc", suffixes=("", "_c"))
-        encloses = (pairs["start_c"] <= pairs["start"]) & (pairs["end"] <= pairs["end_c"]) & (pairs["row"] != pairs["row_c"])
-        identical = (pairs["start_c"] == pairs["start"]) & (pairs["end_c"] == pairs["end"])
-        pairs = pairs[encloses & (~identical | (pairs["id_c"] < pairs["id"]))].copy()
-        pairs["length_c"] = pairs["end_c"] - pairs["start_c"]
-        pairs = pairs.sort_values(["row", "length_c", "start_c", "id_c"], ascending=[True, True, False, False])
-        best = pairs.drop_duplicates("row")
-        parents[best["row"].to_numpy()] = best["row_c"].to_numpy()
+        # Only an entity that some entity before it (by document, start, longest first) reaches
+        # past can be enclosed; only those are joined with their document's entities.
+        ordered = frame.sort_values(["doc", "start", "end", "id"], ascending=[True, True, False, True])
+        reach = ordered.groupby("doc", sort=False)["end"].cummax().groupby(ordered["doc"], sort=False).shift(1)
+        maybe = ordered[(reach >= ordered["end"]).to_numpy()]
+        if len(maybe):
+            pairs = maybe.merge(frame[frame["doc"].isin(maybe["doc"].unique())], on="doc", suffixes=("", "_c"))
+            encloses = (pairs["start_c"] <= pairs["start"]) & (pairs["end"] <= pairs["end_c"]) & (pairs["row"] != pairs["row_c"])
+            identical = (pairs["start_c"] == pairs["start"]) & (pairs["end_c"] == pairs["end"])
+            pairs = pairs[encloses & (~identical | (pairs["id_c"] < pairs["id"]))].copy()
+            pairs["length_c"] = pairs["end_c"] - pairs["start_c"]
+            pairs = pairs.sort_values(["row", "length_c", "start_c", "id_c"], ascending=[True, True, False, False])
+            best = pairs.drop_duplicates("row")
+            parents[best["row"].to_numpy()] = best["row_c"].to_numpy()
     levels = np.zeros(count, dtype=np.int64)
     for _ in range(count):  # the level is the length of the parent chain
         updated = np.where(parents >= 0, levels[parents.clip(0)] + 1, 0)
@@ -205,7 +211,7 @@ def expected_nesting(entities: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
             break
         levels = updated
     ids = entities["ent_id"].astype("object").to_numpy() if count else np.array([], dtype=object)
-    parent_ids = np.array([ids[p] if p >= 0 else None for p in parents], dtype=object)
+    parent_ids = np.where(parents >= 0, ids[parents.clip(0)] if count else ids, None).astype(object)
     return levels, parent_ids
 
 
@@ -280,10 +286,8 @@ def derive_columns(frames: dict[str, pd.DataFrame], known_docs: pd.Series | None
         relations["tail_known"] = np.zeros(0, dtype=bool)
     levels, parents = expected_nesting(entities)
     entities["expected_level"] = levels
-    stored_parent = entities["parent"].astype("object").to_numpy() if len(entities) else np.array([], dtype=object)
-    entities["parent_consistent"] = np.array(
-        [((p is None or p != p) and e is None) or p == e for p, e in zip(stored_parent, parents, strict=True)], dtype=bool
-    )
+    stored, expected = pd.Series(entities["parent"].to_numpy(), dtype=object), pd.Series(parents, dtype=object)
+    entities["parent_consistent"] = ((stored.isna() & expected.isna()) | (stored == expected)).to_numpy(dtype=bool)
     ner = frames["ner"]
     if len(ner):
         ner["bio_levels_valid"] = (

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.core.derived_columns import (
     NO_RELATION,
@@ -16,6 +18,7 @@ from pipeline.core.derived_columns import (
     substitutions,
 )
 from pipeline.core.labels import LabelSchema, RelationType
+from pipeline.core.spans import Entity, nesting
 
 SCHEMA = LabelSchema(
     schema_version="1.0.0",
@@ -137,3 +140,22 @@ def test_a_level_or_parent_that_the_spans_do_not_imply_is_flagged():
 def test_inner_bio_must_be_well_formed_per_row():
     rows = pd.Series([np.array([1, 2, 0]), np.array([2]), np.array([1, 4]), np.array([], dtype=np.int64)])
     assert list(bio_well_formed(rows, SCHEMA.bio_labels)) == [True, False, False, True]  # I-PER first; I-ORG after B-PER
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 12), st.integers(1, 6)).map(lambda t: (t[0], t[1], t[1] + t[2])),
+        max_size=14,
+    )
+)
+def test_the_expected_nesting_agrees_with_the_one_rule_of_the_span_model(spans):
+    """Two algorithms, one rule: the vectorised self-join here and the sweep of core.spans.nesting."""
+    rows = [(doc, f"T{i}", start, end, "PER") for i, (doc, start, end) in enumerate(spans)]
+    frame = entities(rows)
+    levels, parents = expected_nesting(frame)
+    for doc in ("a", "b"):
+        found = nesting([Entity(r[1], r[2], r[3], r[4], "gold") for r in rows if r[0] == doc])
+        for index, row in enumerate(rows):
+            if row[0] == doc:
+                assert (levels[index], parents[index]) == (found[row[1]].level, found[row[1]].parent), (row, rows)
