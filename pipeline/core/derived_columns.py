@@ -6,7 +6,7 @@ tables (its document's length, that its document or the relation's head exists, 
 in the sentence, the tag the entity table implies) is computed here as plain columns first.
 ``validate`` reads the tables and runs the suites; this module only turns frames into frames.
 
-Pure pandas/numpy: no files. String key columns become pandas categoricals (in place), so a value
+Pure pandas/numpy (and pyarrow for the list columns of the ``ner`` view): no files. String key columns become pandas categoricals (in place), so a value
 per document is computed once per distinct ``doc_id``, not once per row.
 """
 
@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.core.labels import LabelSchema
 
@@ -215,37 +217,61 @@ def expected_nesting(entities: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return levels, parent_ids
 
 
+def _arrow_lists(column: pd.Series) -> pa.Array:
+    """A column of lists as one Arrow list array: zero-copy when it is Arrow-backed
+    (``validate`` reads list columns so), converted otherwise."""
+    array = pa.array(column.array) if isinstance(column.dtype, pd.ArrowDtype) else pa.array(list(column.to_numpy()))
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def _list_lengths(array: pa.Array) -> np.ndarray:
+    return pc.fill_null(pc.list_value_length(array), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
 def bio_well_formed(tag_lists: pd.Series, bio_labels: Sequence[str]) -> np.ndarray:
     """Per row of class-id lists: every id is a BIO label and every ``I-X`` follows ``B-X`` or ``I-X``."""
-    kinds = np.array([label[:1] if label != "O" else "O" for label in bio_labels] + ["?"])
-    types = np.array([label[2:] for label in bio_labels] + [""])
-    lengths = tag_lists.map(len).to_numpy(np.int64) if len(tag_lists) else np.zeros(0, np.int64)
+    rows_count = len(tag_lists)
+    if not rows_count:
+        return np.zeros(0, dtype=bool)
+    outside, begin, inside_kind, unknown = 0, 1, 2, 3
+    kinds = np.array(
+        [{"B": begin, "I": inside_kind}.get(label[:1], outside) if label != "O" else outside for label in bio_labels] + [unknown]
+    )
+    type_names = sorted({label[2:] for label in bio_labels})
+    types = np.array([type_names.index(label[2:]) for label in bio_labels] + [-1])
+    array = _arrow_lists(tag_lists)
+    lengths = _list_lengths(array)
     if not lengths.sum():
-        return np.ones(len(tag_lists), dtype=bool)
-    flat = np.concatenate([np.asarray(t, dtype=np.int64) for t in tag_lists.to_numpy()])
+        return np.ones(rows_count, dtype=bool)
+    flat = pc.list_flatten(array).to_numpy(zero_copy_only=False).astype(np.int64)
+    rows = pc.list_parent_indices(array).to_numpy(zero_copy_only=False)
     flat = np.where((flat >= 0) & (flat < len(bio_labels)), flat, len(bio_labels))
     previous = np.empty_like(flat)
     previous[0] = 0
     previous[1:] = flat[:-1]
-    row_starts = np.cumsum(lengths) - lengths
-    previous[row_starts[lengths > 0]] = 0  # O before the first token of a row
-    inside = kinds[flat] == "I"
-    continues = np.isin(kinds[previous], ["B", "I"]) & (types[previous] == types[flat])
-    bad = (kinds[flat] == "?") | (inside & ~continues)
-    rows = np.repeat(np.arange(len(tag_lists)), lengths)
-    return np.bincount(rows, weights=bad, minlength=len(tag_lists)) == 0
+    first = np.ones(len(flat), dtype=bool)
+    first[1:] = rows[1:] != rows[:-1]
+    previous[first] = 0  # O before the first token of a row
+    kind, previous_kind = kinds[flat], kinds[previous]
+    continues = ((previous_kind == begin) | (previous_kind == inside_kind)) & (types[previous] == types[flat])
+    bad = (kind == unknown) | ((kind == inside_kind) & ~continues)
+    return np.bincount(rows, weights=bad, minlength=rows_count) == 0
 
 
 def _spans_valid(frame: pd.DataFrame) -> np.ndarray:
     """Per ``ner`` row: every span is a non-empty token range of the row with a label."""
-    lengths = frame["ner_tags"].map(len).to_numpy(np.int64)
-    return np.array(
-        [
-            all(0 <= span["start"] < span["end"] <= length and span["label"] for span in spans)
-            for spans, length in zip(frame["spans"].to_numpy(), lengths, strict=True)
-        ],
-        dtype=bool,
-    )
+    rows_count = len(frame)
+    lengths = _list_lengths(_arrow_lists(frame["ner_tags"]))
+    spans = _arrow_lists(frame["spans"])
+    flat = pc.list_flatten(spans)
+    if not len(flat):
+        return np.ones(rows_count, dtype=bool)
+    rows = pc.list_parent_indices(spans).to_numpy(zero_copy_only=False)
+    starts = pc.fill_null(flat.field("start"), -1).to_numpy(zero_copy_only=False)
+    ends = pc.fill_null(flat.field("end"), -1).to_numpy(zero_copy_only=False)
+    labelled = pc.fill_null(pc.greater(pc.utf8_length(flat.field("label")), 0), False).to_numpy(zero_copy_only=False)
+    bad = ~((starts >= 0) & (starts < ends) & (ends <= lengths[rows]) & labelled)
+    return np.bincount(rows, weights=bad, minlength=rows_count) == 0
 
 
 def _length(value: Any) -> int:
@@ -290,10 +316,9 @@ def derive_columns(frames: dict[str, pd.DataFrame], known_docs: pd.Series | None
     entities["parent_consistent"] = ((stored.isna() & expected.isna()) | (stored == expected)).to_numpy(dtype=bool)
     ner = frames["ner"]
     if len(ner):
-        ner["bio_levels_valid"] = (
-            bio_well_formed(ner["ner_tags"], bio_labels)
-            & bio_well_formed(ner["ner_tags_inner"], bio_labels)
-            & (ner["ner_tags"].map(len).to_numpy() == ner["ner_tags_inner"].map(len).to_numpy())
+        # the outermost level's BIO is checked on the tokens table (bio_transition, expected_tag)
+        ner["bio_levels_valid"] = bio_well_formed(ner["ner_tags_inner"], bio_labels) & (
+            _list_lengths(_arrow_lists(ner["ner_tags"])) == _list_lengths(_arrow_lists(ner["ner_tags_inner"]))
         )
         ner["spans_valid"] = _spans_valid(ner)
     else:
