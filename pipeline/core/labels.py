@@ -45,6 +45,10 @@ class LabelSchema:
     descriptions: dict[str, str]
     path: str
 
+    def __post_init__(self) -> None:
+        if self.overlap not in OVERLAPS:
+            raise SchemaError(f"{self.path}: overlap {self.overlap!r} is not one of {list(OVERLAPS)}")
+
     @property
     def relation_names(self) -> tuple[str, ...]:
         return tuple(r.name for r in self.relation_types)
