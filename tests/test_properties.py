@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from stage_helpers import for_stage, params_for
 
+from pipeline.core.spans import Entity, nesting
 from pipeline.core.text import normalise_text, text_sha256
 from pipeline.io.schemas import load_label_schema
 from pipeline.stages import annotate, ingest, publish, validate
@@ -40,7 +41,7 @@ WORDS = [
 
 
 @st.composite
-def documents(draw):
+def documents(draw, crossing: bool = False):
     paragraphs = []
     for _ in range(draw(st.integers(1, 3))):
         sentences = []
@@ -67,6 +68,16 @@ def documents(draw):
                 "text": match.group(),
             }
         )
+    # spans over two neighbouring words of one paragraph: nested around a chosen word, and with
+    # ``crossing`` also pairs of them sharing a word (crossing spans, allowed only by overlap: any)
+    pairs = [i for i in range(len(runs) - 1) if "\n\n" not in text[runs[i].start() : runs[i + 1].end()]]
+    wrapped = draw(st.lists(st.sampled_from(pairs), unique=True, max_size=3)) if pairs else []
+    if not crossing:
+        wrapped = [i for i in sorted(wrapped) if i - 1 not in wrapped]
+    for index in sorted(wrapped):
+        start, end = runs[index].start(), runs[index + 1].end()
+        label = draw(st.sampled_from(SCHEMA.entity_types))
+        entities.append({"id": f"W{index}", "start": start, "end": end, "label": label, "text": text[start:end]})
     relations = []
     seen = set()
     for head in entities:
@@ -85,9 +96,17 @@ def documents(draw):
     return raw, text, entities, relations
 
 
+@st.composite
+def corpora(draw):
+    """A label schema's ``overlap`` (nested: the default, or any) and documents valid under it."""
+    overlap = draw(st.sampled_from(["nested", "any"]))
+    return overlap, draw(st.lists(documents(crossing=overlap == "any"), min_size=1, max_size=3))
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(st.lists(documents(), min_size=1, max_size=3))
-def test_valid_corpora_pass_and_round_trip(tmp_path: Path, corpus):
+@given(corpora())
+def test_valid_corpora_pass_and_round_trip(tmp_path: Path, drawn):
+    overlap, corpus = drawn
     root = tmp_path / "corpus"
     shutil.rmtree(root, ignore_errors=True)
     (root / "seeds").mkdir(parents=True)
@@ -102,6 +121,12 @@ def test_valid_corpora_pass_and_round_trip(tmp_path: Path, corpus):
         "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8"
     )
     params = params_for(root)
+    schemas = root / "schemas"
+    schemas.mkdir()
+    shutil.copy2(REPO / "schemas" / "labels.schema.json", schemas / "labels.schema.json")
+    labels = (REPO / "schemas" / "labels.yaml").read_text(encoding="utf-8")
+    (schemas / "labels.yaml").write_text(re.sub(r"(?m)^overlap: \w+$", f"overlap: {overlap}", labels), encoding="utf-8")
+    params["schemas"]["labels"] = str(schemas / "labels.yaml")
 
     assert ingest.run(for_stage(params, "ingest")) == []
     assert annotate.run(for_stage(params, "annotate")) == []
@@ -115,6 +140,15 @@ def test_valid_corpora_pass_and_round_trip(tmp_path: Path, corpus):
     got = sorted(zip(entities.doc_id, entities.ent_id, entities.start, entities.end, entities.label, entities.text, strict=True))
     want = sorted((f"doc{i}", e["id"], e["start"], e["end"], e["label"], e["text"]) for i, c in enumerate(corpus) for e in c[2])
     assert got == want
+    # every level in the one record: level and parent as the spans imply them
+    for i, c in enumerate(corpus):
+        levels = nesting([Entity(e["id"], e["start"], e["end"], e["label"], "gold") for e in c[2]])
+        rows = entities[entities.doc_id == f"doc{i}"]
+        assert {r.ent_id: (r.level, None if pd.isna(r.parent) else r.parent) for r in rows.itertuples()} == {
+            k: (v.level, v.parent) for k, v in levels.items()
+        }
+    ner = pd.read_parquet(published / "ner")
+    assert sum(len(spans) for spans in ner.spans) == len(entities)  # every entity of every level is a span of its sentence
     relations = pd.read_parquet(published / "relations")
     got = sorted(zip(relations.doc_id, relations.rel_id, relations["head"], relations["tail"], relations.label, strict=True))
     want = sorted((f"doc{i}", r["id"], r["head"], r["tail"], r["label"]) for i, c in enumerate(corpus) for r in c[3])

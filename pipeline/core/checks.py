@@ -14,7 +14,9 @@ itself applies the same rule with the same kind and message and decides per item
   :func:`range_problem` (``offset-out-of-range``, ``empty-span``), :func:`span_text_problem`
   (``span-text-mismatch``), :func:`label_problem` (``unknown-label``) and
   :func:`whitespace_problem` (``whitespace-span``);
-* :func:`overlap_problems`: the entities of one record against the schema's ``overlap``;
+* :func:`overlap_problems`: the entities of one record against the schema's ``overlap``
+  (:func:`overlap_allowed`); :func:`resolve_overlaps` keeps one of each pair it rejects (an
+  importer's ``--overlaps`` policy);
 * :func:`relation_label_problem`, :func:`missing_argument_problem`, :func:`self_relation_problem`,
   :func:`relation_type_problem` and :class:`RelationRepeats` (``duplicate-relation``,
   ``symmetric-duplicate``): one relation;
@@ -174,6 +176,15 @@ def span_problems(
     return [p for p in found if p is not None]
 
 
+def overlap_allowed(first: Entity, second: Entity, overlap: str) -> bool:
+    """Whether two overlapping entities (``first`` as :func:`overlapping_pairs` orders them) may
+    both stand under the schema's ``overlap``: ``any`` always, ``nested`` when ``second`` lies
+    inside ``first``, ``none`` never."""
+    if overlap == "any":
+        return True
+    return overlap == "nested" and first.start <= second.start and second.end <= first.end
+
+
 def overlap_problems(site: Site, entities: Sequence[Entity], schema: LabelSchema) -> list[Problem]:
     """Pairs of ``entities`` (all inside the text, see :func:`in_text`) that overlap or nest
     where the label schema's ``overlap`` (``none``, ``nested`` or ``any``) does not allow it."""
@@ -181,10 +192,9 @@ def overlap_problems(site: Site, entities: Sequence[Entity], schema: LabelSchema
         return []
     found = []
     for first, second in overlapping_pairs(entities):
-        nested = first.start <= second.start and second.end <= first.end
-        if schema.overlap == "nested" and nested:
+        if overlap_allowed(first, second, schema.overlap):
             continue
-        how = "nests in" if nested else "overlaps"
+        how = "nests in" if first.start <= second.start and second.end <= first.end else "overlaps"
         found.append(
             site.problem(
                 "overlapping-spans",
@@ -193,6 +203,39 @@ def overlap_problems(site: Site, entities: Sequence[Entity], schema: LabelSchema
             )
         )
     return found
+
+
+OVERLAP_POLICIES = ("error", "keep-longest", "keep-first")
+"""What an importer does with overlaps the label schema does not allow (``--overlaps``): report
+each as an error and keep both (``error``), or keep one of each pair: the longer (``keep-longest``;
+equal lengths: the earlier) or the earlier in the text (``keep-first``; same start: the longer)."""
+
+
+def resolve_overlaps(entities: Sequence[Entity], overlap: str, policy: str) -> tuple[list[Entity], list[tuple[Entity, Entity]]]:
+    """The entities kept under ``policy`` (one of :data:`OVERLAP_POLICIES` but ``error``) and, for
+    each one dropped, ``(dropped, the kept entity it overlaps)``. Greedy in the policy's order: an
+    entity is kept unless it overlaps a kept one in a way ``overlap`` does not allow."""
+    if policy not in OVERLAP_POLICIES[1:]:
+        raise ValueError(f"overlap policy {policy!r} is not one of {list(OVERLAP_POLICIES[1:])}")
+    if policy == "keep-longest":
+        order = sorted(entities, key=lambda e: (-(e.end - e.start), e.start, e.id))
+    else:
+        order = sorted(entities, key=lambda e: (e.start, -e.end, e.id))
+    kept: list[Entity] = []
+    dropped: list[tuple[Entity, Entity]] = []
+    for entity in order:
+        clash = None
+        for other in kept:
+            if other.start < entity.end and entity.start < other.end:
+                first, second = sorted((other, entity), key=lambda e: (e.start, -e.end, e.id))
+                if not overlap_allowed(first, second, overlap):
+                    clash = other
+                    break
+        if clash is None:
+            kept.append(entity)
+        else:
+            dropped.append((entity, clash))
+    return sorted(kept, key=lambda e: (e.start, e.end, e.id)), dropped
 
 
 # --------------------------------------------------------------------------- relations

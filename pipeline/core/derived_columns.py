@@ -6,7 +6,7 @@ tables (its document's length, that its document or the relation's head exists, 
 in the sentence, the tag the entity table implies) is computed here as plain columns first.
 ``validate`` reads the tables and runs the suites; this module only turns frames into frames.
 
-Pure pandas/numpy: no files. String key columns become pandas categoricals (in place), so a value
+Pure pandas/numpy (and pyarrow for the list columns of the ``ner`` view): no files. String key columns become pandas categoricals (in place), so a value
 per document is computed once per distinct ``doc_id``, not once per row.
 """
 
@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.core.labels import LabelSchema
 
@@ -29,10 +31,10 @@ NO_RELATION = "no_relation"
 
 DERIVED_FROM = {
     "tokens": {"doc_id", "sent_idx", "start", "ner_tag"},
-    "entities": {"doc_id", "ent_id", "start", "end", "label"},
+    "entities": {"doc_id", "ent_id", "start", "end", "label", "level", "parent"},
     "relations": {"doc_id", "head", "tail"},
     "sentences": {"doc_id"},
-    "ner": {"doc_id"},
+    "ner": {"doc_id", "ner_tags", "ner_tags_inner", "spans"},
     "re": {"doc_id"},
 }
 """The stored columns :func:`derive_columns` reads, per table (besides the documents table)."""
@@ -168,17 +170,122 @@ def bio_transition_column(tokens: pd.DataFrame) -> pd.Series:
     return pd.Series(pd.Categorical.from_codes(transition, categories=pd.Index(names, dtype=tags.cat.categories.dtype)), index=tokens.index)
 
 
+def expected_nesting(entities: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each entity's level and parent (``None`` at level 0) as the entity table implies them.
+
+    A deliberate, independent re-derivation of ``pipeline.core.spans.nesting`` (which built
+    ``entities.level``/``parent``): the same rule — the parent is the smallest entity of the
+    document enclosing the span (of two identical spans the one with the smaller ``ent_id``
+    encloses the other; among equally long enclosing entities the one starting last, then the
+    larger ``ent_id``), the level is the parent's plus one — by another algorithm: a self-join of
+    the entities per document, not a sweep over sorted spans.
+    """
+    count = len(entities)
+    parents = np.full(count, -1, dtype=np.int64)
+    if count:
+        frame = pd.DataFrame(
+            {
+                "doc": _codes(_category(entities, "doc_id")),
+                "id": entities["ent_id"].astype("str").to_numpy(),
+                "start": entities["start"].to_numpy(np.int64),
+                "end": entities["end"].to_numpy(np.int64),
+                "row": np.arange(count),
+            }
+        )
+        # Only an entity that some entity before it (by document, start, longest first) reaches
+        # past can be enclosed; only those are joined with their document's entities.
+        ordered = frame.sort_values(["doc", "start", "end", "id"], ascending=[True, True, False, True])
+        reach = ordered.groupby("doc", sort=False)["end"].cummax().groupby(ordered["doc"], sort=False).shift(1)
+        maybe = ordered[(reach >= ordered["end"]).to_numpy()]
+        if len(maybe):
+            pairs = maybe.merge(frame[frame["doc"].isin(maybe["doc"].unique())], on="doc", suffixes=("", "_c"))
+            encloses = (pairs["start_c"] <= pairs["start"]) & (pairs["end"] <= pairs["end_c"]) & (pairs["row"] != pairs["row_c"])
+            identical = (pairs["start_c"] == pairs["start"]) & (pairs["end_c"] == pairs["end"])
+            pairs = pairs[encloses & (~identical | (pairs["id_c"] < pairs["id"]))].copy()
+            pairs["length_c"] = pairs["end_c"] - pairs["start_c"]
+            pairs = pairs.sort_values(["row", "length_c", "start_c", "id_c"], ascending=[True, True, False, False])
+            best = pairs.drop_duplicates("row")
+            parents[best["row"].to_numpy()] = best["row_c"].to_numpy()
+    levels = np.zeros(count, dtype=np.int64)
+    for _ in range(count):  # the level is the length of the parent chain
+        updated = np.where(parents >= 0, levels[parents.clip(0)] + 1, 0)
+        if np.array_equal(updated, levels):
+            break
+        levels = updated
+    ids = entities["ent_id"].astype("object").to_numpy() if count else np.array([], dtype=object)
+    parent_ids = np.where(parents >= 0, ids[parents.clip(0)] if count else ids, None).astype(object)
+    return levels, parent_ids
+
+
+def _arrow_lists(column: pd.Series) -> pa.Array:
+    """A column of lists as one Arrow list array: zero-copy when it is Arrow-backed
+    (``validate`` reads list columns so), converted otherwise."""
+    array = pa.array(column.array) if isinstance(column.dtype, pd.ArrowDtype) else pa.array(list(column.to_numpy()))
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def _list_lengths(array: pa.Array) -> np.ndarray:
+    return pc.fill_null(pc.list_value_length(array), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def bio_well_formed(tag_lists: pd.Series, bio_labels: Sequence[str]) -> np.ndarray:
+    """Per row of class-id lists: every id is a BIO label and every ``I-X`` follows ``B-X`` or ``I-X``."""
+    rows_count = len(tag_lists)
+    if not rows_count:
+        return np.zeros(0, dtype=bool)
+    outside, begin, inside_kind, unknown = 0, 1, 2, 3
+    kinds = np.array(
+        [{"B": begin, "I": inside_kind}.get(label[:1], outside) if label != "O" else outside for label in bio_labels] + [unknown]
+    )
+    type_names = sorted({label[2:] for label in bio_labels})
+    types = np.array([type_names.index(label[2:]) for label in bio_labels] + [-1])
+    array = _arrow_lists(tag_lists)
+    lengths = _list_lengths(array)
+    if not lengths.sum():
+        return np.ones(rows_count, dtype=bool)
+    flat = pc.list_flatten(array).to_numpy(zero_copy_only=False).astype(np.int64)
+    rows = pc.list_parent_indices(array).to_numpy(zero_copy_only=False)
+    flat = np.where((flat >= 0) & (flat < len(bio_labels)), flat, len(bio_labels))
+    previous = np.empty_like(flat)
+    previous[0] = 0
+    previous[1:] = flat[:-1]
+    first = np.ones(len(flat), dtype=bool)
+    first[1:] = rows[1:] != rows[:-1]
+    previous[first] = 0  # O before the first token of a row
+    kind, previous_kind = kinds[flat], kinds[previous]
+    continues = ((previous_kind == begin) | (previous_kind == inside_kind)) & (types[previous] == types[flat])
+    bad = (kind == unknown) | ((kind == inside_kind) & ~continues)
+    return np.bincount(rows, weights=bad, minlength=rows_count) == 0
+
+
+def _spans_valid(frame: pd.DataFrame) -> np.ndarray:
+    """Per ``ner`` row: every span is a non-empty token range of the row with a label."""
+    rows_count = len(frame)
+    lengths = _list_lengths(_arrow_lists(frame["ner_tags"]))
+    spans = _arrow_lists(frame["spans"])
+    flat = pc.list_flatten(spans)
+    if not len(flat):
+        return np.ones(rows_count, dtype=bool)
+    rows = pc.list_parent_indices(spans).to_numpy(zero_copy_only=False)
+    starts = pc.fill_null(flat.field("start"), -1).to_numpy(zero_copy_only=False)
+    ends = pc.fill_null(flat.field("end"), -1).to_numpy(zero_copy_only=False)
+    labelled = pc.fill_null(pc.greater(pc.utf8_length(flat.field("label")), 0), False).to_numpy(zero_copy_only=False)
+    bad = ~((starts >= 0) & (starts < ends) & (ends <= lengths[rows]) & labelled)
+    return np.bincount(rows, weights=bad, minlength=rows_count) == 0
+
+
 def _length(value: Any) -> int:
     return -1 if value is None or value != value else int(value)  # unknown document (or no length): -1
 
 
-def derive_columns(frames: dict[str, pd.DataFrame], known_docs: pd.Series | None = None) -> None:
+def derive_columns(frames: dict[str, pd.DataFrame], known_docs: pd.Series | None = None, bio_labels: Sequence[str] = ()) -> None:
     """Add the derived columns the expectation suites refer to (see schemas/expectations.yaml).
 
     ``frames`` holds ``documents`` (with ``doc_length`` or ``text``) and the tables of
     :data:`DERIVED_FROM`; ``known_docs`` are all document ids of the corpus (the frames may hold a
-    chunk of it). Turns ``doc_id`` (and the tag and label columns) into categoricals: the derived
-    columns are computed once per distinct document, not once per row.
+    chunk of it); ``bio_labels`` the label schema's, the names of the ``ner`` view's class ids.
+    Turns ``doc_id`` (and the tag and label columns) into categoricals: the derived columns are
+    computed once per distinct document, not once per row.
     """
     documents = frames["documents"]
     if "doc_length" not in documents:
@@ -203,6 +310,20 @@ def derive_columns(frames: dict[str, pd.DataFrame], known_docs: pd.Series | None
     else:
         relations["head_known"] = np.zeros(0, dtype=bool)
         relations["tail_known"] = np.zeros(0, dtype=bool)
+    levels, parents = expected_nesting(entities)
+    entities["expected_level"] = levels
+    stored, expected = pd.Series(entities["parent"].to_numpy(), dtype=object), pd.Series(parents, dtype=object)
+    entities["parent_consistent"] = ((stored.isna() & expected.isna()) | (stored == expected)).to_numpy(dtype=bool)
+    ner = frames["ner"]
+    if len(ner):
+        # the outermost level's BIO is checked on the tokens table (bio_transition, expected_tag)
+        ner["bio_levels_valid"] = bio_well_formed(ner["ner_tags_inner"], bio_labels) & (
+            _list_lengths(_arrow_lists(ner["ner_tags"])) == _list_lengths(_arrow_lists(ner["ner_tags_inner"]))
+        )
+        ner["spans_valid"] = _spans_valid(ner)
+    else:
+        ner["bio_levels_valid"] = np.zeros(0, dtype=bool)
+        ner["spans_valid"] = np.zeros(0, dtype=bool)
     tokens = frames["tokens"]
     expected = expected_tags(tokens, entities)  # also widens ner_tag's categories to compare
     tokens["expected_tag"] = expected

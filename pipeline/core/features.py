@@ -2,7 +2,7 @@
 them derived from that declaration.
 
 A view is a tuple of :class:`Column` s: a name, a kind (a single value, a sequence of values, a
-sequence of class ids, or a struct of columns) and the dtype of its values. From it come
+sequence of class ids, a struct of columns, or a list of such structs) and the dtype of its values. From it come
 
 * :func:`arrow_schema`: the Arrow schema of the view's table (``pipeline.io.tables`` publishes it
   as ``tables.SCHEMAS["ner"]`` / ``["re"]``);
@@ -29,7 +29,8 @@ VALUE = "value"
 SEQUENCE = "sequence"
 CLASS_LABELS = "class_labels"
 STRUCT = "struct"
-KINDS = (VALUE, SEQUENCE, CLASS_LABELS, STRUCT)
+STRUCT_LIST = "struct_list"
+KINDS = (VALUE, SEQUENCE, CLASS_LABELS, STRUCT, STRUCT_LIST)
 
 CLASS_ID_DTYPE = "int64"
 """How a class id is stored: the storage type of ``datasets.ClassLabel``."""
@@ -38,7 +39,8 @@ CLASS_ID_DTYPE = "int64"
 @dataclass(frozen=True)
 class Column:
     """One column of a view. ``dtype`` is the type of the value (``VALUE``) or of each element
-    (``SEQUENCE``, ``CLASS_LABELS``); a ``STRUCT`` has ``fields`` instead."""
+    (``SEQUENCE``, ``CLASS_LABELS``); a ``STRUCT`` (and a ``STRUCT_LIST``, a list of such structs)
+    has ``fields`` instead."""
 
     name: str
     kind: str
@@ -48,9 +50,11 @@ class Column:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"column {self.name!r}: kind {self.kind!r} is not one of {list(KINDS)}")
-        is_struct = self.kind == STRUCT
+        is_struct = self.kind in (STRUCT, STRUCT_LIST)
         if is_struct != bool(self.fields) or is_struct == (self.dtype is not None):
-            raise ValueError(f"column {self.name!r}: a {STRUCT} has fields and no dtype, every other kind a dtype and no fields")
+            raise ValueError(
+                f"column {self.name!r}: a {STRUCT} has fields and no dtype (so has a {STRUCT_LIST}), every other kind a dtype and no fields"
+            )
 
 
 def value(name: str, dtype: str) -> Column:
@@ -68,6 +72,16 @@ def class_labels(name: str) -> Column:
 
 def struct(name: str, fields: Sequence[Column]) -> Column:
     return Column(name, STRUCT, fields=tuple(fields))
+
+
+def struct_list(name: str, fields: Sequence[Column]) -> Column:
+    """A list of structs (``datasets``: ``List({...})``, each element a dict)."""
+    return Column(name, STRUCT_LIST, fields=tuple(fields))
+
+
+SPAN = (value("start", "int64"), value("end", "int64"), value("label", "string"))
+"""An entity in the ``ner`` view's ``spans``: ``[start, end)`` in token indices of the row's
+``tokens`` (end exclusive) and its label."""
 
 
 @dataclass(frozen=True)
@@ -93,11 +107,15 @@ NER = View(
         sequence("ner_labels", "string"),
         sequence("token_starts", "int64"),
         sequence("token_ends", "int64"),
+        class_labels("ner_tags_inner"),
+        struct_list("spans", SPAN),
         value("split", "string"),
     ),
     declares_features=True,
 )
-"""One row per sentence: its tokens, BIO tags as class ids and as strings, token offsets."""
+"""One row per sentence: its tokens, BIO tags as class ids and as strings, token offsets, the
+BIO tags of the next nesting level (level 1, GermEval's inner column; the same class names) and
+every entity of every level as a token span (what nested-NER and span-classification models read)."""
 
 ARGUMENT = (value("id", "string"), value("start", "int64"), value("end", "int64"), value("text", "string"), value("label", "string"))
 """A relation argument in the ``re`` view (offsets relative to the row's ``text``)."""
@@ -133,6 +151,8 @@ def arrow_schema(view: View) -> pa.Schema:
 def _arrow_type(column: Column) -> pa.DataType:
     if column.kind == STRUCT:
         return pa.struct([(field.name, _arrow_type(field)) for field in column.fields])
+    if column.kind == STRUCT_LIST:
+        return pa.list_(pa.struct([(field.name, _arrow_type(field)) for field in column.fields]))
     element = pa.type_for_alias(column.dtype)
     return element if column.kind == VALUE else pa.list_(element)
 
@@ -153,6 +173,9 @@ def _hf_feature(column: Column, bio_labels: Sequence[str]) -> dict[str, Any]:
         return {"feature": {"dtype": column.dtype, "_type": "Value"}, "_type": "Sequence"}
     if column.kind == CLASS_LABELS:
         return {"feature": {"names": list(bio_labels), "_type": "ClassLabel"}, "_type": "Sequence"}
+    if column.kind == STRUCT_LIST:
+        # "List", not "Sequence": a Sequence of a dict is a dict of lists to ``datasets``
+        return {"feature": {field.name: _hf_feature(field, bio_labels) for field in column.fields}, "_type": "List"}
     return {field.name: _hf_feature(field, bio_labels) for field in column.fields}
 
 
@@ -176,4 +199,6 @@ def _card_type(column: Column, bio_labels: Sequence[str]) -> dict[str, Any]:
         return {"sequence": column.dtype}
     if column.kind == CLASS_LABELS:
         return {"sequence": {"class_label": {"names": {str(i): name for i, name in enumerate(bio_labels)}}}}
+    if column.kind == STRUCT_LIST:
+        return {"list": _card_columns(column.fields, bio_labels)}
     return {"struct": _card_columns(column.fields, bio_labels)}

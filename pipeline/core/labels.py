@@ -9,6 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+OVERLAPS = ("none", "nested", "any")
+"""What ``overlap`` in ``labels.yaml`` may say: no two spans of a record overlap (``none``); one may
+lie inside another, sharing a boundary or not (``nested``); any two may overlap, crossing too (``any``)."""
+
+DEFAULT_OVERLAP = "nested"
+"""The value when ``labels.yaml`` names none: news NER is nested (GermEval 2014's inner level,
+HIPE-2022's nested column, MobIE's stops and streets inside longer names), crossing spans are not."""
+
 
 class SchemaError(ValueError):
     """The label schema or a JSON Schema file is itself invalid."""
@@ -36,6 +44,10 @@ class LabelSchema:
     relation_types: tuple[RelationType, ...]
     descriptions: dict[str, str]
     path: str
+
+    def __post_init__(self) -> None:
+        if self.overlap not in OVERLAPS:
+            raise SchemaError(f"{self.path}: overlap {self.overlap!r} is not one of {list(OVERLAPS)}")
 
     @property
     def relation_names(self) -> tuple[str, ...]:

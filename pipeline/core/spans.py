@@ -152,3 +152,37 @@ def overlapping_pairs(entities: Iterable[Entity]) -> list[tuple[Entity, Entity]]
         pairs.extend((o, entity) for o in open_spans)
         open_spans.append(entity)
     return pairs
+
+
+@dataclass(frozen=True)
+class Nesting:
+    """Where an entity sits among the entities of its record: ``level`` 0 is outermost, 1 inside a
+    level-0 entity, …; ``parent`` is the id of the smallest entity that encloses it (``None`` at
+    level 0)."""
+
+    level: int
+    parent: str | None
+
+
+def nesting(entities: Iterable[Entity]) -> dict[str, Nesting]:
+    """Entity id → its :class:`Nesting`, the one rule for ``entities.level`` and ``entities.parent``.
+
+    An entity encloses another when ``start <= other.start`` and ``other.end <= end``. Of two
+    identical spans the one first in ``(start, -end, id)`` order encloses the other, so that the
+    levels of a chain of repeats are 0, 1, 2, …. The parent is the smallest enclosing entity (ties:
+    the one latest in that order, the innermost); the level is the parent's plus one. Spans that
+    cross without enclosing each other (only under ``overlap: any``) do not change each other's
+    level.
+    """
+    ordered = sorted(entities, key=lambda e: (e.start, -e.end, e.id))
+    found: dict[str, Nesting] = {}
+    open_spans: list[Entity] = []
+    for entity in ordered:
+        open_spans = [o for o in open_spans if o.end > entity.start]
+        parent: Entity | None = None
+        for candidate in open_spans:  # in sort order: a later candidate of the same length is innermost
+            if candidate.end >= entity.end and (parent is None or candidate.end - candidate.start <= parent.end - parent.start):
+                parent = candidate
+        found[entity.id] = Nesting(0, None) if parent is None else Nesting(found[parent.id].level + 1, parent.id)
+        open_spans.append(entity)
+    return found

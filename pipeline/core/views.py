@@ -1,7 +1,9 @@
 """The training views that ``publish`` ships beside the flat tables.
 
 * ``ner`` (:func:`ner_view`): one row per sentence with its tokens, BIO tags (as ClassLabel ids
-  and as strings) and token offsets, the shape token-classification trainers read.
+  and as strings) and token offsets, the shape token-classification trainers read, plus the BIO
+  tags of nesting level 1 (``ner_tags_inner``) and every entity of every level as a token span
+  (``spans``, from :func:`sentence_spans`).
 * ``re`` (:func:`relation_candidates`): one row per entity pair that could hold a relation: every
   annotated relation, and every unannotated pair of one sentence whose types some relation type
   allows, labelled ``no_relation``, with the text window and both arguments' offsets in it.
@@ -109,10 +111,42 @@ def relation_candidates(
     return rows
 
 
-def ner_view(tokens: pa.Table, split_of: dict[str, str], schema: LabelSchema, table_schema: pa.Schema) -> pa.Table:
+def sentence_spans(
+    tokens: Sequence[tuple[int, int]], token_sentences: Sequence[int], entities: Sequence[Entity]
+) -> dict[int, list[dict[str, Any]]]:
+    """sent_idx → the ``spans`` of that sentence's ``ner`` row: every entity (all levels) as
+    ``{start, end, label}`` in token indices of the sentence (end exclusive), ordered by start,
+    longest first, then label. ``tokens`` are one document's (sorted, aligned to the entities)
+    with each token's sentence."""
+    starts = [t[0] for t in tokens]
+    first_of: dict[int, int] = {}
+    for index, sentence in enumerate(token_sentences):
+        first_of.setdefault(sentence, index)
+    found: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for entity in entities:
+        first = bisect.bisect_left(starts, entity.start)
+        last = bisect.bisect_left(starts, entity.end)
+        sentence = token_sentences[first]
+        offset = first_of[sentence]
+        found[sentence].append({"start": first - offset, "end": last - offset, "label": entity.label})
+    for spans in found.values():
+        spans.sort(key=lambda span: (span["start"], -span["end"], span["label"]))
+    return dict(found)
+
+
+def ner_view(
+    tokens: pa.Table,
+    split_of: dict[str, str],
+    schema: LabelSchema,
+    table_schema: pa.Schema,
+    inner_tags: pa.Array | None = None,
+    spans: dict[tuple[str, int], list[dict[str, Any]]] | None = None,
+) -> pa.Table:
     """The ``ner`` view (columns and types of ``table_schema``), one row per sentence, built
     column-wise from the tokens table. ``tokens`` must be sorted by document and token index, so
     that each sentence is a contiguous run of rows; the view's rows come in that order.
+    ``inner_tags`` are the level-1 BIO tags of those token rows (default: all ``O``), ``spans``
+    each sentence's ``spans`` by (doc_id, sent_idx) (:func:`sentence_spans`; default: none).
 
     ``ValueError`` names any tag that is not one of the label schema's BIO labels.
     """
@@ -123,16 +157,15 @@ def ner_view(tokens: pa.Table, split_of: dict[str, str], schema: LabelSchema, ta
     starts = np.concatenate([[0], np.flatnonzero(changes.to_numpy(zero_copy_only=False)) + 1]).astype(np.int32)
     offsets = pa.array(np.append(starts, tokens.num_rows).astype(np.int32))
     tags = tokens.column("ner_tag").combine_chunks()
-    tag_ids = pc.index_in(tags, value_set=pa.array(schema.bio_labels))
-    if tag_ids.null_count:
-        raise ValueError(
-            f"BIO tag(s) {sorted(set(pc.filter(tags, pc.is_null(tag_ids)).to_pylist()))} not derived from the label schema {list(schema.bio_labels)}"
-        )
+    tag_ids = _tag_ids(tags, schema)
+    inner = pa.array(["O"] * tokens.num_rows, pa.string()) if inner_tags is None else inner_tags
+    inner_ids = _tag_ids(inner, schema)
 
     def lists(values: pa.Array) -> pa.ListArray:
         return pa.ListArray.from_arrays(offsets, values)
 
     first_doc, first_sent = doc_ids.take(starts), sent_idx.take(starts)
+    row_spans = [(spans or {}).get(key, []) for key in zip(first_doc.to_pylist(), first_sent.to_pylist(), strict=True)]
     return pa.table(
         {
             "id": pc.binary_join_element_wise(first_doc, pc.cast(first_sent, pa.string()), ":"),
@@ -143,7 +176,19 @@ def ner_view(tokens: pa.Table, split_of: dict[str, str], schema: LabelSchema, ta
             "ner_labels": lists(tags),
             "token_starts": lists(tokens.column("start").combine_chunks()),
             "token_ends": lists(tokens.column("end").combine_chunks()),
+            "ner_tags_inner": lists(inner_ids.cast(pa.int64())),
+            "spans": pa.array(row_spans, table_schema.field("spans").type),
             "split": pa.array([split_of[doc_id] for doc_id in first_doc.to_pylist()], pa.string()),
         },
         schema=table_schema,
     )
+
+
+def _tag_ids(tags: pa.Array, schema: LabelSchema) -> pa.Array:
+    """Class ids of BIO tags; ``ValueError`` names any tag not among the schema's BIO labels."""
+    tag_ids = pc.index_in(tags, value_set=pa.array(schema.bio_labels))
+    if tag_ids.null_count:
+        raise ValueError(
+            f"BIO tag(s) {sorted(set(pc.filter(tags, pc.is_null(tag_ids)).to_pylist()))} not derived from the label schema {list(schema.bio_labels)}"
+        )
+    return tag_ids

@@ -38,7 +38,8 @@ An item the importer skips gets no id in the record: it is named by its source i
     whitespace-stripped         stripped  warning   core.checks.whitespace_problem (--strip-whitespace)
     whitespace-only-span        skipped   warning   core.checks.whitespace_problem (--strip-whitespace, nothing left)
     duplicate-entity            merged    warning   importer (same layer, span and label)
-    overlapping-spans           kept      error     core.checks.overlap_problems
+    overlapping-spans           kept      error     core.checks.overlap_problems (--overlaps error, the default)
+    overlap-resolved            skipped   warning   core.checks.overlap_problems (--overlaps keep-longest|keep-first)
     missing-argument            skipped   error     core.checks.missing_argument_problem
     argument-skipped            skipped   warning   importer (the argument's own problem is reported)
     self-relation               kept      error     core.checks.self_relation_problem
@@ -55,6 +56,21 @@ guidelines reject, so that ``validate`` rejects it until the mapping, the source
 are fixed. Nothing is skipped silently: every skipped item is a reported problem, counted by kind
 in the report (items mapped to null are counted per label instead).
 
+Overlaps and levels
+-------------------
+Every nesting level of a source document goes into the same record (GermEval's inner column,
+HIPE's ``NE-NESTED``, MobIE's nested spans). An overlap the label schema does not allow (a
+crossing one under ``overlap: nested``) is handled by ``--overlaps`` (:data:`ImportOptions.overlaps`):
+``error`` (the default) keeps both and reports each pair, ``keep-longest`` and ``keep-first`` keep
+one of the pair (:func:`pipeline.core.checks.resolve_overlaps`) and report the other as
+``overlap-resolved``; a relation to a dropped entity is dropped too (``argument-skipped``).
+
+The report counts every source span by level and source label (``stats["levels"]``): how many the
+source had, how many were written, and why each other one is missing (:data:`DROP_REASONS`), so
+that ``source == published + sum(dropped)`` holds per level and label. The level is the source's
+(GermEval's and HIPE's columns) or, for a source without level columns, where the span nests among
+the document's source spans (:func:`pipeline.core.spans.nesting`).
+
 The module is over 400 lines because the policy and the three steps that apply it are one piece
 and read best together.
 """
@@ -69,6 +85,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core.checks import (
+    OVERLAP_POLICIES,
     RelationRepeats,
     Site,
     crosses_paragraph_problem,
@@ -76,6 +93,7 @@ from pipeline.core.checks import (
     overlap_problems,
     range_problem,
     relation_type_problem,
+    resolve_overlaps,
     self_relation_problem,
     span_text_problem,
     where_entity,
@@ -84,7 +102,7 @@ from pipeline.core.checks import (
 from pipeline.core.labels import LabelSchema
 from pipeline.core.problems import Problem, Severity
 from pipeline.core.segment import PARAGRAPH_BREAK
-from pipeline.core.spans import AnnotationRecord, Document, Entity, Relation
+from pipeline.core.spans import AnnotationRecord, Document, Entity, Relation, nesting
 from pipeline.core.text import OffsetMap, normalise_text, text_sha256, to_codepoints
 from pipeline.formats import ImportFailed
 from pipeline.formats.ids import IdMaker, make_doc_id
@@ -120,6 +138,7 @@ POLICY: dict[str, Policy] = {
     "whitespace-only-span": Policy("skipped", _W),
     "duplicate-entity": Policy("merged", _W),
     "overlapping-spans": Policy("kept", _E),
+    "overlap-resolved": Policy("skipped", _W),
     "missing-argument": Policy("skipped", _E),
     "argument-skipped": Policy("skipped", _W),
     "self-relation": Policy("kept", _E),
@@ -133,6 +152,10 @@ POLICY: dict[str, Policy] = {
 KEPT_INVALID = frozenset(kind for kind, policy in POLICY.items() if policy.does == "kept" and policy.severity is Severity.ERROR)
 
 KEPT = "kept: validate rejects it"
+
+#: Why a source span is not in the written record, as the report counts it per level and label.
+DROP_REASONS = ("mapped-to-null", "broken-in-source", "whitespace-only", "merged-duplicate", "overlap-policy")
+_GONE_REASON = {"error": "broken-in-source", "mapped-to-null": "mapped-to-null", "stripped-away": "whitespace-only"}
 
 
 def _short(span: str, limit: int = 60) -> str:
@@ -149,6 +172,14 @@ class ImportOptions:
     strip_whitespace: bool = False
     user: str | None = None
     limit: int | None = None
+    overlaps: str = "error"
+    tag_columns: int | None = None
+    """CoNLL: how many tag columns end each token line (1: one level; 2: outer and inner; ``None``:
+    2 for a file the CoNLL exporter wrote, else 1)."""
+    avro_schema: Path | None = None
+    """MobIE/SmartData: the ``.avsc`` that decides the Avro JSON encoding (default: the one beside the input)."""
+    """What to do with overlaps the label schema does not allow: one of
+    :data:`pipeline.core.checks.OVERLAP_POLICIES` (``--overlaps``)."""
     ids: IdRules = field(default_factory=id_rules)
     """What a valid document, entity and relation id is (from ``schemas/``)."""
 
@@ -191,6 +222,8 @@ class ImportResult:
 def build_result(documents: Iterable[SourceDocument], options: ImportOptions) -> ImportResult:
     """Normalise, convert, map and check ``documents``; see the module docstring."""
     documents = list(documents)
+    if options.overlaps not in OVERLAP_POLICIES:
+        raise ImportFailed(f"--overlaps must be one of {list(OVERLAP_POLICIES)}, not {options.overlaps!r}")
     if options.limit is not None:
         documents = documents[: options.limit]
     check_mapping(documents, options.mapping)
@@ -236,6 +269,22 @@ class _Stats:
     merged_relations: int = 0
     source_entities: int = 0
     source_relations: int = 0
+    overlaps_resolved: Counter[str] = field(default_factory=Counter)
+    levels: dict[int, dict[str, Counter[str]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(Counter)))
+    """source level → source label → ``source``, ``published`` and each of :data:`DROP_REASONS`."""
+
+    def level_counts(self) -> dict[str, dict[str, dict[str, Any]]]:
+        return {
+            str(level): {
+                label: {
+                    "source": counts["source"],
+                    "published": counts["published"],
+                    "dropped": {reason: counts[reason] for reason in DROP_REASONS if counts[reason]},
+                }
+                for label, counts in sorted(labels.items())
+            }
+            for level, labels in sorted(self.levels.items())
+        }
 
     def as_dict(self, result: ImportResult) -> dict[str, Any]:
         layers: dict[str, dict[str, int]] = {}
@@ -260,6 +309,8 @@ class _Stats:
                 "duplicate_entities_merged": self.merged_duplicates,
                 "duplicate_relations_merged": self.merged_relations,
             },
+            "overlaps_resolved": dict(sorted(self.overlaps_resolved.items())),
+            "levels": self.level_counts(),
             **_problem_counts(result),
         }
 
@@ -328,6 +379,25 @@ class _Built:
     entities: dict[str, list[Entity]] = field(default_factory=lambda: defaultdict(list))
     entity_meta: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))
     relations: dict[str, list[Relation]] = field(default_factory=lambda: defaultdict(list))
+    origin: list[dict[str, Any]] = field(default_factory=list)
+    """Per source entity: its ``level``, its source ``label`` and its ``outcome``: the entity it
+    became, or why it is gone (a :attr:`gone` reason, ``merged-duplicate``)."""
+    resolved: set[tuple[str, str]] = field(default_factory=set)
+    """(layer, entity id) of entities dropped by the ``--overlaps`` policy."""
+
+
+def source_levels(entities: list[SourceEntity]) -> list[int]:
+    """The level of each source entity: the source's own, or (``level is None``) where its span
+    nests among the source spans of its layer."""
+    spans = [Entity(f"#{n}", e.start, e.end, e.label, "") for n, e in enumerate(entities)]
+    by_layer: dict[str, list[Entity]] = defaultdict(list)
+    for entity, span in zip(entities, spans, strict=True):
+        if entity.level is None and entity.start < entity.end:
+            by_layer[entity.layer].append(span)
+    found: dict[str, int] = {}
+    for layer_spans in by_layer.values():
+        found.update({span_id: nested.level for span_id, nested in nesting(layer_spans).items()})
+    return [e.level if e.level is not None else found.get(f"#{n}", 0) for n, e in enumerate(entities)]
 
 
 def _build_document(
@@ -365,6 +435,7 @@ def _build_document(
     _build_entities(source, text_map, options, stats, built, report)
     _build_relations(source, options, stats, unmapped_pairs, built, report)
     _build_records(source, doc_id, text, options, result, built, report)
+    _count_levels(source, built, stats)
 
 
 def _build_entities(
@@ -376,17 +447,20 @@ def _build_entities(
     makers: dict[str, IdMaker] = defaultdict(lambda: IdMaker("T", options.ids.item))
     kept, gone = built.kept, built.gone
     span_index: dict[tuple[str, int, int, str], Entity] = {}
+    levels = source_levels(source.entities)
     for number, source_entity in enumerate(source.entities, start=1):
         layer = source_entity.layer
         name = source_entity.id if source_entity.id is not None else f"#{number}"
         key = (layer, name)
+        origin = {"level": levels[number - 1], "label": source_entity.label, "outcome": "error"}
+        built.origin.append(origin)
         try:
             raw_start, raw_end = to_codepoints(source.text, [source_entity.start, source_entity.end], source.offsets)
             start, end = text_map.map([raw_start, raw_end])
         except ValueError as error:
             what = f"entity {name} {source_entity.label!r} [{source_entity.start}, {source_entity.end}) ({source.offsets})"
             report.own("bad-offset", f"{what}: {error}; the entity is skipped")
-            gone[key] = "error"
+            gone[key] = origin["outcome"] = "error"
             continue
         # named by the source until it is kept and gets the record's id
         candidate = Entity(id=name, start=start, end=end, label=source_entity.label, source=options.source)
@@ -400,12 +474,12 @@ def _build_entities(
         broken = range_problem(site, candidate, text) or span_text_problem(site, candidate, text, stored)
         if broken is not None:
             report.rule(broken, context, "the entity is skipped")
-            gone[key] = "error"
+            gone[key] = origin["outcome"] = "error"
             continue
         target = options.mapping.entity(source_entity.label)
         if target is None:
             stats.dropped_entities[source_entity.label] += 1
-            gone[key] = "mapped-to-null"
+            gone[key] = origin["outcome"] = "mapped-to-null"
             continue
         candidate = replace(candidate, label=target)
         context = _entity_context(source_entity, candidate, source.offsets, options)
@@ -422,7 +496,7 @@ def _build_entities(
                     kind="whitespace-only-span",
                 )
                 stats.whitespace_only += 1
-                gone[key] = "stripped-away"
+                gone[key] = origin["outcome"] = "stripped-away"
                 continue
             candidate = replace(candidate, start=start + lead, end=end - trail)
         span = text[candidate.start : candidate.end]
@@ -432,7 +506,7 @@ def _build_entities(
                 "; ".join(filter(None, [context, f"text {_short(span)!r}"])),
                 "the entity is skipped",
             )
-            gone[key] = "error"
+            gone[key] = origin["outcome"] = "error"
             continue
         duplicate = span_index.get((layer, candidate.start, candidate.end, target))
         if duplicate is not None:
@@ -440,6 +514,7 @@ def _build_entities(
             report.rule(repeat, context, "merged into it")
             stats.merged_duplicates += 1
             kept[key] = duplicate
+            origin["outcome"] = "merged-duplicate"
             continue
         entity = replace(candidate, id=makers[layer].make(source_entity.id))
         if padded is not None:
@@ -455,7 +530,7 @@ def _build_entities(
             else:
                 report.rule(padded, context, f"{KEPT} (use --strip-whitespace to strip it)")
         span_index[(layer, entity.start, entity.end, target)] = entity
-        kept[key] = entity
+        kept[key] = origin["outcome"] = entity
         built.entities[layer].append(entity)
         if source_entity.meta:
             built.entity_meta[layer][entity.id] = source_entity.meta
@@ -531,13 +606,32 @@ def _build_relations(
 def _build_records(
     source: SourceDocument, doc_id: str, text: str, options: ImportOptions, result: ImportResult, built: _Built, report: _Reporter
 ) -> None:
-    """One record per layer (the document's own layers even when empty), with overlap checks."""
+    """One record per layer (the document's own layers even when empty), every nesting level in
+    it, with overlap checks or the ``--overlaps`` policy; then the document's level counts."""
     sha = text_sha256(text)
     layers = list(source.layers) + sorted(set(built.entities) - set(source.layers))
     for layer in layers:
         entities = sorted(built.entities.get(layer, []), key=lambda e: (e.start, e.end, e.id))
-        for overlap in overlap_problems(report.site, entities, options.schema):
-            report.rule(overlap, "; ".join(_layer_context(layer, options)), KEPT)
+        relations = list(built.relations.get(layer, []))
+        context = "; ".join(_layer_context(layer, options))
+        if options.overlaps == "error":
+            for overlap in overlap_problems(report.site, entities, options.schema):
+                report.rule(overlap, context, f"{KEPT} (or import with --overlaps keep-longest|keep-first)")
+        else:
+            entities, dropped = resolve_overlaps(entities, options.schema.overlap, options.overlaps)
+            for entity, clash in dropped:
+                (overlap,) = overlap_problems(report.site, [entity, clash], options.schema)
+                report.rule(overlap, context, f"entity {entity.id} is dropped (--overlaps {options.overlaps})", kind="overlap-resolved")
+                built.resolved.add((layer, entity.id))
+            if dropped:
+                gone_ids = {entity.id for entity, _ in dropped}
+                for relation in [r for r in relations if r.head in gone_ids or r.tail in gone_ids]:
+                    report.own(
+                        "argument-skipped",
+                        f"relation {relation.id} {relation.label!r}: an argument was dropped by --overlaps {options.overlaps}; "
+                        "the relation is skipped too",
+                    )
+                relations = [r for r in relations if r.head not in gone_ids and r.tail not in gone_ids]
         layer_name = options.layer(layer)
         record = AnnotationRecord(
             doc_id=doc_id,
@@ -545,14 +639,34 @@ def _build_records(
             source=options.source,
             layer=layer_name,
             entities=tuple(entities),
-            relations=tuple(built.relations.get(layer, [])),
+            relations=tuple(relations),
             path=f"corpus/annotations/{layer_name}/{layer_name.rsplit('/', 1)[-1]}.jsonl",
             line=0,
             annotator=source.annotators.get(layer),
         )
         result.records.append(record)
         if built.entity_meta.get(layer):
-            result.record_meta[(layer_name, doc_id)] = {"entities": built.entity_meta[layer]}
+            kept_ids = {e.id for e in entities}
+            meta = {k: v for k, v in built.entity_meta[layer].items() if k in kept_ids}
+            if meta:
+                result.record_meta[(layer_name, doc_id)] = {"entities": meta}
+
+
+def _count_levels(source: SourceDocument, built: _Built, stats: _Stats) -> None:
+    """Each source entity of the document under its level and source label: ``source``, and
+    ``published`` or the reason it is not (:data:`DROP_REASONS`)."""
+    for origin, source_entity in zip(built.origin, source.entities, strict=True):
+        counts = stats.levels[origin["level"]][origin["label"]]
+        counts["source"] += 1
+        outcome = origin["outcome"]
+        if isinstance(outcome, Entity):
+            if (source_entity.layer, outcome.id) in built.resolved:
+                counts["overlap-policy"] += 1
+                stats.overlaps_resolved[outcome.label] += 1
+            else:
+                counts["published"] += 1
+        else:
+            counts[_GONE_REASON.get(outcome, outcome)] += 1
 
 
 def refresh_stats(result: ImportResult) -> None:

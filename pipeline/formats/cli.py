@@ -61,6 +61,9 @@ def run_import(
     strip_whitespace: bool = False,
     user: str | None = None,
     limit: int | None = None,
+    overlaps: str = "error",
+    tag_columns: int | None = None,
+    avro_schema: Path | None = None,
 ) -> ImportResult:
     """Read ``paths`` in ``format`` into an :class:`ImportResult` (no files written)."""
     check_name(name)
@@ -76,6 +79,9 @@ def run_import(
         strip_whitespace=strip_whitespace,
         user=user,
         limit=limit,
+        overlaps=overlaps,
+        tag_columns=tag_columns,
+        avro_schema=avro_schema,
     )
     return importer(format)(paths, options)
 
@@ -104,6 +110,17 @@ def _report(result: ImportResult) -> None:
                 f"  dropped by the mapping (null), {what}: {sum(counts.values())} " + ", ".join(f"{k}={v}" for k, v in counts.items()),
                 err=True,
             )
+    if stats.get("overlaps_resolved"):
+        resolved = stats["overlaps_resolved"]
+        typer.echo(f"  dropped by --overlaps: {sum(resolved.values())} " + ", ".join(f"{k}={v}" for k, v in resolved.items()), err=True)
+    for level, labels in stats.get("levels", {}).items():
+        source = sum(c["source"] for c in labels.values())
+        published = sum(c["published"] for c in labels.values())
+        reasons: Counter[str] = Counter()
+        for c in labels.values():
+            reasons.update(c["dropped"])
+        why = ", ".join(f"{k}={v}" for k, v in sorted(reasons.items()))
+        typer.echo(f"  level {level}: {source} source span(s), {published} written" + (f", dropped: {why}" if why else ""), err=True)
     changed = stats["changed"]
     if changed["whitespace_stripped"]:
         typer.echo(f"  whitespace stripped from {changed['whitespace_stripped']} span(s) (--strip-whitespace)", err=True)
@@ -129,6 +146,22 @@ def import_corpus(
     ),
     user: str | None = typer.Option(None, "--user", help="doccano: import only this annotator's spans (default: one layer per annotator)."),
     limit: int | None = typer.Option(None, "--limit", help="Import only the first N documents."),
+    overlaps: str = typer.Option(
+        "error",
+        "--overlaps",
+        help="Overlaps the label schema does not allow (crossing spans under overlap: nested): error (keep both, report each), "
+        "keep-longest or keep-first (drop the other, counted in the report).",
+    ),
+    tag_columns: int | None = typer.Option(
+        None,
+        "--tag-columns",
+        help="conll: the last N columns are tag columns (1, or 2: outer and inner level; default: 2 for a file the conll exporter wrote, else 1).",
+    ),
+    avro_schema: Path | None = typer.Option(
+        None,
+        "--avro-schema",
+        help="mobie: the Avro schema (mobie-document.avsc) that decides the Avro JSON encoding (default: the one *.avsc beside the input).",
+    ),
     seeds_dir: Path | None = typer.Option(None, "--seeds-dir", help="Where the documents go (default: ingest.seeds_dir)."),
     annotations_dir: Path | None = typer.Option(
         None, "--annotations-dir", help="Where the annotation layers go (default: annotate.annotations_dir)."
@@ -165,6 +198,9 @@ def import_corpus(
             strip_whitespace=strip_whitespace,
             user=user,
             limit=limit,
+            overlaps=overlaps,
+            tag_columns=tag_columns,
+            avro_schema=avro_schema,
         )
         _report(result)
         if not dry_run:
@@ -174,6 +210,7 @@ def import_corpus(
                 "mapping": str(mapping) if mapping else None,
                 "offsets": offsets,
                 "strip_whitespace": strip_whitespace,
+                "overlaps": overlaps,
             }
             files = write_import(
                 result, seeds_dir=seeds_dir, annotations_dir=annotations_dir, reports_dir=reports_dir, force=force, info=info

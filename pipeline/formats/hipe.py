@@ -9,8 +9,8 @@ by nothing with ``NoSpaceAfter``, by a line break with ``EndOfLine``, by a blank
 ``EndOfParagraph``, else by one space. ``EndOfSentence`` does not change spacing (the pipeline
 segments sentences itself).
 
-Kept: ``NE-COARSE-LIT`` as the main layer, ``NE-NESTED`` as the layer ``imported/<name>-inner``,
-the ``NEL-LIT`` link (Wikidata QID or ``NIL``) of each entity in the record's ``meta``. Not
+Kept: ``NE-COARSE-LIT`` (level 0) and ``NE-NESTED`` (level 1) in the same record of the layer
+``imported/<name>``, the ``NEL-LIT`` link (Wikidata QID or ``NIL``) of each entity in the record's ``meta``. Not
 imported, and counted in the report: the metonymic, fine-grained and component columns and
 ``NEL-METO``.
 """
@@ -42,7 +42,7 @@ COLUMNS = (
     "NEL-METO",
     "MISC",
 )
-LAYERS = {"NE-COARSE-LIT": "", "NE-NESTED": "inner"}
+LEVELS = {"NE-COARSE-LIT": 0, "NE-NESTED": 1}
 NOT_IMPORTED = ("NE-COARSE-METO", "NE-FINE-LIT", "NE-FINE-METO", "NE-FINE-COMP", "NEL-METO")
 DOCUMENT_KEY = "hipe2022:document_id"
 
@@ -136,7 +136,7 @@ def _document(
                 not_imported[column] += 1
     text, spans = rebuild_text([r["TOKEN"] for r in rows], separators)
     entities: list[SourceEntity] = []
-    for column, layer in LAYERS.items():
+    for column, level in LEVELS.items():
         if column not in rows[0]:
             continue
         try:
@@ -145,9 +145,9 @@ def _document(
             raise ImportFailed(f"{path}:{doc.line}: {column}: {error}") from None
         problems.extend(Problem(path, doc.line, source_id, "iob1-tag", f"{column} {note}", Severity.WARNING) for note in notes)
         for span in found:
-            link = rows[span.first].get("NEL-LIT", "_") if layer == "" else "_"
+            link = rows[span.first].get("NEL-LIT", "_") if level == 0 else "_"
             meta = {"nel": link} if link not in ("_", "") else None
-            entities.append(SourceEntity(None, spans[span.first][0], spans[span.last][1], span.label, layer, meta=meta))
+            entities.append(SourceEntity(None, spans[span.first][0], spans[span.last][1], span.label, meta=meta, level=level))
     date = doc.meta.get("hipe2022:date")
     return SourceDocument(
         source_id=source_id,

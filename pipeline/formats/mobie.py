@@ -1,4 +1,19 @@
-"""MobIE / SmartData JSON (DFKI): one document per line, ``.jsonl`` or ``.jsonl.gz``.
+"""MobIE / SmartData JSON (DFKI): ``.jsonl``, ``.jsonl.gz``, ``.json``, ``.avrojson``.
+
+Two encodings of the documents of ``mobie-document.avsc`` (DFKI's Avro schema of a
+``de.dfki.lt.tap.Document``) are read, in any mix:
+
+* plain JSON, as MobIE's JSONL has it: one object per line, union values unwrapped;
+* the Avro JSON encoding, as SmartData v3 is distributed: objects pretty-printed over many lines,
+  union values wrapped (``{"string": …}``, ``{"array": […]}``, named types by full name).
+
+Objects may be separated by any whitespace. Which encoding an object is in is decided by the
+schema (:mod:`pipeline.formats.avro_json`): an object that decodes as the Avro JSON encoding of a
+``Document`` is one, any other is read as plain JSON. The schema is ``--avro-schema``
+(:attr:`ImportOptions.avro_schema`), by default the one ``*.avsc`` file beside the input (where
+DFKI ships it); without one, every object is read as plain JSON and a wrapped ``text`` is reported.
+Entity types are read in either spelling: SmartData's ``LOCATION_CITY`` is MobIE's
+``location-city`` (lower case, ``_`` as ``-``), and argument roles in lower case.
 
 Read: ``id``, ``text``, ``date``, ``title``, ``uri`` and the source kind; entities from
 ``conceptMentions`` (``span`` in UTF-16 code units, ``type``); relations from the n-ary
@@ -27,8 +42,10 @@ which the importer's checks report for a binary relation) and yields no binary r
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,6 +53,7 @@ from typing import Any
 from pipeline.core.problems import Problem, Severity
 from pipeline.core.text import OffsetMap, to_codepoints
 from pipeline.formats import ImportFailed
+from pipeline.formats.avro_json import AvroRecordType, NotAvroJson, json_values
 from pipeline.formats.build import ImportOptions, ImportResult, build_result, refresh_stats
 from pipeline.formats.ids import sanitise_id
 from pipeline.formats.reading import decode, expand_paths
@@ -53,11 +71,36 @@ def nary_options(options: ImportOptions) -> dict[str, Any]:
     return nary
 
 
-def _lines(path: Path) -> list[str]:
+DOCUMENT_TYPE = "de.dfki.lt.tap.Document"
+
+
+def _text(path: Path) -> str:
     data = path.read_bytes()
     if data[:2] == b"\x1f\x8b":
         data = gzip.decompress(data)
-    return decode(data, display_path(path)).split("\n")
+    return decode(data, display_path(path))
+
+
+def type_name(value: Any) -> Any:
+    """A MobIE/SmartData entity type in MobIE's spelling (``LOCATION_CITY`` → ``location-city``)."""
+    return value.lower().replace("_", "-") if isinstance(value, str) else value
+
+
+def document_schema(paths: Sequence[Path], options: ImportOptions) -> AvroRecordType | None:
+    """The ``Document`` type of ``--avro-schema``, else of the one ``*.avsc`` beside the inputs."""
+    path = options.avro_schema
+    if path is None:
+        folders = {(p if p.is_dir() else p.parent).resolve() for p in paths}
+        found = sorted({a for folder in folders for a in folder.glob("*.avsc")})
+        if len(found) > 1:
+            raise ImportFailed(f"several Avro schemas beside the input ({', '.join(map(str, found))}); choose one with --avro-schema")
+        path = found[0] if found else None
+    if path is None:
+        return None
+    try:
+        return AvroRecordType(Path(path), DOCUMENT_TYPE)
+    except (OSError, ValueError) as error:
+        raise ImportFailed(f"--avro-schema {path}: {error}") from None
 
 
 def read(paths: Sequence[Path], options: ImportOptions) -> ImportResult:
@@ -65,20 +108,34 @@ def read(paths: Sequence[Path], options: ImportOptions) -> ImportResult:
     documents: list[SourceDocument] = []
     problems: list[Problem] = []
     mentions: list[tuple[SourceDocument, list[dict[str, Any]]]] = []
-    for path in expand_paths(paths, (".jsonl", ".jsonl.gz", ".json")):
+    schema = document_schema(paths, options)
+    encodings: Counter[str] = Counter()
+    for path in expand_paths(paths, (".jsonl", ".jsonl.gz", ".json", ".avrojson")):
         shown = display_path(path)
-        for number, line in enumerate(_lines(path), start=1):
-            if options.limit is not None and len(documents) >= options.limit:
-                break
-            if not line.strip():
-                continue
+        values = json_values(_text(path))
+        while options.limit is None or len(documents) < options.limit:
             try:
-                data = json.loads(line)
+                number, data = next(values)
+            except StopIteration:
+                break
             except json.JSONDecodeError as error:
-                raise ImportFailed(f"{shown}:{number}: not JSON: {error.msg} at column {error.colno}") from None
+                raise ImportFailed(f"{shown}:{error.lineno}: not JSON: {error.msg} at column {error.colno}") from None
+            encoding = "plain"
+            if schema is not None and isinstance(data, dict):
+                with contextlib.suppress(NotAvroJson):  # then it is plain JSON
+                    data, encoding = schema.decode(data), "avro-json"
             if not isinstance(data, dict) or not isinstance(data.get("text"), str):
-                problems.append(Problem(shown, number, None, "missing-text", "the line is not a MobIE document with a 'text'; skipped"))
+                wrapped = isinstance(data, dict) and isinstance(data.get("text"), dict)
+                hint = (
+                    " (its text is wrapped, as in the Avro JSON encoding: pass --avro-schema mobie-document.avsc)"
+                    if wrapped and schema is None
+                    else ""
+                )
+                problems.append(
+                    Problem(shown, number, None, "missing-text", f"the object is not a MobIE document with a 'text'{hint}; skipped")
+                )
                 continue
+            encodings[encoding] += 1
             document, found = _document(data, shown, number, nary)
             problems.extend(found)
             documents.append(document)
@@ -88,6 +145,8 @@ def read(paths: Sequence[Path], options: ImportOptions) -> ImportResult:
     if nary["keep_whole"]:
         result.extras["nary_relations"] = _whole_table(mentions, result, options)
     result.stats["nary_relations"] = sum(len(m) for _, m in mentions)
+    result.stats["encodings"] = dict(sorted(encodings.items()))
+    result.stats["avro_schema"] = str(schema.path) if schema is not None else None
     result.stats["nary_rule"] = nary
     refresh_stats(result)
     return result
@@ -97,10 +156,15 @@ def _span(mention: dict[str, Any]) -> tuple[int, int]:
     return mention["span"]["start"], mention["span"]["end"]
 
 
+def _concept(mention: dict[str, Any]) -> dict[str, Any]:
+    """A concept mention with its type in MobIE's spelling (:func:`type_name`)."""
+    return {**mention, "type": type_name(mention.get("type"))}
+
+
 def _document(data: dict[str, Any], path: str, line: int, nary: dict[str, Any]) -> tuple[SourceDocument, list[Problem]]:
     source_id = str(data.get("id")) if data.get("id") is not None else None
     problems: list[Problem] = []
-    concepts = [c for c in data.get("conceptMentions") or [] if isinstance(c, dict)]
+    concepts = [_concept(c) for c in data.get("conceptMentions") or [] if isinstance(c, dict)]
     by_id = {c["id"]: c for c in concepts}
     by_span_type = {(_span(c), c["type"]): c for c in concepts}
     entities = [SourceEntity(c["id"], *_span(c), c["type"]) for c in concepts]
@@ -108,7 +172,7 @@ def _document(data: dict[str, Any], path: str, line: int, nary: dict[str, Any]) 
     for mention in data.get("relationMentions") or []:
         args = []
         for arg in mention.get("args") or []:
-            concept = arg.get("conceptMention") or {}
+            concept = _concept(arg.get("conceptMention") or {})
             target = by_id.get(concept.get("id"))
             if target is None and "span" in concept:
                 target = by_span_type.get((_span(concept), concept.get("type")))
@@ -134,7 +198,8 @@ def _document(data: dict[str, Any], path: str, line: int, nary: dict[str, Any]) 
                     )
                 )
                 continue
-            args.append((arg.get("role"), target))
+            role = arg.get("role")
+            args.append((role.lower() if isinstance(role, str) else role, target))
         if nary["rule"] != "trigger-to-arguments":
             continue
         triggers = [concept for role, concept in args if role == nary["trigger_role"]]
@@ -201,7 +266,7 @@ def _whole_table(
         for mention in doc_mentions:
             args = []
             for arg in mention.get("args") or []:
-                concept = arg.get("conceptMention") or {}
+                concept = _concept(arg.get("conceptMention") or {})
                 try:
                     start, end = offsets.map(to_codepoints(document.text, list(_span(concept)), "utf16"))
                 except (KeyError, ValueError):

@@ -9,16 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-#: The layer of a source's (outer) annotations; a sublayer such as ``"inner"`` holds a second
-#: nesting level and becomes layer ``imported/<name>-inner``.
+#: The layer of a source's annotations; another layer (one per annotator of a doccano export)
+#: becomes layer ``imported/<name>-<layer>``. Nesting levels are not layers: every level of a
+#: document goes into the same record (``SourceEntity.level``).
 MAIN_LAYER = ""
 
 
 @dataclass
 class SourceEntity:
     """An entity as the source has it: its id, offsets into the raw text in the document's unit,
-    its label, the layer (``""`` = main; ``"inner"`` for a second nesting level) and, when the
-    source stores it, its own copy of the span text."""
+    its label, the layer (``""`` = main), the nesting level the source gives it (GermEval's
+    inner column, HIPE's ``NE-NESTED``: 1; ``None``: the source has no level columns, and the
+    level is where the span nests among the document's source spans) and, when the source stores
+    it, its own copy of the span text."""
 
     id: str | None
     start: int
@@ -27,6 +30,7 @@ class SourceEntity:
     layer: str = MAIN_LAYER
     text: str | None = None
     meta: dict[str, Any] | None = None
+    level: int | None = None
 
 
 @dataclass

@@ -2,11 +2,15 @@
 
 Each document becomes one ``Doc`` built from the published tokens, not re-tokenised: the pipeline
 cuts tokens at entity edges and around hyphens (``US`` ``-`` ``Präsident``), so every entity is a
-whole-token span and ``doc.ents`` holds exactly the entity table. Whitespace between tokens is
+whole-token span. ``doc.ents`` holds the outermost level (level 0 of ``entities.level``: what a
+``ner`` component trains on, which allows no overlap) and ``doc.spans["entities"]`` every entity
+of every level (a ``SpanGroup`` allows nesting and overlap: what ``spancat`` trains on, with
+``spans_key = "entities"``). Whitespace between tokens is
 kept (``Token.whitespace_`` or whitespace tokens), so ``doc.text`` is the document text. Sentence
 starts come from the sentences table. ``doc.user_data`` carries ``doc_id``, ``split`` and the
 relations (``[{"id", "head", "tail", "label"}]`` by entity id; entity ids are in ``entity_ids`` in
-``doc.ents`` order), which spaCy itself ignores.
+``doc.spans["entities"]`` order), which spaCy itself ignores. The importer reads
+``doc.spans["entities"]`` when the file has it, else ``doc.ents``.
 
 spaCy's default German tokenizer does not split ``US-Präsident``, so train or debug with
 ``[corpora.train] gold_preproc = true`` (and the same for ``dev``) to use these tokens; with the
@@ -38,8 +42,21 @@ python -m spacy debug data config.cfg --paths.train train.spacy --paths.dev dev.
     --corpora.train.gold_preproc true --corpora.dev.gold_preproc true
 ```
 
-`doc.user_data` holds `doc_id`, `split`, `entity_ids` (in `doc.ents` order) and `relations`.
+`doc.ents` holds the outermost entities, `doc.spans["entities"]` every entity (nested ones too).
+To train a span categorizer on all levels (without `gold_preproc`: spaCy's sentence split for
+`gold_preproc` drops span groups; a span its own tokenizer does not align with is then left out):
+
+```sh
+python -m spacy init config -l de -p spancat spancat.cfg
+python -m spacy train spancat.cfg --paths.train train.spacy --paths.dev dev.spacy \\
+    --components.spancat.spans_key entities
+```
+
+`doc.user_data` holds `doc_id`, `split`, `entity_ids` (in `doc.spans["entities"]` order) and `relations`.
 """
+
+SPANS_KEY = "entities"
+"""The ``doc.spans`` key that holds every entity."""
 
 
 def to_doc(nlp_vocab: Any, doc: CorpusDocument) -> Any:
@@ -91,12 +108,28 @@ def to_doc(nlp_vocab: Any, doc: CorpusDocument) -> Any:
         if span is None:
             raise ValueError(f"{doc.doc_id}: entity {entity.id} [{entity.start}, {entity.end}) is not a whole-token span")
         spans.append(span)
-    spacy_doc.ents = spans
+    outermost = {e.id for e in doc.outermost()}
+    levels = doc.nesting()
+    # under overlap: any two level-0 spans may cross; doc.ents keeps the first of such a pair
+    spacy_doc.ents = [
+        span for entity, span in zip(doc.entities, spans, strict=True) if entity.id in outermost and _free(entity, doc, levels)
+    ]
+    spacy_doc.spans[SPANS_KEY] = spans
     spacy_doc.user_data["doc_id"] = doc.doc_id
     spacy_doc.user_data["split"] = doc.split
     spacy_doc.user_data["entity_ids"] = [e.id for e in doc.entities]
     spacy_doc.user_data["relations"] = [{"id": r.id, "head": r.head, "tail": r.tail, "label": r.label} for r in doc.relations]
     return spacy_doc
+
+
+def _free(entity: Any, doc: CorpusDocument, levels: dict[str, Any]) -> bool:
+    """Whether no level-0 entity before ``entity`` (in ``doc.entities`` order) overlaps it."""
+    for other in doc.entities:
+        if other is entity:
+            return True
+        if levels[other.id].level == 0 and other.start < entity.end and entity.start < other.end:
+            return False
+    return True
 
 
 def write(corpus: Corpus, out: Path, options: ExportOptions) -> list[Path]:
@@ -130,11 +163,12 @@ def read(paths: Sequence[Path], options: ImportOptions) -> ImportResult:
     for path in files:
         shown = display_path(path)
         for number, doc in enumerate(DocBin().from_disk(path).get_docs(nlp.vocab), start=1):
-            ids = doc.user_data.get("entity_ids") or [f"T{i}" for i in range(1, len(doc.ents) + 1)]
-            if len(ids) != len(doc.ents):
-                raise ImportFailed(f"{shown}: document {number}: user_data has {len(ids)} entity ids for {len(doc.ents)} entities")
+            found = list(doc.spans[SPANS_KEY]) if SPANS_KEY in doc.spans else list(doc.ents)
+            ids = doc.user_data.get("entity_ids") or [f"T{i}" for i in range(1, len(found) + 1)]
+            if len(ids) != len(found):
+                raise ImportFailed(f"{shown}: document {number}: user_data has {len(ids)} entity ids for {len(found)} entities")
             entities = [
-                SourceEntity(entity_id, span.start_char, span.end_char, span.label_) for entity_id, span in zip(ids, doc.ents, strict=True)
+                SourceEntity(entity_id, span.start_char, span.end_char, span.label_) for entity_id, span in zip(ids, found, strict=True)
             ]
             relations = [SourceRelation(r.get("id"), r["head"], r["tail"], r["label"]) for r in doc.user_data.get("relations") or []]
             fallback = f"{path.stem}-{number:06d}" if len(files) > 1 else f"{number:06d}"

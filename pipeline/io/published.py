@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.core.spans import Entity, Relation
+from pipeline.core.bio import bio_tags
+from pipeline.core.spans import Entity, Nesting, Relation, nesting
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,21 @@ class CorpusDocument:
     date: str | None = None
     url: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def nesting(self) -> dict[str, Nesting]:
+        """Entity id → level and parent (what the published ``entities.level``/``parent`` hold:
+        the same rule, :func:`pipeline.core.spans.nesting`)."""
+        return nesting(self.entities)
+
+    def outermost(self) -> list[Entity]:
+        """The level-0 entities."""
+        levels = self.nesting()
+        return [e for e in self.entities if levels[e.id].level == 0]
+
+    def level_tags(self, level: int) -> list[str]:
+        """BIO tags per token (in :attr:`tokens` order) of the entities at ``level``."""
+        levels = self.nesting()
+        return bio_tags([(t.start, t.end) for t in self.tokens], [e for e in self.entities if levels[e.id].level == level])
 
     def sentence_tokens(self) -> list[list[Token]]:
         """Tokens grouped by sentence, in order."""

@@ -19,7 +19,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from pipeline.core.labels import LabelSchema, RelationType, SchemaError
+from pipeline.core.labels import DEFAULT_OVERLAP, LabelSchema, RelationType, SchemaError
 from pipeline.io.tables import SCHEMAS
 
 
@@ -77,7 +77,7 @@ def load_label_schema(path: str | Path, meta_schema: str | Path | None = None) -
     descriptions = {name: spec["description"].strip() for name, spec in data["entity_types"].items()}
     return LabelSchema(
         schema_version=data["schema_version"],
-        overlap=data.get("overlap", "none"),
+        overlap=data.get("overlap", DEFAULT_OVERLAP),
         entity_types=entity_types,
         relation_types=tuple(relation_types),
         descriptions=descriptions,

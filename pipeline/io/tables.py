@@ -71,6 +71,9 @@ ENTITIES = pa.schema(
         ("label", pa.string()),
         ("source", pa.string()),
         ("layer", pa.string()),
+        # nesting (pipeline.core.spans.nesting): 0 = outermost; the ent_id of the smallest enclosing entity
+        ("level", pa.int32()),
+        ("parent", pa.string()),
     ]
 )
 RELATIONS = pa.schema(

@@ -5,7 +5,8 @@ Read, check, build, write. The stage indexes every ``corpus/annotations/<layer>/
 each record against the label schema and its document (:mod:`pipeline.core.checks`), picks one
 record per document by the layer priority in ``params.yaml`` (:mod:`pipeline.core.selection`),
 splits tokens at annotated boundaries and joins sentences an entity crosses
-(:mod:`pipeline.core.tokens`), derives BIO tags (:mod:`pipeline.core.bio`), assigns the
+(:mod:`pipeline.core.tokens`), derives BIO tags (:mod:`pipeline.core.bio`) of the outermost level
+and of level 1 and every entity's level and parent (:func:`pipeline.core.spans.nesting`), assigns the
 deterministic split (:mod:`pipeline.core.splits`) and builds every table that ``publish`` will
 ship, training views included (:mod:`pipeline.core.views`). Problems are collected, never raised
 one at a time, so that ``validate`` reports all of them; a record with an error contributes
@@ -32,10 +33,10 @@ from pipeline.core.checks import DocumentInfo, Site, alignment_problems, crosses
 from pipeline.core.labels import LabelSchema
 from pipeline.core.problems import Problem, Severity
 from pipeline.core.selection import check_and_select
-from pipeline.core.spans import AnnotationRecord
+from pipeline.core.spans import AnnotationRecord, nesting
 from pipeline.core.splits import assign_split
 from pipeline.core.tokens import segment_for
-from pipeline.core.views import ner_view, relation_candidates
+from pipeline.core.views import ner_view, relation_candidates, sentence_spans
 from pipeline.io import tables
 from pipeline.io.interim import read_shard
 from pipeline.io.jsonl import LineMemo
@@ -86,6 +87,8 @@ def build_shard(
 
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     token_columns: dict[str, list[Any]] = {name: [] for name in tables.TOKENS.names}
+    inner_tags: list[str] = []
+    ner_spans: dict[tuple[str, int], list[dict[str, Any]]] = {}
     layers: dict[str, int] = defaultdict(int)
     split_of: dict[str, str] = {}
     for doc_id in sorted(docs):
@@ -107,6 +110,9 @@ def build_shard(
             else:
                 layers[record.layer] += 1
         tags = bio_tags(spans, entities)
+        levels = nesting(entities)
+        inner_tags.extend(bio_tags(spans, [e for e in entities if levels[e.id].level == 1]))
+        ner_spans.update({(doc_id, sent): found for sent, found in sentence_spans(spans, token_sentences, entities).items()})
         split = split_of[doc_id] = assign_split(doc_id, ratios)
 
         rows["sentences"].extend({**s, "doc_id": doc_id} for s in doc_sentences)
@@ -130,6 +136,8 @@ def build_shard(
                 "label": e.label,
                 "source": e.source,
                 "layer": layer,
+                "level": levels[e.id].level,
+                "parent": levels[e.id].parent,
             }
             for e in entities
         )
@@ -142,11 +150,15 @@ def build_shard(
     documents_out = documents.drop_columns(["path", "line", "raw_sha256"]).append_column(
         "split", pa.array([split_of[d] for d in documents.column("doc_id").to_pylist()], pa.string())
     )
-    tokens_out = tables.sort_table("tokens", pa.Table.from_pydict(token_columns, schema=tables.TOKENS))
+    # the level-1 tags ride along while the tokens are sorted, so that they stay aligned
+    with_inner = pa.Table.from_pydict(token_columns, schema=tables.TOKENS).append_column("ner_tag_inner", pa.array(inner_tags, pa.string()))
+    with_inner = tables.sort_table("tokens", with_inner)
+    tokens_out = with_inner.drop_columns(["ner_tag_inner"])
+    inner_out = with_inner.column("ner_tag_inner").combine_chunks()
     result_tables = {
         "documents": tables.sort_table("documents", documents_out.select(tables.DOCUMENTS.names).cast(tables.DOCUMENTS)),
         "tokens": tokens_out,
-        "ner": tables.sort_table("ner", ner_view(tokens_out, split_of, schema, tables.NER)),
+        "ner": tables.sort_table("ner", ner_view(tokens_out, split_of, schema, tables.NER, inner_out, ner_spans)),
     }
     for name in ("sentences", "entities", "relations", "re"):
         result_tables[name] = tables.from_rows(name, rows[name])

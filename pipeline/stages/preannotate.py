@@ -43,10 +43,10 @@ from pipeline.config import StageConfig
 from pipeline.core.labels import LabelSchema
 from pipeline.core.proposals import Proposer, build_records, gazetteer
 from pipeline.core.scoring import Sentence, evaluate_external, leave_one_document_out
+from pipeline.core.spans import nesting
 from pipeline.formats import ImportFailed, conll
 from pipeline.formats.build import ImportOptions
 from pipeline.formats.mapping import LabelMapping, load_mapping
-from pipeline.formats.source import MAIN_LAYER
 from pipeline.io import atomic
 
 log = logging.getLogger(__name__)
@@ -116,10 +116,12 @@ def germeval_sentences(path: Path, mapping: LabelMapping, schema: LabelSchema, n
         raise ValueError(str(error)) from None
     if result.problems:
         log.warning("preannotate: %d problem(s) reading %s (first: %s)", len(result.problems), path, result.problems[0].format())
-    main = options.layer(MAIN_LAYER)
     levels: dict[str, dict[str, list[tuple[int, int, str]]]] = defaultdict(lambda: defaultdict(list))
     for record in result.records:
-        levels[record.doc_id]["outer" if record.layer == main else "inner"].extend((e.start, e.end, e.label) for e in record.entities)
+        # both GermEval levels are in the one record; with every label kept, level 0 is the outer column
+        nested = nesting(record.entities)
+        for e in record.entities:
+            levels[record.doc_id]["outer" if nested[e.id].level == 0 else "inner"].append((e.start, e.end, e.label))
     sentences = []
     for document in result.documents:
         outer, inner = levels[document.doc_id]["outer"], levels[document.doc_id]["inner"]

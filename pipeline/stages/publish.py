@@ -203,8 +203,12 @@ priority; every record of every layer is validated before anything is published.
 |---|---|---|---|---|---|
 {relation_rows}
 
-Token tags are BIO over the entity types (`ner_tags` as class ids, `ner_labels` as strings);
-with nested spans the outermost entity is tagged. In the `re` view, entity pairs in one sentence
+Entities may nest (the label schema's `overlap: {schema.overlap}`): `entities.level` is 0 for an
+outermost entity, 1 inside a level-0 entity, and so on; `entities.parent` is the `ent_id` of the
+smallest enclosing entity. Token tags are BIO over the entity types of the outermost level
+(`ner_tags` as class ids, `ner_labels` as strings); `ner_tags_inner` tags level 1 with the same
+class names, and `spans` lists every entity of every level as `{{start, end, label}}` in token
+indices of the row (end exclusive), the input of span-classification and nested-NER models. In the `re` view, entity pairs in one sentence
 whose types a relation type allows but that carry no relation are labelled `no_relation`.
 
 ## Licence

@@ -130,10 +130,16 @@ def _read_files(paths: Sequence[Path], columns: list[str]) -> pa.Table:
     return pa.concat_tables(read(path) for path in paths)
 
 
+def _arrow_backed_lists(arrow_type: pa.DataType) -> pd.ArrowDtype | None:
+    """List columns stay Arrow-backed in pandas: the derived columns read them as Arrow arrays,
+    without a Python object per element."""
+    return pd.ArrowDtype(arrow_type) if pa.types.is_list(arrow_type) else None
+
+
 def _read(paths: Sequence[Path], table: str, columns: list[str]) -> pd.DataFrame:
     if not paths:
-        return tables.SCHEMAS[table].empty_table().select(columns).to_pandas()
-    return _read_files(paths, columns).to_pandas()
+        return tables.SCHEMAS[table].empty_table().select(columns).to_pandas(types_mapper=_arrow_backed_lists)
+    return _read_files(paths, columns).to_pandas(types_mapper=_arrow_backed_lists)
 
 
 def load_frames(tables_dir: Path, parts: Sequence[str], suites: dict[str, list[dict[str, Any]]]) -> dict[str, pd.DataFrame]:
@@ -179,7 +185,7 @@ def prepare_chunk(parts: Sequence[str]) -> dict[str, pd.DataFrame]:
     work = _WORK
     frames = load_frames(work["tables_dir"], parts, work["suites"])
     frames["documents"] = work["lengths"]
-    derive_columns(frames, work["known"])
+    derive_columns(frames, work["known"], work["bio_labels"])
     return frames
 
 
@@ -238,6 +244,7 @@ def validate(config: StageConfig) -> tuple[dict[str, Any], list[Problem]]:
             prepared={},
             lengths=documents[["doc_id", "doc_length"]],
             known=documents["doc_id"],
+            bio_labels=list(schema.bio_labels),
         )
         try:
             # Until GX is imported, prepare the first group of each worker (Parquet reading and

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from pipeline.core.derived_columns import NO_RELATION, bio_transition_column, bio_transitions, derive_columns, expected_tags, substitutions
+from pipeline.core.derived_columns import (
+    NO_RELATION,
+    bio_transition_column,
+    bio_transitions,
+    bio_well_formed,
+    derive_columns,
+    expected_nesting,
+    expected_tags,
+    substitutions,
+)
 from pipeline.core.labels import LabelSchema, RelationType
+from pipeline.core.spans import Entity, nesting
 
 SCHEMA = LabelSchema(
     schema_version="1.0.0",
@@ -21,8 +34,11 @@ def tokens(doc_id: str, starts: list[int], tags: list[str], sentences: list[int]
     return pd.DataFrame({"doc_id": doc_id, "sent_idx": sentences or [0] * len(starts), "start": starts, "ner_tag": tags})
 
 
-def entities(rows: list[tuple[str, str, int, int, str]]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["doc_id", "ent_id", "start", "end", "label"])
+def entities(rows: list[tuple[str, str, int, int, str]], levels=None, parents=None) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["doc_id", "ent_id", "start", "end", "label"])
+    frame["level"] = levels or [0] * len(rows)
+    frame["parent"] = pd.Series(parents or [None] * len(rows), dtype=object)
+    return frame
 
 
 def test_bio_transitions_forbid_i_after_other_types():
@@ -77,14 +93,14 @@ def frames() -> dict[str, pd.DataFrame]:
         "tokens": tokens("a", [0, 5], ["B-PER", "O"]),
         "entities": entities([("a", "T1", 0, 4, "PER"), ("x", "T1", 0, 4, "PER")]),
         "relations": pd.DataFrame({"doc_id": ["a"], "head": ["T1"], "tail": ["T9"]}),
-        "ner": empty.copy(),
+        "ner": pd.DataFrame({"doc_id": ["a"], "ner_tags": [np.array([1, 0])], "ner_tags_inner": [np.array([0, 2])], "spans": [[]]}),
         "re": empty.copy(),
     }
 
 
 def test_derived_columns_say_whether_documents_and_relation_ends_exist():
     tables = frames()
-    derive_columns(tables)
+    derive_columns(tables, bio_labels=SCHEMA.bio_labels)
     assert list(tables["entities"]["doc_length"]) == [10, -1]
     assert list(tables["entities"]["doc_known"]) == [True, False]
     assert list(tables["relations"]["head_known"]) == [True] and list(tables["relations"]["tail_known"]) == [False]
@@ -94,5 +110,52 @@ def test_derived_columns_say_whether_documents_and_relation_ends_exist():
 
 def test_known_documents_can_come_from_the_whole_corpus():
     tables = frames()
-    derive_columns(tables, known_docs=pd.Series(["a", "x"]))
+    derive_columns(tables, known_docs=pd.Series(["a", "x"]), bio_labels=SCHEMA.bio_labels)
     assert list(tables["entities"]["doc_known"]) == [True, True]
+
+
+def test_the_expected_nesting_follows_the_spans_of_each_document():
+    frame = entities(
+        [
+            ("a", "T1", 0, 20, "ORG"),
+            ("a", "T2", 5, 12, "ORG"),
+            ("a", "T3", 7, 12, "PER"),
+            ("a", "T4", 7, 12, "PER"),
+            ("b", "T1", 6, 8, "PER"),
+        ]
+    )
+    levels, parents = expected_nesting(frame)
+    assert list(levels) == [0, 1, 2, 3, 0]  # T4 repeats T3's span: the larger id nests in the smaller
+    assert list(parents) == [None, "T1", "T2", "T3", None]
+
+
+def test_a_level_or_parent_that_the_spans_do_not_imply_is_flagged():
+    tables = frames()
+    tables["entities"] = entities([("a", "T1", 0, 4, "PER"), ("a", "T2", 0, 2, "PER")], levels=[0, 0], parents=[None, "T9"])
+    derive_columns(tables, bio_labels=SCHEMA.bio_labels)
+    assert list(tables["entities"]["expected_level"]) == [0, 1]
+    assert list(tables["entities"]["parent_consistent"]) == [True, False]
+
+
+def test_inner_bio_must_be_well_formed_per_row():
+    rows = pd.Series([np.array([1, 2, 0]), np.array([2]), np.array([1, 4]), np.array([], dtype=np.int64)])
+    assert list(bio_well_formed(rows, SCHEMA.bio_labels)) == [True, False, False, True]  # I-PER first; I-ORG after B-PER
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 12), st.integers(1, 6)).map(lambda t: (t[0], t[1], t[1] + t[2])),
+        max_size=14,
+    )
+)
+def test_the_expected_nesting_agrees_with_the_one_rule_of_the_span_model(spans):
+    """Two algorithms, one rule: the vectorised self-join here and the sweep of core.spans.nesting."""
+    rows = [(doc, f"T{i}", start, end, "PER") for i, (doc, start, end) in enumerate(spans)]
+    frame = entities(rows)
+    levels, parents = expected_nesting(frame)
+    for doc in ("a", "b"):
+        found = nesting([Entity(r[1], r[2], r[3], r[4], "gold") for r in rows if r[0] == doc])
+        for index, row in enumerate(rows):
+            if row[0] == doc:
+                assert (levels[index], parents[index]) == (found[row[1]].level, found[row[1]].parent), (row, rows)

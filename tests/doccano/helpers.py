@@ -100,6 +100,12 @@ HANDCRAFTED: list[tuple[str, str, list[tuple[str, str]]]] = [
     ),
     ("hand-cr", "Alte Mac-Datei aus Bern.\rZweite Zeile mit 🐻 Berlin.", [("Bern", "GPE"), ("Berlin", "GPE")]),
     ("hand-bom", "\ufeffMit BOM: Nato 🛡️ tagt in Brüssel.", [("Nato", "ORG"), ("Brüssel", "GPE")]),
+    # nested spans (overlap: nested): the push turns on the project's allow_overlapping, the pull brings both levels back
+    (
+        "hand-nested",
+        "Die Bank von England 🏦 und die Universität Bremen.",
+        [("Bank von England", "ORG"), ("England", "GPE"), ("Universität Bremen", "ORG"), ("Bremen", "GPE")],
+    ),
 ]
 
 
@@ -124,7 +130,7 @@ def handcrafted() -> list[Doc]:
         for surface, label in wanted:
             start = text.index(surface, position)
             entities.append((start, start + len(surface), label))
-            position = start + len(surface)
+            position = start + 1  # the next surface may nest in this one
         docs.append(Doc(doc_id, raw, entities))
     return docs
 

@@ -54,6 +54,7 @@ def test_push_uploads_every_document_once(pushed, admin_session):
     assert report.project_created and report.created == len(documents) and report.updated == 0
     info = admin_session.require_project(pushed["project"])
     assert info["use_relation"] and not info["grapheme_mode"] and not info["collaborative_annotation"]
+    assert info["allow_overlapping"]  # the label schema allows nested spans
     examples = admin_session.list_examples(info["id"])
     assert len(examples) == len(documents)
     texts = {d.doc_id: d for d in documents}

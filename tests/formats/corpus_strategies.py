@@ -69,7 +69,8 @@ class DocSpec:
 @st.composite
 def documents(draw, doc_id: str) -> DocSpec:
     """A document of 1-2 paragraphs of 1-2 lines of words; entities are disjoint runs of words
-    inside one paragraph (sometimes across a line break); relations obey the label schema."""
+    inside one paragraph (sometimes across a line break), some with a nested entity over their
+    first or last word (overlap: nested); relations obey the label schema."""
     parts: list[str] = []
     words: list[tuple[int, int, int]] = []  # start, end, paragraph
     position = 0
@@ -97,6 +98,9 @@ def documents(draw, doc_id: str) -> DocSpec:
             run = [w for w in words[index : index + length] if w[2] == words[index][2]]
             label = draw(st.sampled_from(SCHEMA.entity_types))
             entities.append(Entity(f"T{len(entities) + 1}", run[0][0], run[-1][1], label, "gold"))
+            if len(run) > 1 and draw(st.booleans()):  # a nested entity (level 1) over its first or last word
+                word = run[0] if draw(st.booleans()) else run[-1]
+                entities.append(Entity(f"T{len(entities) + 1}", word[0], word[1], draw(st.sampled_from(SCHEMA.entity_types)), "gold"))
             index += len(run)
         index += 1
     relations: list[Relation] = []

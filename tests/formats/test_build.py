@@ -85,7 +85,8 @@ def test_broken_spans_are_skipped_and_clear_ones_kept(make_options):
         "missing-argument": ["relation r1 refers to tail 'nobody', not an entity of this record; the relation is skipped"],
         "argument-skipped": ["relation r3 'meets': its tail 'far' was skipped (see that problem); the relation is skipped too"],
         "overlapping-spans": [
-            "entity b [5, 14) overlaps entity a [0, 9); the label schema allows overlap: none; kept: validate rejects it"
+            "entity b [5, 14) overlaps entity a [0, 9); the label schema allows overlap: nested; "
+            "kept: validate rejects it (or import with --overlaps keep-longest|keep-first)"
         ],
     }
     (record,) = result.records
@@ -132,8 +133,9 @@ def test_the_context_names_what_the_source_has_differently(tmp_path, make_option
     text = "😀 Anna Berg lebt in Bonn."  # the emoji is two UTF-16 units
     entities = [
         SourceEntity("p1", 3, 12, "person"),
-        SourceEntity("c1", 20, 25, "city", layer="inner"),  # ' Bonn', in a second nesting level
+        SourceEntity("c1", 20, 25, "city", layer="inner"),  # ' Bonn', in a second layer (an annotator's)
         SourceEntity("c2", 21, 25, "city", layer="inner"),
+        SourceEntity("c3", 8, 22, "city", layer="inner"),  # 'Berg lebt in B': crosses c1
     ]
     relations = [SourceRelation("x", "p1", "nobody", "lives_in")]
     result = build_result([_doc(entities, relations, text=text, offsets="utf16")], make_options("t", mapping))
@@ -144,7 +146,10 @@ def test_the_context_names_what_the_source_has_differently(tmp_path, make_option
             "kept: validate rejects it (use --strip-whitespace to strip it)"
         ],
         "overlapping-spans": [
-            "entity c2 [20, 24) nests in entity c1 [19, 24); the label schema allows overlap: none (layer imported/t-inner); kept: validate rejects it"
+            "entity c1 [19, 24) overlaps entity c3 [7, 21); the label schema allows overlap: nested (layer imported/t-inner); "
+            "kept: validate rejects it (or import with --overlaps keep-longest|keep-first)",
+            "entity c2 [20, 24) overlaps entity c3 [7, 21); the label schema allows overlap: nested (layer imported/t-inner); "
+            "kept: validate rejects it (or import with --overlaps keep-longest|keep-first)",
         ],
     }
 
@@ -234,7 +239,7 @@ def test_brat_import_and_annotate_report_kept_items_with_the_same_message(tmp_pa
     text = "Angela Merkel trifft Macron in Paris."
     ann = (
         "T1\tPER 0 13\tAngela Merkel\n"
-        "T2\tPER 7 13\tMerkel\n"  # nests in T1
+        "T2\tPER 7 20\tMerkel trifft\n"  # crosses T1
         "T3\tPER 21 27\tMacron\n"
         "T4\tGPE 31 36\tParis\n"
         "R1\tlocated_in Arg1:T4 Arg2:T1\n"  # GPE is no head of located_in
@@ -289,7 +294,7 @@ def test_doccano_import_and_annotate_give_the_same_message_before_the_context(tm
         "text": "😀 Anna und Berg in Rom",
         "entities": [
             {"id": 1, "start_offset": 3, "end_offset": 7, "label": "PERSON"},
-            {"id": 2, "start_offset": 3, "end_offset": 16, "label": "PERSON"},
+            {"id": 2, "start_offset": 5, "end_offset": 16, "label": "PERSON"},
             {"id": 3, "start_offset": 20, "end_offset": 23, "label": "CITY"},
         ],
         "relations": [{"id": 5, "from_id": 3, "to_id": 1, "type": "born_in"}],
@@ -302,7 +307,10 @@ def test_doccano_import_and_annotate_give_the_same_message_before_the_context(tm
     annotate = {p.kind: p.message for p in _checked(result, record, options.schema)}
     imported = {p.kind: p.message for p in result.problems}
     assert sorted(annotate) == sorted(imported) == ["overlapping-spans", "relation-type-violation"]
-    assert imported["overlapping-spans"] == f"{annotate['overlapping-spans']}; kept: validate rejects it"
+    assert (
+        imported["overlapping-spans"]
+        == f"{annotate['overlapping-spans']}; kept: validate rejects it (or import with --overlaps keep-longest|keep-first)"
+    )
     assert imported["relation-type-violation"] == (
         f"{annotate['relation-type-violation']} (source label 'born_in'); kept: validate rejects it (map this pair to null or another type)"
     )

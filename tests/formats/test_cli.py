@@ -135,3 +135,43 @@ def test_export_reads_the_published_dataset_named_in_the_params_file(tmp_path):
     params = params_file(tmp_path, publish__out_dir=str(tmp_path / "configured-published"))
     outcome = invoke("export", "conll", str(tmp_path / "out"), "--params", str(params))
     assert outcome.exit_code == 1 and f"{tmp_path / 'configured-published' / 'manifest.json'} does not exist" in outcome.output
+
+
+def crossing_source(tmp_path: Path) -> Path:
+    path = tmp_path / "crossing.jsonl"
+    row = {
+        "id": 1,
+        "text": "Anna Berg lebt in Bonn.",
+        "entities": [
+            {"id": 1, "start_offset": 0, "end_offset": 9, "label": "PER"},  # Anna Berg
+            {"id": 2, "start_offset": 5, "end_offset": 14, "label": "PER"},  # Berg lebt: crosses it
+            {"id": 3, "start_offset": 5, "end_offset": 9, "label": "PER"},  # Berg: nested, allowed
+        ],
+        "relations": [],
+    }
+    path.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    return path
+
+
+def test_crossing_overlaps_are_an_error_by_default_and_resolved_and_counted_on_request(tmp_path):
+    path = crossing_source(tmp_path)
+    outcome = invoke("import", "doccano", str(path), "--name", "x", "--dry-run", *dirs(tmp_path))
+    assert outcome.exit_code == 1 and "entity T2 [5, 14) overlaps entity T1 [0, 9)" in outcome.output
+    assert "--overlaps keep-longest|keep-first" in outcome.output
+    outcome = invoke("import", "doccano", str(path), "--name", "x", "--overlaps", "keep-first", *dirs(tmp_path))
+    assert outcome.exit_code == 0, outcome.output
+    assert "dropped by --overlaps: 1 PER=1" in outcome.output
+    assert "level 0: 2 source span(s), 1 written, dropped: overlap-policy=1" in outcome.output
+    report = json.loads((tmp_path / "imported/x/report.json").read_text(encoding="utf-8"))
+    assert report["overlaps"] == "keep-first" and report["overlaps_resolved"] == {"PER": 1}
+    assert report["levels"] == {
+        "0": {"PER": {"source": 2, "published": 1, "dropped": {"overlap-policy": 1}}},
+        "1": {"PER": {"source": 1, "published": 1, "dropped": {}}},
+    }
+    record = json.loads((tmp_path / "annotations/imported/x/x.jsonl").read_text(encoding="utf-8"))
+    assert [(e["start"], e["end"]) for e in record["entities"]] == [(0, 9), (5, 9)]
+
+
+def test_an_unknown_overlap_policy_is_refused(tmp_path):
+    outcome = invoke("import", "doccano", str(crossing_source(tmp_path)), "--name", "x", "--overlaps", "keep-all", *dirs(tmp_path))
+    assert outcome.exit_code == 1 and "--overlaps must be one of ['error', 'keep-longest', 'keep-first'], not 'keep-all'" in outcome.output

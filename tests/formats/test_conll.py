@@ -53,27 +53,32 @@ def test_germeval_dev_both_levels(germeval):
     mapping = yaml.safe_load((REPO / "schemas/mappings/germeval2014.yaml").read_text(encoding="utf-8"))["entities"]
     assert len(sentences) == len(result.documents) == 2200
     assert result.documents[122].doc_id == "germeval-dev-000123"
-    expected = {"": Counter(), "inner": Counter()}
+    expected = Counter()
+    per_level = {0: Counter(), 1: Counter()}
     dropped = Counter()
     for index, (comment, rows) in enumerate(sentences):
         tokens = [r[1] for r in rows]
         assert result.documents[index].text == " ".join(tokens)
         assert result.documents[index].url == comment.split("\t")[1]
-        for layer, column in (("", 2), ("inner", 3)):
+        for level, column in ((0, 2), (1, 3)):
             for text, label in spans(tokens, [r[column] for r in rows]):
                 if mapping[label] is None:
                     dropped[label] += 1
                 else:
-                    expected[layer][(index, text, mapping[label])] += 1
+                    expected[(index, text, mapping[label])] += 1
+                    per_level[level][label] += 1
     index_of = {d.doc_id: i for i, d in enumerate(result.documents)}
-    for layer, name in (("", "imported/germeval-dev"), ("inner", "imported/germeval-dev-inner")):
-        found = Counter()
-        for record in result.records_of(name):
-            text = result.documents[index_of[record.doc_id]].text
-            for e in record.entities:
-                found[(index_of[record.doc_id], text[e.start : e.end], e.label)] += 1
-        assert found == expected[layer]
-    assert sum(expected[""].values()) == 2239 and sum(expected["inner"].values()) == 159
+    assert result.layers == ["imported/germeval-dev"]  # both levels in one record
+    found = Counter()
+    for record in result.records_of("imported/germeval-dev"):
+        text = result.documents[index_of[record.doc_id]].text
+        for e in record.entities:
+            found[(index_of[record.doc_id], text[e.start : e.end], e.label)] += 1
+    assert found == expected
+    assert sum(per_level[0].values()) == 2239 and sum(per_level[1].values()) == 159
+    levels = result.stats["levels"]
+    for level in (0, 1):
+        assert {label: c["published"] for label, c in levels[str(level)].items() if c["published"]} == dict(per_level[level])
     assert result.stats["dropped_by_mapping"]["entities"] == dict(dropped)
     assert len(result.records_of("imported/germeval-dev")) == 2200  # every sentence, even without entities
     assert not result.problems
@@ -102,8 +107,7 @@ def test_germeval_inline(tmp_path, make_options):
     first, second = result.documents
     assert (first.text, first.url, first.date) == ("Die Bundesrepublik Deutschland .", "http://example.org/a", "2010-07-04")
     assert [(r.layer, [first.text[e.start : e.end] for e in r.entities]) for r in result.records if r.doc_id == first.doc_id] == [
-        ("imported/g", ["Bundesrepublik Deutschland"]),
-        ("imported/g-inner", ["Deutschland"]),
+        ("imported/g", ["Bundesrepublik Deutschland", "Deutschland"]),
     ]
     assert second.text == "deutsche" and result.stats["dropped_by_mapping"]["entities"] == {"LOCderiv": 1}
 

@@ -92,3 +92,37 @@ def test_real_exports_import_back_unchanged(published_repo, make_options):
             inputs = [Path(tmp)] if module is brat else [f for f in files if f.suffix in (".jsonl", ".spacy")]
             result = module.read(inputs, make_options("rt", id_prefix=""))
         assert_same(corpus, result)
+
+
+def test_every_level_is_published_with_its_level_and_parent(published_repo):
+    """GermEval's inner level is in the published entities table (level 1, parent the enclosing
+    entity), and what each import reports as written is what the table holds."""
+    rows = table(published_repo.published, "entities")
+    by_key = {(r["doc_id"], r["ent_id"]): r for r in rows}
+    inner = [r for r in rows if r["source"] == "imported:germeval-dev" and r["level"] == 1]
+    assert inner, "no GermEval inner-level entity was published"
+    for row in rows:
+        if row["parent"] is None:
+            assert row["level"] == 0
+            continue
+        parent = by_key[(row["doc_id"], row["parent"])]
+        assert parent["start"] <= row["start"] and row["end"] <= parent["end"] and row["level"] == parent["level"] + 1
+    for name in ("mobie-dev", "germeval-dev", "hipe-sonar-dev", "sief", "doccano-conll"):
+        levels = published_repo.report(name)["levels"]
+        written = sum(c["published"] for labels in levels.values() for c in labels.values())
+        assert written == sum(1 for r in rows if r["source"] == f"imported:{name}"), name
+
+
+def test_the_ner_view_loads_in_datasets_with_both_levels_and_spans(published_repo):
+    import datasets
+
+    ner = datasets.load_dataset("parquet", data_files={"train": str(published_repo.published / "ner" / "*.parquet")})["train"]
+    assert isinstance(ner.features["ner_tags_inner"].feature, datasets.ClassLabel)
+    assert ner.features["ner_tags_inner"].feature.names == ner.features["ner_tags"].feature.names
+    assert set(ner.features["spans"].feature) == {"start", "end", "label"}
+    names = ner.features["ner_tags"].feature.names
+    germeval = [row for row in ner if row["doc_id"].startswith("germeval-dev-")]
+    assert any(any(names[t] != "O" for t in row["ner_tags_inner"]) for row in germeval)
+    for row in germeval:
+        assert len(row["ner_tags_inner"]) == len(row["tokens"])
+        assert all(0 <= span["start"] < span["end"] <= len(row["tokens"]) for span in row["spans"])

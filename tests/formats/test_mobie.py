@@ -204,3 +204,102 @@ def test_unknown_rule_is_refused(tmp_path, make_options):
     path.write_text("", encoding="utf-8")
     with pytest.raises(ImportFailed, match="all-pairs"):
         mobie.read([path], make_options("m", mapping))
+
+
+# --------------------------------------------------------------------------- SmartData: Avro JSON encoding, nesting
+
+
+def smartdata_upper(doc: dict) -> dict:
+    """A MobIE document as SmartData v3 spells its types (LOCATION_CITY), with the schema's required ``raw``."""
+
+    def upper(concept: dict) -> dict:
+        return {**concept, "type": concept["type"].upper().replace("-", "_")}
+
+    relations = [
+        {**m, "args": [{**a, "conceptMention": upper(a["conceptMention"])} for a in m["args"]]} for m in doc["relationMentions"] or []
+    ]
+    return {**doc, "raw": doc["text"], "conceptMentions": [upper(c) for c in doc["conceptMentions"]], "relationMentions": relations}
+
+
+def test_smartdata_avro_json_encoding_imports_like_the_plain_jsonl(dev, tmp_path, make_options, external_dir):
+    """MobIE dev re-encoded per mobie-document.avsc (union values wrapped, pretty-printed over many
+    lines, blank lines between objects, upper-case types) imports as the plain JSONL does."""
+    from pipeline.formats.avro_json import AvroRecordType
+
+    path, docs = dev
+    avsc = external_dir / "mobie-document.avsc"
+    document = AvroRecordType(avsc, "Document")
+    encoded = [json.loads(document.encode(smartdata_upper(doc))) for doc in docs[:60]]
+    assert encoded[0]["text"] == {"string": docs[0]["text"]} and encoded[0]["conceptMentions"]["array"][0]["type"].isupper()
+    smartdata = tmp_path / "smartdata.json"
+    smartdata.write_text("\n\n".join(json.dumps(e, indent=2, ensure_ascii=False) for e in encoded) + "\n", encoding="utf-8")
+    plain = mobie.read([path], make_options("m", "mobie", limit=60))
+    avro = mobie.read([smartdata], make_options("m", "mobie", avro_schema=avsc))
+    assert avro.stats["encodings"] == {"avro-json": 60} and plain.stats["encodings"] == {"plain": 60}
+    assert [d.text for d in avro.documents] == [d.text for d in plain.documents]
+    assert texts_by_label(avro) == texts_by_label(plain)
+    assert avro.stats["levels"] == plain.stats["levels"]
+    assert [p.format().replace(str(smartdata.name), "") for p in avro.problems if p.kind != "no-single-trigger"] == []
+
+
+def test_a_wrapped_text_without_the_schema_is_reported_with_the_option_to_pass(tmp_path, make_options):
+    path = tmp_path / "one.json"
+    path.write_text('{"id": "1", "raw": "x", "text": {"string": "Stau in Berlin"}}\n', encoding="utf-8")
+    result = mobie.read([path], make_options("m", "mobie"))
+    (problem,) = result.problems
+    assert problem.kind == "missing-text" and "--avro-schema" in problem.message
+
+
+NESTED = {
+    "id": "n1",
+    "text": "Stau am S-Bahnhof Berlin Alexanderplatz Richtung Berlin Ostkreuz.",
+    "conceptMentions": [
+        {"id": "c1", "span": {"start": 8, "end": 39}, "type": "location-stop"},  # S-Bahnhof Berlin Alexanderplatz
+        {"id": "c2", "span": {"start": 18, "end": 24}, "type": "location-city"},  # Berlin, inside it
+        {"id": "c3", "span": {"start": 49, "end": 64}, "type": "LOCATION_STOP"},  # Berlin Ostkreuz (SmartData spelling)
+        {"id": "c4", "span": {"start": 49, "end": 55}, "type": "LOCATION_CITY"},
+    ],
+    "relationMentions": [],
+}
+
+
+def test_nested_location_spans_import_into_one_record_without_errors(tmp_path, make_options):
+    path = tmp_path / "nested.jsonl"
+    path.write_text(json.dumps(NESTED) + "\n", encoding="utf-8")
+    result = mobie.read([path], make_options("m", "mobie"))
+    assert result.problems == [] and result.layers == ["imported/m"]
+    (record,) = result.records
+    text = result.documents[0].text
+    assert [(text[e.start : e.end], e.label) for e in record.entities] == [
+        ("S-Bahnhof Berlin Alexanderplatz", "LOC"),
+        ("Berlin", "GPE"),
+        ("Berlin", "GPE"),
+        ("Berlin Ostkreuz", "LOC"),
+    ]
+    assert result.stats["levels"]["1"] == {"location-city": {"source": 2, "published": 2, "dropped": {}}}
+    assert pipeline_problems(result) == []  # annotate accepts it: nested spans are allowed
+
+
+def test_crossing_spans_follow_the_overlap_policy(tmp_path, make_options):
+    text = "Alpha Beta Gamma Delta"
+    concepts = [
+        {"id": "a", "span": {"start": 0, "end": 10}, "type": "location"},  # Alpha Beta
+        {"id": "b", "span": {"start": 6, "end": 22}, "type": "location"},  # Beta Gamma Delta: crosses a, longer
+        {"id": "c", "span": {"start": 11, "end": 16}, "type": "location-city"},  # Gamma: nested in b
+    ]
+    path = tmp_path / "crossing.jsonl"
+    path.write_text(json.dumps({"id": "x", "text": text, "conceptMentions": concepts, "relationMentions": []}) + "\n", encoding="utf-8")
+    error = mobie.read([path], make_options("m", "mobie"))
+    assert [p.message for p in error.errors] == [
+        "entity b [6, 22) overlaps entity a [0, 10); the label schema allows overlap: nested; "
+        "kept: validate rejects it (or import with --overlaps keep-longest|keep-first)"
+    ]
+    longest = mobie.read([path], make_options("m", "mobie", overlaps="keep-longest"))
+    assert not longest.errors and [p.kind for p in longest.problems] == ["overlap-resolved"]
+    assert longest.problems[0].message.endswith("; entity a is dropped (--overlaps keep-longest)")
+    assert sorted(e.id for e in longest.records[0].entities) == ["b", "c"]
+    assert longest.stats["overlaps_resolved"] == {"LOC": 1}
+    assert longest.stats["levels"]["0"]["location"] == {"source": 2, "published": 1, "dropped": {"overlap-policy": 1}}
+    first = mobie.read([path], make_options("m", "mobie", overlaps="keep-first"))
+    assert sorted(e.id for e in first.records[0].entities) == ["a", "c"]
+    assert pipeline_problems(first) == [] and pipeline_problems(longest) == []

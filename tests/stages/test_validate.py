@@ -112,7 +112,7 @@ def published_frames(built_repo: Path) -> dict[str, pd.DataFrame]:
 
 def table_problems(frames: dict[str, pd.DataFrame]) -> list[str]:
     schema = load_label_schema(REPO / "schemas" / "labels.yaml")
-    derive_columns(frames)
+    derive_columns(frames, bio_labels=schema.bio_labels)
     suites = load_suites(REPO / "schemas" / "expectations.yaml", substitutions(schema, ["train", "dev", "test"]))
     problems, checked = Expectations().run(frames, suites, {})
     assert checked > 30
@@ -136,6 +136,10 @@ def test_clean_tables_pass_every_expectation(built_repo: Path):
         ("entities", "unknown-document", "expect_column_values_to_be_in_set(column=doc_known)"),
         ("documents", "split", "expect_column_values_to_be_in_set(column=split)"),
         ("entities", "null-source", "expect_column_values_to_not_be_null(column=source)"),
+        ("entities", "wrong-level", "expect_column_pair_values_to_be_equal(column_A=level, column_B=expected_level)"),
+        ("entities", "wrong-parent", "expect_column_values_to_be_in_set(column=parent_consistent)"),
+        ("ner", "inner-i-after-o", "expect_column_values_to_be_in_set(column=bio_levels_valid)"),
+        ("ner", "span-past-sentence", "expect_column_values_to_be_in_set(column=spans_valid)"),
     ],
 )
 def test_each_table_expectation_catches_its_corruption(built_repo: Path, table: str, corrupt, expected):
@@ -164,6 +168,16 @@ def test_each_table_expectation_catches_its_corruption(built_repo: Path, table: 
         frame.loc[0, "split"] = "validation"
     elif corrupt == "null-source":
         frame.loc[0, "source"] = None
+    elif corrupt == "wrong-level":
+        frame.loc[0, "level"] = 1
+    elif corrupt == "wrong-parent":
+        frame.loc[0, "parent"] = frame.loc[1, "ent_id"]
+    elif corrupt == "inner-i-after-o":
+        tags = frame.loc[0, "ner_tags_inner"].copy()
+        tags[0] = 2  # I- of the first type, at the start of the sentence
+        frame.at[0, "ner_tags_inner"] = tags
+    elif corrupt == "span-past-sentence":
+        frame.at[0, "spans"] = [{"start": 0, "end": len(frame.loc[0, "tokens"]) + 1, "label": "PER"}]
     found = table_problems(frames)
     assert any(expected in line and "000_ea687b33c55d6d88" in line for line in found), found
 
