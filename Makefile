@@ -12,10 +12,19 @@ export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := False
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: run test lint env clean
+.PHONY: run test lint env clean storage release
 
-run: env
+run: env storage
 	dvc repro
+
+# The default DVC remote's directory (`.dvc/config`: remote "local" → .dvc-storage/, git-ignored).
+storage:
+	mkdir -p .dvc-storage
+
+# Cut a release: `make release VERSION=0.2.0` (README "Releases and versions").
+release: env storage
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=<major.minor.patch>" >&2; exit 2; }
+	python -m pipeline release $(VERSION) $(RELEASE_ARGS)
 
 test: env doccano-env lint
 	python -m pytest $(PYTEST_ARGS)
