@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import shutil
-import signal
 import sys
 from collections import Counter
 from pathlib import Path
@@ -29,6 +28,7 @@ from pipeline.core import features
 from pipeline.core.labels import LabelSchema
 from pipeline.io import atomic, tables
 from pipeline.io.schemas import load_label_schema
+from pipeline.runtime import faults
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,7 @@ KILL_SWITCH = "PIPELINE_PUBLISH_KILL_AT"
 def checkpoint(name: str) -> None:
     """Fault injection for the crash tests: ``PIPELINE_PUBLISH_KILL_AT=<name>`` makes the process
     SIGKILL itself here, exactly as ``kill -9`` would at that moment."""
-    if os.environ.get(KILL_SWITCH) == name:
-        os.kill(os.getpid(), signal.SIGKILL)
+    faults.checkpoint(KILL_SWITCH, name)
 
 
 class PublishRefused(RuntimeError):
