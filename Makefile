@@ -12,7 +12,7 @@ export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := False
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: run test lint env clean storage release
+.PHONY: run test lint env clean storage release consumer-env
 
 run: env storage
 	dvc repro
@@ -26,8 +26,19 @@ release: env storage
 	@test -n "$(VERSION)" || { echo "usage: make release VERSION=<major.minor.patch>" >&2; exit 2; }
 	python -m pipeline release $(VERSION) $(RELEASE_ARGS)
 
-test: env doccano-env lint
+test: env doccano-env consumer-env lint
 	python -m pytest $(PYTEST_ARGS)
+
+# A training team's environment (dvc, dvc-s3, pandas, pyarrow, datasets; never `pipeline`), from
+# its own hashed lock: the release tests fetch versions with it (tests/test_releases.py).
+CONSUMER_VENV := .venv-consumer
+CONSUMER_LOCK := tests/consumer/requirements.txt
+consumer-env: $(CONSUMER_VENV)/.synced
+
+$(CONSUMER_VENV)/.synced: $(CONSUMER_LOCK) | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(CONSUMER_VENV)
+	$(UV) pip sync --quiet --require-hashes --python $(CONSUMER_VENV)/bin/python $(CONSUMER_LOCK)
+	touch $@
 
 # ruff (pinned in uv.lock, configured in pyproject.toml): a lint or format finding fails `make test`
 lint: env

@@ -130,16 +130,19 @@ def _clean_tree(root: Path) -> None:
         raise ReleaseRefused(f"dvc status is not clean (run `dvc repro` and commit dvc.lock first): {dvc}")
 
 
-def _recover(root: Path, published: str) -> None:
+def _recover(root: Path) -> None:
     """Undo what a run stopped before its commit changed (it left the journal)."""
     journal = root / JOURNAL
     if not journal.exists():
         return
     state = json.loads(journal.read_text(encoding="utf-8"))
     if commit_of(root, "HEAD") == state["head"]:
-        git(root, "checkout", "HEAD", "--", *state["files"])
-        _run(root, ["dvc", "checkout", "--force", published], "dvc checkout")
-        log.warning("release: put back %s from an interrupted release of %s", ", ".join(state["files"]), state["version"])
+        # The tree was clean when the journal was written: every change since is the release's.
+        changed = git(root, "diff", "--name-only", "HEAD").splitlines()
+        if changed:
+            git(root, "checkout", "HEAD", "--", *changed)
+        _run(root, ["dvc", "repro"], "dvc repro (back to the commit's dataset)")
+        log.warning("release: put back %s from an interrupted release of %s", ", ".join(changed) or "nothing", state["version"])
     journal.unlink()
 
 
@@ -160,7 +163,7 @@ def _push(root: Path, remotes: Sequence[str]) -> None:
     for index, remote in enumerate(targets):
         if index:
             checkpoint("mid-push")
-        _run(root, ["dvc", "push", *(["--remote", remote] if remote else [])], f"dvc push{' to ' + remote if remote else ''}")
+        _run(root, ["dvc", "push", *(["--remote", remote] if remote else [])], "dvc push" + (f" to {remote}" if remote else ""))
 
 
 def _tag(root: Path, dataset_name: str, version: str) -> None:
@@ -176,7 +179,7 @@ def release(root: Path, config: StageConfig, version: str, remotes: Sequence[str
     name = publish.dataset_name
     tag = tag_name(name, version)
     published = str(publish.out_dir)
-    _recover(root, published)
+    _recover(root)
     head = commit_of(root, "HEAD")
     tagged = commit_of(root, f"refs/tags/{tag}")
     if tagged is not None:
