@@ -321,3 +321,11 @@ def test_no_credential_reaches_a_file_or_a_log(released: Path, tmp_path_factory:
     base = released.parent.parent
     hits = [str(p) for p in base.rglob("*") if p.is_file() and not p.is_symlink() and SECRET.encode() in p.read_bytes()]
     assert not hits, hits
+
+
+def test_a_release_from_a_dirty_tree_is_refused(interrupted_copy: Path):
+    (interrupted_copy / "seeds" / "002_uncommitted.txt").write_text("Noch nicht eingecheckt.", encoding="utf-8")
+    refused = release(interrupted_copy, "0.2.0", check=False)
+    assert refused.returncode == 1
+    assert "the git working tree is not clean; commit or stash first:\n?? seeds/002_uncommitted.txt" in refused.stderr
+    assert tag_commit(interrupted_copy, "0.2.0") is None
