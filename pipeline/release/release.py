@@ -192,6 +192,8 @@ def release(root: Path, config: StageConfig, version: str, remotes: Sequence[str
     committed = git(root, "log", "-1", "--format=%s") == commit_message(name, version)
     if committed:
         _clean_tree(root)
+        if publish.version != version:
+            raise ReleaseRefused(f"HEAD is the release commit of {version} but {PARAMS} says publish.version {publish.version}")
         log.info("release: completing %s (its commit exists; push and tag)", tag)
     else:
         _clean_tree(root)
