@@ -194,6 +194,11 @@ def test_the_diff_names_exactly_the_changes_made(released: Path):
     assert diff["schema"] == {"tables": {"added": [], "removed": []}, "columns": {}, "labels": {}, "relation_constraints_changed": []}
     assert diff["counts"]["entities_by_label"]["MISC"] == [0, 1]
     assert "relabelled: 1 — `000_ea687b33c55d6d88/T12 GPE → LOC`" in result.stdout
+    # the same diff from the tag (a git revision) to the working copy (NEW left out)
+    run([sys.executable, "-m", "pipeline", "diff", tag("0.1.0")], released)
+    again = json.loads((released / "corpus" / "reports" / "diff.json").read_text(encoding="utf-8"))
+    assert (again["old"], again["new"]) == (tag("0.1.0"), "working copy")
+    assert {k: v for k, v in again.items() if k not in ("old", "new")} == {k: v for k, v in diff.items() if k not in ("old", "new")}
 
 
 CONSUMER = r"""
