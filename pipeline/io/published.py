@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -182,3 +182,24 @@ def read_columns(paths: Iterable[Path], columns: Iterable[str] | None = None, sk
     if not parts:
         return pa.table({})
     return pa.concat_tables(parts, promote_options="permissive")
+
+
+def row_count(path: Path) -> int:
+    """Rows of one Parquet file, from its footer."""
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def iter_batches(path: Path, columns: list[str], batch_size: int = 65_536) -> Iterator[Any]:
+    """``columns`` of one Parquet file as record batches of at most ``batch_size`` rows (files
+    with the same rows and row groups give batches with the same boundaries)."""
+    import pyarrow.parquet as pq
+
+    yield from pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=columns)
+
+
+def column_names(path: Path) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return list(pq.read_schema(path).names)

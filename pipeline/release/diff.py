@@ -19,7 +19,7 @@ from typing import Any
 
 from pipeline.core.diff import DiffBuilder, render_markdown
 from pipeline.io import atomic
-from pipeline.io.published import read_columns, read_manifest, shard_files, table_columns
+from pipeline.io.published import column_names, iter_batches, read_columns, read_manifest, row_count, shard_files, table_columns
 
 log = logging.getLogger(__name__)
 
@@ -82,14 +82,18 @@ def _merged(shards: dict[str, dict[str, list[Path]]]) -> dict[str, list[Path]]:
 
 def _changed(old_files: list[Path], new_files: list[Path]) -> bool:
     """Whether one shard of a table holds other rows on each side (by file name pairs, over the
-    columns both have; schema metadata such as the version is ignored)."""
+    columns both have; schema metadata such as the version is ignored), read batch by batch."""
     if sorted(p.name for p in old_files) != sorted(p.name for p in new_files):
         return True
     for old_path, new_path in zip(sorted(old_files), sorted(new_files), strict=True):
-        before, after = read_columns([old_path]), read_columns([new_path])
-        common = [c for c in before.column_names if c in after.column_names]
-        if not before.select(common).equals(after.select(common)):
+        if row_count(old_path) != row_count(new_path):
             return True
+        after_names = set(column_names(new_path))
+        common = [c for c in column_names(old_path) if c in after_names]
+        # batch by batch: memory is one batch of each file, not the shard's table (tokens)
+        for before, after in zip(iter_batches(old_path, common), iter_batches(new_path, common), strict=True):
+            if not before.equals(after):
+                return True
     return False
 
 
