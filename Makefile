@@ -12,13 +12,33 @@ export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := False
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: run test lint env clean chromium
+.PHONY: run test lint env clean chromium storage release consumer-env
 
-run: env
+run: env storage
 	dvc repro
 
-test: env doccano-env chromium lint
+# The default DVC remote's directory (`.dvc/config`: remote "local" → .dvc-storage/, git-ignored).
+storage:
+	mkdir -p .dvc-storage
+
+# Cut a release: `make release VERSION=0.2.0` (README "Releases and versions").
+release: env storage
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=<major.minor.patch>" >&2; exit 2; }
+	python -m pipeline release $(VERSION) $(RELEASE_ARGS)
+
+test: env doccano-env consumer-env chromium lint
 	python -m pytest $(PYTEST_ARGS)
+
+# A training team's environment (dvc, dvc-s3, pandas, pyarrow, datasets; never `pipeline`), from
+# its own hashed lock: the release tests fetch versions with it (tests/test_releases.py).
+CONSUMER_VENV := .venv-consumer
+CONSUMER_LOCK := tests/consumer/requirements.txt
+consumer-env: $(CONSUMER_VENV)/.synced
+
+$(CONSUMER_VENV)/.synced: $(CONSUMER_LOCK) | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(CONSUMER_VENV)
+	$(UV) pip sync --quiet --require-hashes --python $(CONSUMER_VENV)/bin/python $(CONSUMER_LOCK)
+	touch $@
 
 # Chromium from the Debian packages, for the test that opens the review page (`python -m pipeline show`)
 # in a real headless browser; installed only when missing (needs root, as on CI).

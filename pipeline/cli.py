@@ -146,6 +146,13 @@ def _mount_optional() -> None:
     else:
         app.command("import")(import_corpus)
         app.command("export")(export_corpus)
+    try:
+        from pipeline.release.cli import diff_command, release_command
+    except ImportError:
+        pass
+    else:
+        app.command("diff")(diff_command)
+        app.command("release")(release_command)
 
 
 _mount_optional()

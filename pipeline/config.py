@@ -110,6 +110,15 @@ def _version(value: Any, key: str) -> str:
     return value
 
 
+def _optional(check: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
+    """``check``, or ``None`` (YAML ``null``) for a value not set yet."""
+
+    def optional(value: Any, key: str) -> Any:
+        return None if value is None else check(value, key)
+
+    return optional
+
+
 def _at_least(minimum: int) -> Callable[[Any, str], int]:
     def check(value: Any, key: str) -> int:
         if not _is_int(value) or value < minimum:
@@ -350,7 +359,14 @@ class PublishConfig(_Checked):
     metrics: Path = _setting(Path("corpus/metrics.json"), _path)
     dataset_name: str = _setting(check=_matching(r"[A-Za-z0-9][A-Za-z0-9._-]*", "a name of letters, digits, '.', '_' and '-'"))
     pretty_name: str = _setting()
+    # The one source of truth for the version (README "Releases and versions"); `pipeline release`
+    # rewrites it together with the two keys below, which chain a version to the one before.
     version: str = _setting(check=_version)
+    previous_version: str | None = _setting(None, _optional(_version))
+    previous_manifest_sha256: str | None = _setting(None, _optional(_matching(r"[0-9a-f]{64}", "a sha256 hex digest")))
+    # The dataset changelog (git-tracked; `pipeline release` prepends each version's diff), copied
+    # into the published folder and summarised in the card's "Changes" section.
+    changelog: Path = _setting(Path("corpus/CHANGELOG.md"), _path)
     license: str = _setting("other")
     description: str = _setting("", _prose)
     sources: str = _setting("", _prose)
@@ -460,6 +476,17 @@ READS: dict[str, Reads] = {
             "annotate.annotations_dir",
             "validate.whitespace_spans",
             "publish.dataset_name",
+        )
+    ),
+    # `python -m pipeline diff|release` (not dvc.yaml stages): the dataset's identity and where it is.
+    "release": Reads(
+        (
+            "publish.out_dir",
+            "publish.dataset_name",
+            "publish.version",
+            "publish.previous_version",
+            "publish.previous_manifest_sha256",
+            "publish.changelog",
         )
     ),
     # `python -m pipeline import|export` (not a dvc.yaml stage): where an option left out points.

@@ -39,8 +39,9 @@ ALLOWED = {
     "stages": {"core", "io", "runtime", "config", "formats"},
     "formats": {"core", "io", "runtime", "doccano", "config"},
     "doccano": {"core", "io", "runtime", "config"},
+    "release": {"core", "io", "runtime", "config"},
     "config": set(),
-    "cli": {"runtime", "stages", "doccano", "formats", "config"},
+    "cli": {"runtime", "stages", "doccano", "formats", "release", "config"},
 }
 
 

@@ -234,9 +234,17 @@ def test_reads_names_only_existing_keys():
 
 def test_dvc_yaml_params_are_what_each_stage_reads():
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
-    assert set(READS) == set(stages) | {"doccano", "formats", "review"}
+    assert set(READS) == set(stages) | {"doccano", "formats", "review", "release"}
     for name, stage in stages.items():
         assert stage.get("params", []) == list(READS[name].params), (
             f"dvc.yaml stage {name!r}: declare exactly these params (pipeline.config.READS):\n"
             + "\n".join(f"      - {k}" for k in READS[name].params)
         )
+
+
+def test_the_dvc_artifact_is_named_after_the_dataset():
+    artifacts = yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["artifacts"]
+    name = load_config(REPO / "params.yaml").publish.dataset_name
+    assert list(artifacts) == [name], f"dvc.yaml artifacts {list(artifacts)} must be exactly publish.dataset_name {name!r}"
+    assert artifacts[name]["path"] == str(load_config(REPO / "params.yaml").publish.out_dir)
+    assert artifacts[name]["type"] == "dataset"

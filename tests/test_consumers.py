@@ -78,3 +78,35 @@ def test_a_consumer_reads_the_published_dataset(tool: str, published: Path, tmp_
         "datasets": lambda f: f["names"] == ["O", "B-PER", "I-PER"] and f["feature"] == "ClassLabel" and f["rows"] > 10,
     }[tool]
     assert expected(figures), figures
+
+
+CARD_SCRIPT = """
+import io, json, logging, sys, warnings
+import datasets
+from huggingface_hub import DatasetCard
+captured = io.StringIO()
+logging.getLogger("datasets").addHandler(logging.StreamHandler(captured))
+card = DatasetCard.load(P / "README.md")
+configs = [c["config_name"] for c in card.data.to_dict()["configs"]]
+rows = {}
+with warnings.catch_warnings():
+    warnings.simplefilter("error")
+    for name in configs:
+        rows[name] = {split: len(d) for split, d in datasets.load_dataset(str(P), name).items()}
+print(json.dumps({"configs": configs, "rows": rows, "log": captured.getvalue(), "pretty_name": card.data.pretty_name}))
+"""
+
+
+def test_the_card_is_valid_for_the_hubs_tooling(published: Path, tmp_path: Path):
+    """`huggingface_hub.DatasetCard` parses the card and `datasets` loads every config it declares
+    without a warning (the split info needs name, num_bytes and num_examples)."""
+    script = f"import json\nfrom pathlib import Path\nP = Path({str(published)!r})\n" + CARD_SCRIPT
+    env = {"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    manifest = json.loads((published / "manifest.json").read_text(encoding="utf-8"))
+    assert figures["log"] == ""
+    assert figures["configs"] == ["documents", "sentences", "tokens", "entities", "relations", "ner", "re"]
+    assert figures["rows"]["entities"] == {"train": manifest["rows"]["entities"]}
+    assert sum(figures["rows"]["ner"].values()) == manifest["rows"]["ner"]

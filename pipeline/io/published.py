@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,3 +147,75 @@ def load_published(published: Path) -> Corpus:
             raise FileNotFoundError(f"{published / name} holds no Parquet files")
         tables[name] = pa.concat_tables([pq.read_table(f) for f in files])
     return corpus_from_tables(tables, manifest["label_schema"], root=published)
+
+
+# --------------------------------------------------------------------------- streaming reads (the diff)
+
+
+def read_manifest(published: Path) -> dict[str, Any]:
+    """``manifest.json`` of a published folder (:class:`FileNotFoundError` naming it if absent)."""
+    path = published / "manifest.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: not a published dataset folder")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def table_columns(published: Path) -> dict[str, dict[str, str]]:
+    """Every table's columns and their Arrow types (as strings), from the Parquet schemas of its
+    files (the first file of each table; all of a table's files share one schema)."""
+    import pyarrow.parquet as pq
+
+    found: dict[str, dict[str, str]] = {}
+    for folder in sorted(p for p in published.iterdir() if p.is_dir()):
+        files = sorted(folder.glob("*.parquet"))
+        if files:
+            schema = pq.read_schema(files[0])
+            found[folder.name] = {name: str(schema.field(name).type) for name in schema.names}
+    return found
+
+
+def shard_files(published: Path) -> dict[str, dict[str, list[Path]]]:
+    """The Parquet files of every table, grouped by shard: ``{part: {table: [files]}}`` where
+    ``part`` is the shard number in the file name (``part-00040``, ``train-00040`` → ``00040``)."""
+    grouped: dict[str, dict[str, list[Path]]] = defaultdict(lambda: defaultdict(list))
+    for folder in sorted(p for p in published.iterdir() if p.is_dir()):
+        for path in sorted(folder.glob("*.parquet")):
+            grouped[path.stem.rsplit("-", 1)[-1]][folder.name].append(path)
+    return {part: dict(tables) for part, tables in sorted(grouped.items())}
+
+
+def read_columns(paths: Iterable[Path], columns: Iterable[str] | None = None, skip: Iterable[str] = ()) -> Any:
+    """The rows of ``paths`` (one table's files) as one pyarrow table, without schema metadata:
+    ``columns`` if given (those the files have), else every column but ``skip``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parts = []
+    for path in paths:
+        names = pq.read_schema(path).names
+        wanted = [c for c in (columns if columns is not None else names) if c in names and c not in set(skip)]
+        parts.append(pq.read_table(path, columns=wanted).replace_schema_metadata(None))
+    if not parts:
+        return pa.table({})
+    return pa.concat_tables(parts, promote_options="permissive")
+
+
+def row_count(path: Path) -> int:
+    """Rows of one Parquet file, from its footer."""
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def iter_batches(path: Path, columns: list[str], batch_size: int = 65_536) -> Iterator[Any]:
+    """``columns`` of one Parquet file as record batches of at most ``batch_size`` rows (files
+    with the same rows and row groups give batches with the same boundaries)."""
+    import pyarrow.parquet as pq
+
+    yield from pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=columns)
+
+
+def column_names(path: Path) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return list(pq.read_schema(path).names)

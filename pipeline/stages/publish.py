@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import shutil
-import signal
 import sys
 from collections import Counter
 from pathlib import Path
@@ -29,6 +28,7 @@ from pipeline.core import features
 from pipeline.core.labels import LabelSchema
 from pipeline.io import atomic, tables
 from pipeline.io.schemas import load_label_schema
+from pipeline.runtime import faults
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,7 @@ KILL_SWITCH = "PIPELINE_PUBLISH_KILL_AT"
 def checkpoint(name: str) -> None:
     """Fault injection for the crash tests: ``PIPELINE_PUBLISH_KILL_AT=<name>`` makes the process
     SIGKILL itself here, exactly as ``kill -9`` would at that moment."""
-    if os.environ.get(KILL_SWITCH) == name:
-        os.kill(os.getpid(), signal.SIGKILL)
+    faults.checkpoint(KILL_SWITCH, name)
 
 
 class PublishRefused(RuntimeError):
@@ -118,8 +117,20 @@ def metrics(files: dict[str, list[Path]]) -> dict[str, Any]:
     }
 
 
-def dataset_card(config: StageConfig, schema: LabelSchema, manifest: dict[str, Any], stats: dict[str, Any]) -> str:
+def latest_changes(changelog: str) -> str:
+    """The newest entry of the changelog (its first ``## `` section, heading level lowered), for
+    the card's "Changes" section; a changelog without entries gives a sentence saying so."""
+    sections = changelog.split("\n## ")[1:]
+    if not sections:
+        return "No release yet: this build is not a released version (`CHANGELOG.md` lists every release)."
+    heading, _, body = sections[0].partition("\n")
+    body = "\n".join(("#" + line) if line.startswith("### ") else line for line in body.strip().splitlines())
+    return f"### {heading.strip()}\n\n{body}\n\nEvery version's changes: `CHANGELOG.md`."
+
+
+def dataset_card(config: StageConfig, schema: LabelSchema, manifest: dict[str, Any], stats: dict[str, Any], changelog: str = "") -> str:
     """A dataset card in the Hugging Face style: YAML header (configs, features, splits) + prose."""
+    changes = latest_changes(changelog)
     publish = config.publish
     files = manifest["files"]
     configs = []
@@ -128,10 +139,18 @@ def dataset_card(config: StageConfig, schema: LabelSchema, manifest: dict[str, A
         if name in tables.FLAT_TABLES:
             configs.append({"config_name": name, "data_files": [{"split": "train", "path": f"{name}/*.parquet"}]})
             continue
-        split_rows = {s: sum(f["rows"] for path, f in files.items() if path.startswith(f"{name}/{s}-")) for s in config.annotate.splits}
-        splits = [s for s, n in split_rows.items() if n]
+        split_files = {s: [f for path, f in files.items() if path.startswith(f"{name}/{s}-")] for s in config.annotate.splits}
+        splits = [s for s, listed in split_files.items() if sum(f["rows"] for f in listed)]
         configs.append({"config_name": name, "data_files": [{"split": s, "path": f"{name}/{s}-*.parquet"} for s in splits]})
-        info: dict[str, Any] = {"config_name": name, "splits": [{"name": s, "num_examples": split_rows[s]} for s in splits]}
+        # `datasets` reads a split only with name, num_bytes and num_examples (else it warns and
+        # ignores the split info); num_bytes are the split's Parquet bytes.
+        info: dict[str, Any] = {
+            "config_name": name,
+            "splits": [
+                {"name": s, "num_bytes": sum(f["bytes"] for f in split_files[s]), "num_examples": sum(f["rows"] for f in split_files[s])}
+                for s in splits
+            ],
+        }
         view = features.VIEWS[name]
         if view.declares_features:
             info["features"] = features.card_features(view, schema.bio_labels)
@@ -154,6 +173,11 @@ def dataset_card(config: StageConfig, schema: LabelSchema, manifest: dict[str, A
     file_rows = "\n".join(f"| `{path}` | {info['rows']} | `{info['sha256'][:16]}…` |" for path, info in files.items())
     split_rows = "\n".join(f"| {s} | {n} |" for s, n in stats["documents_by_split"].items())
     layer_rows = "\n".join(f"| {layer} | {n} |" for layer, n in manifest["layers"].items()) or "| (none) | 0 |"
+    previous = (
+        f" (previous version {manifest['previous_version']}, whose `manifest.json` has sha256 `{manifest['previous_manifest_sha256']}`)"
+        if manifest["previous_version"]
+        else " (the first version)"
+    )
     return f"""---
 {yaml.safe_dump(header, sort_keys=False, allow_unicode=True, width=1000)}---
 
@@ -161,7 +185,7 @@ def dataset_card(config: StageConfig, schema: LabelSchema, manifest: dict[str, A
 
 {publish.description.strip()}
 
-Version **{manifest["version"]}**, label schema **{manifest["schema_version"]}**.
+Version **{manifest["version"]}**{previous}, label schema **{manifest["schema_version"]}**.
 
 ## Loading
 
@@ -211,6 +235,10 @@ class names, and `spans` lists every entity of every level as `{{start, end, lab
 indices of the row (end exclusive), the input of span-classification and nested-NER models. In the `re` view, entity pairs in one sentence
 whose types a relation type allows but that carry no relation are labelled `no_relation`.
 
+## Changes
+
+{changes}
+
 ## Licence
 
 {publish.license_note.strip()}
@@ -250,6 +278,8 @@ def assemble(config: StageConfig, staging: Path) -> dict[str, Any]:
     manifest = {
         "dataset": config.publish.dataset_name,
         "version": config.publish.version,
+        "previous_version": config.publish.previous_version,
+        "previous_manifest_sha256": config.publish.previous_manifest_sha256,
         "schema_version": schema.schema_version,
         "label_schema": schema.to_metadata(),
         "offsets": "half-open [start, end) in Unicode code points into NFC, LF-only documents.text",
@@ -259,7 +289,9 @@ def assemble(config: StageConfig, staging: Path) -> dict[str, Any]:
         "files": dict(sorted(listed.items())),
     }
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
-    (staging / "README.md").write_text(dataset_card(config, schema, manifest, stats), encoding="utf-8")
+    changelog = config.publish.changelog.read_text(encoding="utf-8")
+    (staging / "CHANGELOG.md").write_text(changelog, encoding="utf-8")
+    (staging / "README.md").write_text(dataset_card(config, schema, manifest, stats, changelog), encoding="utf-8")
     for path in sorted(staging.rglob("*")):
         if path.is_file():
             atomic.fsync_file(path)
