@@ -394,7 +394,9 @@ READS: dict[str, Reads] = {
         untracked=(*SPEED, "ingest.out_dir"),
     ),
     "preannotate": Reads(
-        ("preannotate", "annotate.annotations_dir", "ingest.out_dir", "ingest.language", "schemas.labels", "schemas.annotation")
+        ("preannotate", "annotate.annotations_dir", "ingest.out_dir", "ingest.language", "schemas.labels", "schemas.annotation"),
+        # The shard count does not show in its outputs (merged in doc_id order, tallies summed).
+        untracked=(*SPEED, "runtime.shards"),
     ),
     "validate": Reads(
         ("validate.report", "validate.problems", "validate.summary", "annotate.splits", "schemas.labels", "schemas.expectations"),
