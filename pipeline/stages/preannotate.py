@@ -63,8 +63,8 @@ from pipeline.io.layers import LayerLine, index_layers, load_records
 from pipeline.io.schemas import load_label_schema
 from pipeline.io.tables import read_parquet
 from pipeline.runtime.cache import ShardCache
+from pipeline.runtime.executor import shard_map
 from pipeline.runtime.fingerprint import code_fingerprint, digest
-from pipeline.runtime.pool import parallel_map
 from pipeline.runtime.progress import progress
 from pipeline.runtime.shards import group, part_name, shard_of
 
@@ -274,8 +274,8 @@ def merged_proposals(parts: list[Path], out: Path) -> None:
                 target.write(line)
 
 
-def _computed(cache: ShardCache, function: Any, todo: list[ShardJob], keys: dict[int, str], workers: int, name: str) -> None:
-    for shard, staging in progress(parallel_map(function, todo, workers), total=len(todo), description=name, minimum=2):
+def _computed(cache: ShardCache, function: Any, todo: list[ShardJob], keys: dict[int, str], runtime: Any, name: str) -> None:
+    for shard, staging in progress(shard_map(function, todo, runtime), total=len(todo), description=name, minimum=2):
         cache.commit(keys[shard], Path(staging))
 
 
@@ -300,7 +300,6 @@ def run(config: StageConfig) -> dict[str, Any]:
     ingest_keys = json.loads((ingest_dir / "shards.json").read_text(encoding="utf-8")) if (ingest_dir / "shards.json").exists() else {}
     shards = sorted(int(part) for part in ingest_keys)
     by_shard = group(lines, lambda line: shard_of(line.ref.key, runtime.shards))
-    workers = runtime.worker_count()
     cache = ShardCache(runtime.cache_dir, "preannotate")
 
     def job(shard: int, key: str, **more: Any) -> ShardJob:
@@ -312,7 +311,7 @@ def run(config: StageConfig) -> dict[str, Any]:
         for shard in shards
     }
     count_todo = [job(shard, key) for shard, key in count_keys.items() if not cache.has(key)]
-    _computed(cache, count_shard, count_todo, count_keys, workers, "preannotate (gazetteer)")
+    _computed(cache, count_shard, count_todo, count_keys, runtime, "preannotate (gazetteer)")
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for shard in shards:
         cache.used.add(count_keys[shard])
@@ -346,9 +345,9 @@ def run(config: StageConfig) -> dict[str, Any]:
         "language": language,
     }
     propose_todo = [job(shard, key, **more) for shard, key in propose_keys.items() if not cache.has(key)]
-    if propose_todo and workers > 1:
+    if propose_todo and runtime.executor == "local" and runtime.worker_count() > 1:
         model_for(model, str(model_dir), str(labels_path), language)  # built once here, inherited by the forked workers
-    _computed(cache, propose_shard, propose_todo, propose_keys, workers, "preannotate")
+    _computed(cache, propose_shard, propose_todo, propose_keys, runtime, "preannotate")
     parts = [cache.path(propose_keys[shard]) for shard in shards]
     for shard in shards:
         cache.used.add(propose_keys[shard])
