@@ -517,12 +517,18 @@ def main(argv: list[str] | None = None) -> int:
         metavar="STAGE",
         help="afterwards, cProfile and -X importtime these stages (no name: every stage that ran) in the work copy",
     )
+    parser.add_argument(
+        "--executor",
+        choices=["local", "dask"],
+        default="local",
+        help="dask: start a distributed.LocalCluster (one worker process per core) and run the stages on it",
+    )
     args = parser.parse_args(argv)
 
     external = (args.external or build_corpus.external_dir()).resolve()
     if not external.exists():
         parser.error(f"{external} does not exist: set --external or CORPUS_EXTERNAL_DIR")
-    suffix = "".join(f"-{t}" for t in args.target)
+    suffix = "".join(f"-{t}" for t in args.target) + ("-dask" if args.executor == "dask" else "")
     json_out = args.json_out or BENCH_DIR / "results" / f"bench-N{args.n}{suffix}.json"
     json_out.parent.mkdir(parents=True, exist_ok=True)
     created = args.workdir is None
@@ -541,6 +547,19 @@ def main(argv: list[str] | None = None) -> int:
         result["corpus"] = build_corpus.write_corpus(work, args.n, external, args.seed)
         result["corpus"]["build_s"] = time.perf_counter() - t0
         use_external(work, external)
+        if args.executor == "dask":
+            from distributed import LocalCluster
+
+            cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None)
+            params = work / "params.yaml"
+            params.write_text(
+                params.read_text(encoding="utf-8")
+                .replace("executor: local", "executor: dask")
+                .replace("dask_scheduler: null", f"dask_scheduler: {cluster.scheduler_address}"),
+                encoding="utf-8",
+            )
+            result["executor"] = {"executor": "dask", "scheduler": cluster.scheduler_address, "workers": os.cpu_count() or 1}
+            log(f"dask: LocalCluster at {cluster.scheduler_address}")
         shim_dir = install_shim(work)
         env = base_env()
         dvc_env = dict(env, PATH=f"{shim_dir}{os.pathsep}{env['PATH']}", BENCH_REAL_PYTHON=str(VENV_BIN / "python"), PYTHONUNBUFFERED="1")

@@ -183,17 +183,28 @@ class GazetteerProposer:
                 for pattern in self.ruler.phrase_patterns.get(f"{label}||{GAZETTEER_ID}", []):
                     self.by_tokens[(self.key_of[label], tuple(token.orth for token in pattern))].append(pattern.text)
 
-    def propose(self, doc: Any) -> tuple[list[tuple[int, int, str]], list[tuple[int, int, str]]]:
-        """:meth:`Proposer.propose` for a ``Doc`` of :attr:`nlp`'s tokenizer (:func:`doc_from_tokens`)."""
-        return self.proposer.propose_doc(doc)
+    def token_matches(self, doc: Any) -> list[tuple[int, int, int]]:
+        """The ruler's token-pattern matches (``(match_id, start, end)`` in its order): only the hand
+        patterns have token patterns, so these do not depend on the gazetteer and can be kept."""
+        return [] if self.ruler is None else [tuple(m) for m in self.ruler.matcher(doc)]  # type: ignore[misc]
+
+    def propose(
+        self, doc: Any, token_matches: Sequence[tuple[int, int, int]] | None = None
+    ) -> tuple[list[tuple[int, int, str]], list[tuple[int, int, str]]]:
+        """:meth:`Proposer.propose` for a ``Doc`` of :attr:`nlp`'s tokenizer (:func:`doc_from_tokens`);
+        ``token_matches``: :meth:`token_matches` of this doc, kept from an earlier run."""
+        return self.propose_without(doc, {}, token_matches)
 
     def propose_without(
-        self, doc: Any, own: Mapping[str, Mapping[str, int]]
+        self, doc: Any, own: Mapping[str, Mapping[str, int]], token_matches: Sequence[tuple[int, int, int]] | None = None
     ) -> tuple[list[tuple[int, int, str]], list[tuple[int, int, str]]]:
-        """What the ruler from the gazetteer without the counts ``own`` (one document's) proposes."""
+        """What the ruler from the gazetteer without the counts ``own`` (one document's) proposes
+        (``own`` empty: the ruler of all of it, what its ``__call__`` does)."""
         if self.ruler is None:
             return [], []
-        matches: list[tuple[int, int, int]] = list(self.ruler.matcher(doc)) + list(self.ruler.phrase_matcher(doc))
+        if token_matches is None:
+            token_matches = self.token_matches(doc)
+        matches: list[tuple[int, int, int]] = list(token_matches) + list(self.ruler.phrase_matcher(doc))
         resolved: list[tuple[int, int, int]] = []
         for match_id, start, end in matches:
             if match_id not in self.label_of_key:

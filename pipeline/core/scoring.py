@@ -65,6 +65,7 @@ def leave_one_out_tally(
     doc: Any,
     entities: dict[str, list[int]],
     relations: dict[str, list[int]],
+    token_matches: Sequence[tuple[int, int, int]] | None = None,
 ) -> None:
     """Add to ``entities``/``relations`` (label → [tp, fp, fn]) what the ruler built from every
     gold document but this one proposes for it, scored against each of its gold ``records``.
@@ -72,7 +73,7 @@ def leave_one_out_tally(
     ``proposer`` holds the gazetteer of all gold documents; this document's own counts are taken
     out of it (:meth:`GazetteerProposer.propose_without`), which is the ruler of the others.
     """
-    spans, proposed = proposer.propose_without(doc, gazetteer_counts(records, {records[0].doc_id: text}))
+    spans, proposed = proposer.propose_without(doc, gazetteer_counts(records, {records[0].doc_id: text}), token_matches)
     predicted = {(spans[h][0], spans[h][1], spans[t][0], spans[t][1], label) for h, t, label in proposed}
     for record in records:
         tally([({(e.start, e.end, e.label) for e in record.entities}, set(spans))], entities)

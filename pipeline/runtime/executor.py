@@ -4,7 +4,9 @@ process pool (:mod:`pipeline.runtime.pool`) or a Dask cluster (``distributed``).
 Either way results come back in the order of the items, and a shard's result depends on its job
 only, so the outputs are the same bytes wherever the work ran. On Dask the jobs and results travel
 by pickle; what a job writes goes to the staging folder it names under ``runtime.cache_dir``,
-which must then be a path every worker sees. A task whose worker dies is run again by the
+which must then be a path every worker sees, as must the repository itself (a worker runs a task
+in the stage's working folder: a shared file system mounted at the same path; one thread per
+worker). A task whose worker dies is run again by the
 scheduler on another worker (its staging folder is written afresh; nothing is committed to the
 cache before the result is back); when Dask gives up, the stage fails with the error and the next
 run starts from what the cache holds.
@@ -13,6 +15,8 @@ run starts from what the cache holds.
 from __future__ import annotations
 
 import logging
+import os
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -41,14 +45,28 @@ def shard_map(function: Callable[[T], R], items: Sequence[T], runtime: Any, *, f
     yield from dask_map(function, items, runtime.scheduler_address())
 
 
+class InFolder:
+    """``function`` run in the folder the stage runs in: jobs name their files relative to the
+    repository (params.yaml paths), and a Dask worker starts wherever its process started."""
+
+    def __init__(self, function: Callable[[Any], Any], folder: str) -> None:
+        self.function, self.folder = function, folder
+
+    def __call__(self, item: Any) -> Any:
+        if os.getcwd() != self.folder:
+            os.chdir(self.folder)
+        return self.function(item)
+
+
 def dask_map(function: Callable[[T], R], items: Sequence[T], address: str) -> Iterator[R]:
     """``map`` on the Dask scheduler at ``address`` (one task per item, results in order)."""
     from distributed import Client
 
+    name = getattr(function, "__name__", "task")
+    task = InFolder(function, os.getcwd())
+    run = uuid.uuid4().hex[:12]
     with Client(address, set_as_default=False, timeout="30s") as client:
-        futures = client.map(
-            function, list(items), pure=False, key=[f"{getattr(function, '__name__', 'task')}-{i}" for i in range(len(items))]
-        )
+        futures = client.map(task, list(items), pure=False, key=[f"{name}-{run}-{i}" for i in range(len(items))])
         try:
             for future in futures:
                 yield future.result()

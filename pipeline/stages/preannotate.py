@@ -182,6 +182,7 @@ class ShardJob:
     documents: str = "without_gold"
     labels_path: str = ""
     language: str = "de"
+    matches: str = ""
 
 
 def shard_gold(job: ShardJob, documents: pa.Table) -> tuple[list[AnnotationRecord], dict[str, str]]:
@@ -216,6 +217,32 @@ def model_for(key: str, model_dir: str, labels_path: str, language: str) -> Gaze
     return _MODELS[key]
 
 
+def hand_shard(job: ShardJob) -> tuple[int, str]:
+    """Worker, pass 1b: the hand patterns' token matches of every document of one shard (the
+    costliest matching, and independent of the gazetteer, so kept while only gold changes)."""
+    proposer = model_for(job.model, job.model_dir, job.labels_path, job.language)
+    interim = read_shard(Path(job.ingest_dir), f"part-{part_name(job.shard)}.parquet")
+    texts, offsets = shard_texts(interim)
+    found = {
+        doc_id: proposer.token_matches(doc_from_tokens(proposer.nlp, text, *offsets.get(doc_id, ([], []))))
+        for doc_id, text in sorted(texts.items())
+    }
+    Path(job.staging, "matches.json").write_text(json.dumps(found, sort_keys=True), encoding="utf-8")
+    return job.shard, job.staging
+
+
+def shard_texts(interim: dict[str, pa.Table]) -> tuple[dict[str, str], dict[str, tuple[list[int], list[int]]]]:
+    """doc_id → text, and doc_id → (token starts, token ends) of ingest's tokens, of one shard."""
+    documents, tokens = interim["documents"], interim["tokens"]
+    texts = dict(zip(documents.column("doc_id").to_pylist(), documents.column("text").to_pylist(), strict=True))
+    offsets: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
+    for doc_id, start, end in zip(*(tokens.column(c).to_pylist() for c in ("doc_id", "start", "end")), strict=True):
+        entry = offsets[doc_id]
+        entry[0].append(start)
+        entry[1].append(end)
+    return texts, offsets
+
+
 def propose_shard(job: ShardJob) -> tuple[int, str]:
     """Worker, pass 2: one shard's proposals (documents without gold, or all) and the
     leave-one-document-out tallies of its gold records, from ingest's tokens."""
@@ -224,12 +251,8 @@ def propose_shard(job: ShardJob) -> tuple[int, str]:
     documents = interim["documents"]
     records, texts = shard_gold(job, documents)
     annotated = {line.ref.key for line in job.lines}
-    tokens = interim["tokens"]
-    offsets: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
-    for doc_id, start, end in zip(*(tokens.column(c).to_pylist() for c in ("doc_id", "start", "end")), strict=True):
-        entry = offsets[doc_id]
-        entry[0].append(start)
-        entry[1].append(end)
+    _, offsets = shard_texts(interim)
+    kept = json.loads(Path(job.matches, "matches.json").read_text(encoding="utf-8"))
     by_doc: dict[str, list[AnnotationRecord]] = defaultdict(list)
     for record in records:
         by_doc[record.doc_id].append(record)
@@ -245,12 +268,12 @@ def propose_shard(job: ShardJob) -> tuple[int, str]:
                 continue
             text = texts[doc_id]
             starts, ends = offsets.get(doc_id, ([], []))
+            matches = [tuple(m) for m in kept[doc_id]]
             if doc_id in by_doc:
-                leave_one_out_tally(
-                    proposer, by_doc[doc_id], text, doc_from_tokens(proposer.nlp, text, starts, ends), entity_tally, relation_tally
-                )
+                doc = doc_from_tokens(proposer.nlp, text, starts, ends)
+                leave_one_out_tally(proposer, by_doc[doc_id], text, doc, entity_tally, relation_tally, matches)
             if wanted:
-                record = proposed_record(doc_id, text, sha, *proposer.propose(doc_from_tokens(proposer.nlp, text, starts, ends)))
+                record = proposed_record(doc_id, text, sha, *proposer.propose(doc_from_tokens(proposer.nlp, text, starts, ends), matches))
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
                 ids.append(doc_id)
                 proposed["documents"] += 1
@@ -344,9 +367,16 @@ def run(config: StageConfig) -> dict[str, Any]:
         "labels_path": str(labels_path),
         "language": language,
     }
-    propose_todo = [job(shard, key, **more) for shard, key in propose_keys.items() if not cache.has(key)]
-    if propose_todo and runtime.executor == "local" and runtime.worker_count() > 1:
+    hand_key = digest(fingerprint, "hand", hand, schema.to_metadata(), language)
+    match_keys = {shard: digest(hand_key, ingest_keys[part_name(shard)]) for shard in shards}
+    match_todo = [job(shard, key, **more) for shard, key in match_keys.items() if not cache.has(key)]
+    propose_todo = [
+        job(shard, key, **more, matches=str(cache.path(match_keys[shard]))) for shard, key in propose_keys.items() if not cache.has(key)
+    ]
+    if (propose_todo or match_todo) and runtime.executor == "local" and runtime.worker_count() > 1:
         model_for(model, str(model_dir), str(labels_path), language)  # built once here, inherited by the forked workers
+    _computed(cache, hand_shard, match_todo, match_keys, runtime, "preannotate (hand patterns)")
+    cache.used.update(match_keys.values())
     _computed(cache, propose_shard, propose_todo, propose_keys, runtime, "preannotate")
     parts = [cache.path(propose_keys[shard]) for shard in shards]
     for shard in shards:
@@ -373,11 +403,13 @@ def run(config: StageConfig) -> dict[str, Any]:
     cache.prune()
     micro = metrics["gold_leave_one_document_out"]["entities"]["micro"]
     log.info(
-        "preannotate: %d documents proposed, %d shards (%d gazetteer and %d proposal shards computed); gold LOO entity P/R/F1 %.3f/%.3f/%.3f",
+        "preannotate: %d documents proposed, %d shards (%d gazetteer and %d proposal shards computed, %d hand-pattern shards); "
+        "gold LOO entity P/R/F1 %.3f/%.3f/%.3f",
         metrics["preannotations"]["documents"],
         len(shards),
         len(count_todo),
         len(propose_todo),
+        len(match_todo),
         micro["precision"],
         micro["recall"],
         micro["f1"],

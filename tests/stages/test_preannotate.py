@@ -212,9 +212,9 @@ def test_hand_patterns_file_is_valid():
     proposals.Proposer(patterns, SCHEMA)  # validate=True: spaCy checks every pattern
 
 
-def computed(caplog: pytest.LogCaptureFixture) -> tuple[int, int, int]:
-    """(shards, gazetteer shards computed, proposal shards computed) of the last preannotate run."""
-    found = re.findall(r"(\d+) shards \((\d+) gazetteer and (\d+) proposal shards computed\)", caplog.text)
+def computed(caplog: pytest.LogCaptureFixture) -> tuple[int, int, int, int]:
+    """(shards, gazetteer, proposal and hand-pattern shards computed) of the last preannotate run."""
+    found = re.findall(r"(\d+) shards \((\d+) gazetteer and (\d+) proposal shards computed, (\d+) hand-pattern shards\)", caplog.text)
     assert found, caplog.text
     return tuple(int(n) for n in found[-1])  # type: ignore[return-value]
 
@@ -246,8 +246,7 @@ def test_a_new_document_without_gold_recomputes_only_its_shard_and_equals_a_run_
     caplog.set_level(logging.INFO, logger="pipeline")
     ingest.run(for_stage(params, "ingest"))
     metrics = preannotate.run(for_stage(params, "preannotate"))
-    shards, gazetteer_shards, proposal_shards = computed(caplog)
-    assert (shards, gazetteer_shards, proposal_shards) == (8, 1, 1)
+    assert computed(caplog) == (8, 1, 1, 1)
     assert metrics["preannotations"]["documents"] == 2
 
     scratch = tmp_path / "scratch"
@@ -273,7 +272,22 @@ def test_a_changed_pattern_file_recomputes_every_proposal_shard(tmp_path: Path, 
     (patterns / "p.jsonl").write_text(json.dumps({"label": "LOC", "pattern": "Seoul"}) + "\n", encoding="utf-8")
     caplog.set_level(logging.INFO, logger="pipeline")
     preannotate.run(for_stage(params, "preannotate"))
-    assert computed(caplog) == (8, 0, 8)
+    assert computed(caplog) == (8, 0, 8, 8)
+
+
+def test_a_changed_gold_label_recomputes_the_proposals_but_keeps_the_hand_pattern_matches(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    root = tmp_path / "c"
+    corpus(root, 30)
+    params = sharded_params(root, tmp_path / "cache")
+    ingest.run(for_stage(params, "ingest"))
+    preannotate.run(for_stage(params, "preannotate"))
+    layer = root / "annotations" / "gold" / "g.jsonl"
+    records = [json.loads(line) for line in layer.read_text(encoding="utf-8").splitlines()]
+    records[3]["entities"][0]["label"] = "ORG"
+    layer.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    caplog.set_level(logging.INFO, logger="pipeline")
+    preannotate.run(for_stage(params, "preannotate"))
+    assert computed(caplog) == (8, 1, 8, 0)
 
 
 def test_tokens_rebuilt_from_ingest_are_the_proposers_own():
