@@ -105,6 +105,35 @@ def copy_repo(target: Path) -> Path:
     return target
 
 
+def start_dask(work: Path, workers: int, processes: list[subprocess.Popen]) -> str:
+    """A Dask scheduler and ``workers`` worker processes (one thread each) started from the work
+    copy, so that they import its ``pipeline`` (as a cluster runs the repository's code); its address."""
+    env = dict(base_env(), PYTHONPATH=str(work))
+    scheduler_file = work / ".bench" / "scheduler.json"
+    scheduler_file.unlink(missing_ok=True)
+    common = {"cwd": work, "env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "start_new_session": True}
+    processes.append(
+        subprocess.Popen(
+            [str(VENV_BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--no-dashboard", "--scheduler-file", str(scheduler_file)],
+            **common,
+        )
+    )
+    deadline = time.monotonic() + 60
+    while not scheduler_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    address = json.loads(scheduler_file.read_text())["address"]
+    processes.append(
+        subprocess.Popen(
+            [str(VENV_BIN / "dask"), "worker", address, "--nworkers", str(workers), "--nthreads", "1", "--no-dashboard"], **common
+        )
+    )
+    from distributed import Client
+
+    with Client(address, timeout="60s") as client:
+        client.wait_for_workers(workers, timeout=120)
+    return address
+
+
 def use_external(work: Path, external: Path) -> None:
     """Point the copy's ``preannotate.external_dir`` at the real corpora, as in the user's clone
     (the copy's relative ``../shared/external`` does not exist): the GermEval evaluation runs."""
@@ -537,6 +566,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{work} is not empty")
     rss_limit = int(args.rss_limit_gb * 1024**3) if args.rss_limit_gb else None
 
+    dask_processes: list[subprocess.Popen] = []
     log = lambda message: print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)  # noqa: E731
     result: dict[str, Any] = {"n": args.n, "seed": args.seed, "workdir": str(work), "environment": environment(), "runs": {}}
     try:
@@ -548,18 +578,20 @@ def main(argv: list[str] | None = None) -> int:
         result["corpus"]["build_s"] = time.perf_counter() - t0
         use_external(work, external)
         if args.executor == "dask":
-            from distributed import LocalCluster
-
-            cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None)
+            address = start_dask(work, os.cpu_count() or 1, dask_processes)
             params = work / "params.yaml"
             params.write_text(
                 params.read_text(encoding="utf-8")
                 .replace("executor: local", "executor: dask")
-                .replace("dask_scheduler: null", f"dask_scheduler: {cluster.scheduler_address}"),
+                .replace("dask_scheduler: null", f"dask_scheduler: {address}"),
                 encoding="utf-8",
             )
-            result["executor"] = {"executor": "dask", "scheduler": cluster.scheduler_address, "workers": os.cpu_count() or 1}
-            log(f"dask: LocalCluster at {cluster.scheduler_address}")
+            result["executor"] = {"executor": "dask", "scheduler": address, "workers": os.cpu_count() or 1}
+            result.setdefault("notes", []).append(
+                "executor dask: a `dask scheduler` and `dask worker --nworkers <cores> --nthreads 1` started from the work copy; "
+                "their memory is not in the sampled process tree of dvc repro"
+            )
+            log(f"dask: scheduler at {address}")
         shim_dir = install_shim(work)
         env = base_env()
         dvc_env = dict(env, PATH=f"{shim_dir}{os.pathsep}{env['PATH']}", BENCH_REAL_PYTHON=str(VENV_BIN / "python"), PYTHONUNBUFFERED="1")
@@ -645,6 +677,8 @@ def main(argv: list[str] | None = None) -> int:
         json_out.with_suffix(".md").write_text(report.markdown([result]))
         report.print_table(result)
         log(f"results: {json_out}")
+        for process in dask_processes:
+            _kill_group(process.pid)
         if created and not args.keep:
             shutil.rmtree(work, ignore_errors=True)
         else:
