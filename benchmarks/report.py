@@ -309,8 +309,13 @@ def markdown(results: list[dict[str, Any]]) -> str:
         if ratio:
             out += [
                 f"Full run / all-core floor: {summary['full_vs_floor']:.2f}× wall, {ratio:.2f}× the floor without start-up, "
-                f"{summary.get('full_vs_floor_cpu') or 0:.2f}× CPU time; / one-process floor {summary.get('full_vs_floor_1') or 0:.2f}×; "
-                f"/ HF peer {summary.get('full_vs_hf') or 0:.2f}×. Validation's share of the full run: {_pct(summary.get('validation_share'))} "
+                f"{summary.get('full_vs_floor_cpu') or 0:.2f}× CPU time"
+                + "".join(
+                    f"; / {title} {summary[key]:.2f}×"
+                    for key, title in (("full_vs_floor_1", "one-process floor"), ("full_vs_hf", "HF peer"))
+                    if summary.get(key)
+                )
+                + f". Validation's share of the full run: {_pct(summary.get('validation_share'))} "
                 f"(with its DVC bookkeeping {_pct(summary.get('validation_share_with_dvc'))}).",
                 "",
             ]
