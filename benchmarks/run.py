@@ -9,9 +9,13 @@
 3. Runs, each measured on its own:
    * ``full``     ``dvc repro`` from nothing,
    * ``noop``     ``dvc repro`` again (nothing changed),
-   * ``floor``    ``benchmarks/floor.py``: tokenizer + sentencizer + bare Parquet write, same texts,
+   * ``floor``    ``benchmarks/floor.py``: tokenizer + sentencizer + bare Parquet write, same texts, in
+                  as many processes as cores (``floor_1``: the same in one process),
+   * ``hf``       ``benchmarks/hf_peer.py``: Hugging Face ``datasets`` map(num_proc=cores) + to_parquet,
    * ``add_one``  ``dvc repro`` after appending one document (and its gold record),
-   * ``change_one`` ``dvc repro`` after changing the label of one entity in the gold layer.
+   * ``change_one`` ``dvc repro`` after changing the label of one entity in the gold layer,
+   * ``seed``     ``dvc repro`` of the repository's one seed document from a clean state (the fixed cost).
+   The load average is recorded after every run: other work on the machine shows there.
 4. Prints the table and writes ``benchmarks/results/bench-N<N>.json`` (+ ``.md``).
 
 How it measures (see benchmarks/README.md):
@@ -101,6 +105,43 @@ def copy_repo(target: Path) -> Path:
     return target
 
 
+def start_dask(work: Path, workers: int, processes: list[subprocess.Popen]) -> str:
+    """A Dask scheduler and ``workers`` worker processes (one thread each) started from the work
+    copy, so that they import its ``pipeline`` (as a cluster runs the repository's code); its address."""
+    env = dict(base_env(), PYTHONPATH=str(work))
+    scheduler_file = work / ".bench" / "scheduler.json"
+    scheduler_file.unlink(missing_ok=True)
+    common = {"cwd": work, "env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "start_new_session": True}
+    processes.append(
+        subprocess.Popen(
+            [str(VENV_BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--no-dashboard", "--scheduler-file", str(scheduler_file)],
+            **common,
+        )
+    )
+    deadline = time.monotonic() + 60
+    while not scheduler_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    address = json.loads(scheduler_file.read_text())["address"]
+    processes.append(
+        subprocess.Popen(
+            [str(VENV_BIN / "dask"), "worker", address, "--nworkers", str(workers), "--nthreads", "1", "--no-dashboard"], **common
+        )
+    )
+    from distributed import Client
+
+    with Client(address, timeout="60s") as client:
+        client.wait_for_workers(workers, timeout=120)
+    return address
+
+
+def use_external(work: Path, external: Path) -> None:
+    """Point the copy's ``preannotate.external_dir`` at the real corpora, as in the user's clone
+    (the copy's relative ``../shared/external`` does not exist): the GermEval evaluation runs."""
+    params = work / "params.yaml"
+    text = params.read_text(encoding="utf-8")
+    params.write_text(text.replace("external_dir: ../shared/external", f"external_dir: {external}"), encoding="utf-8")
+
+
 def base_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
@@ -160,8 +201,7 @@ class Sampler(threading.Thread):
                     continue
                 rss += info.rss
                 pss += getattr(info, "pss", info.rss)
-                if "pipeline" in cmdline and cmdline.index("pipeline") + 1 < len(cmdline):
-                    stage = cmdline[cmdline.index("pipeline") + 1]
+                stage = stage_name(cmdline) or stage
             self.samples += 1
             self.peak = max(self.peak, pss)
             self.peak_rss_sum = max(self.peak_rss_sum, rss)
@@ -186,6 +226,14 @@ def _kill_group(pid: int) -> None:
         time.sleep(2)
 
 
+def stage_name(argv: list[str]) -> str | None:
+    """The stage of a ``python -m pipeline.stages <stage>`` (or ``-m pipeline <stage>``) command line."""
+    for module in ("pipeline.stages", "pipeline"):
+        if module in argv and argv.index(module) + 1 < len(argv):
+            return argv[argv.index(module) + 1]
+    return None
+
+
 STAGE_LINE = re.compile(r"Running stage '([^']+)'")
 SKIP_LINE = re.compile(r"Stage '([^']+)' didn't change, skipping")
 
@@ -201,6 +249,7 @@ def measure(
 ) -> dict[str, Any]:
     """Run ``cmd`` to the end; wall time, peak RSS (wait4 and sampled), output lines with times."""
     env = dict(env)
+    load_before = os.getloadavg()
     if stage_log is not None:
         env["BENCH_STAGE_LOG"] = str(stage_log)
         stage_log.unlink(missing_ok=True)
@@ -226,6 +275,7 @@ def measure(
     sampler.stop()
     result: dict[str, Any] = {
         "cmd": " ".join(cmd),
+        "loadavg_before": load_before,
         "exit": process.returncode,
         "wall_s": wall,
         "user_s": usage.ru_utime,
@@ -261,7 +311,7 @@ def _stages(stage_log: Path, lines: list[tuple[float, str]], wall: float, sample
     for line in stage_log.read_text().splitlines():
         record = json.loads(line)
         argv = record["argv"]
-        name = argv[argv.index("pipeline") + 1] if "pipeline" in argv and argv.index("pipeline") + 1 < len(argv) else " ".join(argv)
+        name = stage_name(argv) or " ".join(argv)
         stages.setdefault(name, {}).update(
             wall_s=record["wall_s"], cpu_s=record["user_s"] + record["sys_s"], maxrss_bytes=record["maxrss_kb"] * 1024, exit=record["exit"]
         )
@@ -476,7 +526,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=None, help="abort any single dvc repro after this many seconds")
     parser.add_argument(
-        "--skip", nargs="*", default=[], choices=["noop", "floor", "add_one", "change_one"], help="experiments to leave out"
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=["noop", "floor", "floor_1", "hf", "add_one", "change_one", "seed"],
+        help="experiments to leave out",
     )
     parser.add_argument(
         "--target",
@@ -492,12 +546,18 @@ def main(argv: list[str] | None = None) -> int:
         metavar="STAGE",
         help="afterwards, cProfile and -X importtime these stages (no name: every stage that ran) in the work copy",
     )
+    parser.add_argument(
+        "--executor",
+        choices=["local", "dask"],
+        default="local",
+        help="dask: start a distributed.LocalCluster (one worker process per core) and run the stages on it",
+    )
     args = parser.parse_args(argv)
 
     external = (args.external or build_corpus.external_dir()).resolve()
     if not external.exists():
         parser.error(f"{external} does not exist: set --external or CORPUS_EXTERNAL_DIR")
-    suffix = "".join(f"-{t}" for t in args.target)
+    suffix = "".join(f"-{t}" for t in args.target) + ("-dask" if args.executor == "dask" else "")
     json_out = args.json_out or BENCH_DIR / "results" / f"bench-N{args.n}{suffix}.json"
     json_out.parent.mkdir(parents=True, exist_ok=True)
     created = args.workdir is None
@@ -506,6 +566,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{work} is not empty")
     rss_limit = int(args.rss_limit_gb * 1024**3) if args.rss_limit_gb else None
 
+    dask_processes: list[subprocess.Popen] = []
     log = lambda message: print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)  # noqa: E731
     result: dict[str, Any] = {"n": args.n, "seed": args.seed, "workdir": str(work), "environment": environment(), "runs": {}}
     try:
@@ -515,6 +576,22 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         result["corpus"] = build_corpus.write_corpus(work, args.n, external, args.seed)
         result["corpus"]["build_s"] = time.perf_counter() - t0
+        use_external(work, external)
+        if args.executor == "dask":
+            address = start_dask(work, os.cpu_count() or 1, dask_processes)
+            params = work / "params.yaml"
+            params.write_text(
+                params.read_text(encoding="utf-8")
+                .replace("executor: local", "executor: dask")
+                .replace("dask_scheduler: null", f"dask_scheduler: {address}"),
+                encoding="utf-8",
+            )
+            result["executor"] = {"executor": "dask", "scheduler": address, "workers": os.cpu_count() or 1}
+            result.setdefault("notes", []).append(
+                "executor dask: a `dask scheduler` and `dask worker --nworkers <cores> --nthreads 1` started from the work copy; "
+                "their memory is not in the sampled process tree of dvc repro"
+            )
+            log(f"dask: scheduler at {address}")
         shim_dir = install_shim(work)
         env = base_env()
         dvc_env = dict(env, PATH=f"{shim_dir}{os.pathsep}{env['PATH']}", BENCH_REAL_PYTHON=str(VENV_BIN / "python"), PYTHONUNBUFFERED="1")
@@ -543,26 +620,28 @@ def main(argv: list[str] | None = None) -> int:
             full["pipeline_cache_bytes"] = tree_size(work / ".cache")
             if "noop" not in args.skip:
                 repro("noop")
-        if "floor" not in args.skip:
-            log("floor: tokenizer + pyarrow write")
-            floor = measure(
-                [
-                    str(VENV_BIN / "python"),
-                    str(BENCH_DIR / "floor.py"),
-                    "--seeds-dir",
-                    str(work / "seeds"),
-                    "--out",
-                    str(logs / "floor-tokens.parquet"),
-                ],
+        cores = os.cpu_count() or 1
+        peers = [
+            ("floor", "floor.py", ["--processes", str(cores)], logs / "floor-tokens"),
+            ("floor_1", "floor.py", ["--processes", "1"], logs / "floor-tokens-1"),
+            ("hf", "hf_peer.py", ["--processes", str(cores)], logs / "hf-tokens.parquet"),
+        ]
+        for name, script, extra, out in peers:
+            if name.split("_")[0] in args.skip or name in args.skip:
+                continue
+            log(f"{name}: {script} {' '.join(extra)}")
+            peer = measure(
+                [str(VENV_BIN / "python"), str(BENCH_DIR / script), "--seeds-dir", str(work / "seeds"), "--out", str(out), *extra],
                 work,
                 env,
                 rss_limit=rss_limit,
                 timeout=args.timeout,
             )
             with contextlib.suppress(IndexError, ValueError):
-                floor.update(json.loads(floor["output"][-1][1]))
-            result["runs"]["floor"] = floor
-            log(f"floor: {floor['wall_s']:.1f} s")
+                peer.update(json.loads(peer["output"][-1][1]))
+            peer["loadavg_after"] = os.getloadavg()
+            result["runs"][name] = peer
+            log(f"{name}: {peer['wall_s']:.1f} s")
         if ok and "add_one" not in args.skip:
             t0 = time.perf_counter()
             added = add_one_document(work, args.n, args.seed, external)
@@ -572,6 +651,21 @@ def main(argv: list[str] | None = None) -> int:
             changed = change_one_annotation(work, args.n)
             edit_s = time.perf_counter() - t0
             repro("change_one").update(edit=f"label of {changed}", edit_s=edit_s)
+        if "seed" not in args.skip:
+            seed_work = work.parent / (work.name + "-seed")
+            shutil.rmtree(seed_work, ignore_errors=True)
+            copy_repo(seed_work)
+            use_external(seed_work, external)
+            seed_shim = install_shim(seed_work)
+            seed_env = dict(dvc_env, PATH=f"{seed_shim}{os.pathsep}{env['PATH']}")
+            log("seed: dvc repro of the one seed document from a clean state")
+            seed = measure(
+                [str(VENV_BIN / "dvc"), "repro", *args.target], seed_work, seed_env, stage_log=seed_work / ".bench" / "stages-seed.jsonl"
+            )
+            seed["loadavg_after"] = os.getloadavg()
+            result["runs"]["seed"] = seed
+            log(f"seed: {seed['wall_s']:.1f} s, exit {seed['exit']}")
+            shutil.rmtree(seed_work, ignore_errors=True)
         if ok and args.profile is not None:
             ran = [name for name, stage in full["stages"].items() if "wall_s" in stage]
             stages = args.profile or ran
@@ -583,6 +677,8 @@ def main(argv: list[str] | None = None) -> int:
         json_out.with_suffix(".md").write_text(report.markdown([result]))
         report.print_table(result)
         log(f"results: {json_out}")
+        for process in dask_processes:
+            _kill_group(process.pid)
         if created and not args.keep:
             shutil.rmtree(work, ignore_errors=True)
         else:

@@ -86,6 +86,14 @@ def _text(value: Any, key: str) -> str:
     return value
 
 
+def _scheduler(value: Any, key: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"(tcp|tls|inproc|ucx|ws|wss)://\S+", value):
+        raise _bad(key, "a Dask scheduler address such as tcp://10.0.0.5:8786 (or null)", value)
+    return value
+
+
 def _prose(value: Any, key: str) -> str:
     if not isinstance(value, str):
         raise _bad(key, "a string", value)
@@ -253,12 +261,23 @@ class RuntimeConfig(_Checked):
     shards: int = _setting(64, _at_least(1))
     cache_dir: Path = _setting(Path(".cache/pipeline"), _path)
     workers: int | str = _setting("auto", _workers)
+    # Where the shard work runs: `local` (the process pool) or `dask` (a cluster's workers).
+    executor: str = _setting("local", _one_of("local", "dask"))
+    # The Dask scheduler's address; null: $DASK_SCHEDULER_ADDRESS.
+    dask_scheduler: str | None = _setting(None, _scheduler)
 
     def worker_count(self) -> int:
         """Worker processes: the configured number, or for ``auto`` one per core, at most 8."""
         if self.workers == "auto":
             return max(1, min(os.cpu_count() or 1, MAX_AUTO_WORKERS))
         return int(self.workers)
+
+    def scheduler_address(self) -> str:
+        """The Dask scheduler to run on: ``dask_scheduler``, else ``$DASK_SCHEDULER_ADDRESS``."""
+        address = self.dask_scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
+        if not address:
+            raise ValueError("runtime.executor is dask but neither runtime.dask_scheduler nor DASK_SCHEDULER_ADDRESS names a scheduler")
+        return _scheduler(address, "DASK_SCHEDULER_ADDRESS" if not self.dask_scheduler else "runtime.dask_scheduler")  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -423,7 +442,7 @@ class Reads:
 
 
 # How fast a stage runs and where it keeps its per-shard cache: never what it writes.
-SPEED = ("runtime.cache_dir", "runtime.workers")
+SPEED = ("runtime.cache_dir", "runtime.workers", "runtime.executor", "runtime.dask_scheduler")
 
 # The one table of which stage reads which values; dvc.yaml's `params:` follow it.
 READS: dict[str, Reads] = {
@@ -441,7 +460,9 @@ READS: dict[str, Reads] = {
         untracked=(*SPEED, "ingest.out_dir"),
     ),
     "preannotate": Reads(
-        ("preannotate", "annotate.annotations_dir", "ingest.out_dir", "ingest.language", "schemas.labels", "schemas.annotation")
+        ("preannotate", "annotate.annotations_dir", "ingest.out_dir", "ingest.language", "schemas.labels", "schemas.annotation"),
+        # The shard count does not show in its outputs (merged in doc_id order, tallies summed).
+        untracked=(*SPEED, "runtime.shards"),
     ),
     "validate": Reads(
         ("validate.report", "validate.problems", "validate.summary", "annotate.splits", "schemas.labels", "schemas.expectations"),

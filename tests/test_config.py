@@ -200,7 +200,7 @@ def test_a_stage_sees_its_declared_keys():
 
 
 def test_a_method_needing_an_undeclared_key_fails():
-    view = parse_config(PARAMS).for_stage("preannotate")
+    view = parse_config(PARAMS).for_stage("publish")
     with pytest.raises(AttributeError, match=re.escape("does not declare runtime.workers")):
         view.runtime.worker_count()
 

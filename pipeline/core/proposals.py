@@ -17,6 +17,7 @@ from typing import Any
 from pipeline.core.spans import AnnotationRecord
 
 SOURCE = "preannotation:gazetteer"
+GAZETTEER_ID = "gazetteer"
 HEAD_OF_ROLES = (
     "präsident", "staatschef", "regierungschef", "kanzler", "bundeskanzler", "ministerpräsident", "premierminister",
     "machthaber", "könig", "vorsitzende", "parteichef", "bürgermeister", "oberbürgermeister", "generalsekretär",
@@ -41,8 +42,9 @@ def blank_pipeline(language: str = "de") -> Any:
     return nlp
 
 
-def gazetteer(records: Iterable[AnnotationRecord], texts: Mapping[str, str], entity_types: Sequence[str]) -> list[dict[str, Any]]:
-    """Phrase patterns from annotated spans: each distinct span text once, with its majority label."""
+def gazetteer_counts(records: Iterable[AnnotationRecord], texts: Mapping[str, str]) -> dict[str, Counter[str]]:
+    """Span text → how often each label annotates it (texts shorter than 2, with edge whitespace or
+    a line break are no phrase), over the records whose document is in ``texts``."""
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for record in records:
         text = texts.get(record.doc_id)
@@ -52,12 +54,22 @@ def gazetteer(records: Iterable[AnnotationRecord], texts: Mapping[str, str], ent
             span = text[entity.start : entity.end]
             if len(span) >= 2 and span == span.strip() and "\n" not in span:
                 counts[span][entity.label] += 1
+    return dict(counts)
+
+
+def majority(counts: Mapping[str, int], entity_types: Sequence[str]) -> str | None:
+    """The most frequent label (ties: schema order, then name); ``None`` when no count is left."""
     order = {label: index for index, label in enumerate(entity_types)}
-    patterns = []
-    for span in sorted(counts):
-        label = min(counts[span], key=lambda name: (-counts[span][name], order.get(name, len(order)), name))
-        patterns.append({"label": label, "pattern": span, "id": "gazetteer"})
-    return patterns
+    present = [name for name, count in counts.items() if count > 0]
+    if not present:
+        return None
+    return min(present, key=lambda name: (-counts[name], order.get(name, len(order)), name))
+
+
+def gazetteer(records: Iterable[AnnotationRecord], texts: Mapping[str, str], entity_types: Sequence[str]) -> list[dict[str, Any]]:
+    """Phrase patterns from annotated spans: each distinct span text once, with its majority label."""
+    counts = gazetteer_counts(records, texts)
+    return [{"label": majority(counts[span], entity_types), "pattern": span, "id": GAZETTEER_ID} for span in sorted(counts)]
 
 
 class Proposer:
@@ -79,10 +91,147 @@ class Proposer:
 
     def propose(self, text: str) -> tuple[list[tuple[int, int, str]], list[tuple[int, int, str]]]:
         """Entities, and relations as ``(head index, tail index, label)`` into the entity list."""
-        doc = self.nlp(text)
+        return self.propose_doc(self.nlp.make_doc(text))
+
+    def propose_doc(self, doc: Any) -> tuple[list[tuple[int, int, str]], list[tuple[int, int, str]]]:
+        """:meth:`propose` for a ``Doc`` of this pipeline's tokenizer (e.g. :func:`doc_from_tokens`)."""
+        for _, component in self.nlp.pipeline:
+            doc = component(doc)
         ents = list(doc.ents)
         spans = [(e.start_char, e.end_char, e.label_) for e in ents]
         return spans, role_relations(doc, ents, self.schema)
+
+
+def doc_from_tokens(nlp: Any, text: str, starts: Sequence[int], ends: Sequence[int]) -> Any:
+    """The ``Doc`` that ``nlp``'s tokenizer (:func:`blank_pipeline`) makes of ``text``, built from
+    the tokens ingest already cut (code-point ``starts``/``ends``, whitespace tokens dropped).
+
+    spaCy splits text at whitespace first and tokenizes each whitespace-free chunk on its own, so
+    ingest's tokens of a chunk are this tokenizer's tokens unless the chunk has a hyphen (the only
+    rule :func:`blank_pipeline` adds): such chunks are tokenized again, the rest taken as they are.
+    Whitespace is rebuilt as spaCy does: a single space after a token is its trailing space, any
+    other run of whitespace is a token of its own. Several times faster than tokenizing the text.
+    """
+    from spacy.tokens import Doc
+
+    words: list[str] = []
+    spaces: list[bool] = []
+
+    def gap(run: str) -> None:
+        if run[0] == " " and words:
+            spaces[-1] = True
+            run = run[1:]
+        if run:
+            words.append(run)
+            spaces.append(False)
+
+    position, index, count = 0, 0, len(starts)
+    while index < count:
+        start = starts[index]
+        if start > position:
+            gap(text[position:start])
+        last, end = index, ends[index]
+        while last + 1 < count and starts[last + 1] == end:
+            last += 1
+            end = ends[last]
+        chunk = text[start:end]
+        if "-" in chunk:
+            for token in nlp.tokenizer(chunk):
+                words.append(token.text)
+                spaces.append(False)
+        else:
+            for k in range(index, last + 1):
+                words.append(text[starts[k] : ends[k]])
+                spaces.append(False)
+        position, index = end, last + 1
+    if position < len(text):
+        gap(text[position:])
+    return Doc(nlp.vocab, words=words, spaces=spaces)
+
+
+class GazetteerProposer:
+    """The :class:`Proposer` of the gazetteer of ``counts`` plus the ``hand`` patterns, which also
+    proposes as the ruler built from all gold documents but one would (leave-one-document-out),
+    without building a ruler per document.
+
+    That ruler's matches on a document are this one's with the document's own counts taken out:
+    a gazetteer phrase found in it takes the label of the other documents' counts (or is no match
+    when only it has the phrase). Everything else is the ``EntityRuler``'s own (spaCy 3.8): its
+    matches in their order into one set, sorted longest first then leftmost (ties keep the set's
+    order, which depends on the sequence the set was built from, hence the same sequence here),
+    and a match whose first or last token is already taken is dropped.
+    """
+
+    def __init__(
+        self, hand: Sequence[Mapping[str, Any]], counts: Mapping[str, Mapping[str, int]], schema: Any, language: str = "de"
+    ) -> None:
+        self.schema = schema
+        self.counts = counts
+        phrases = sorted(counts)
+        self.labels = {phrase: majority(counts[phrase], schema.entity_types) for phrase in phrases}
+        learned = [{"label": self.labels[phrase], "pattern": phrase, "id": GAZETTEER_ID} for phrase in phrases]
+        self.proposer = Proposer(learned + list(hand), schema, language)
+        self.nlp = self.proposer.nlp
+        self.ruler = self.nlp.get_pipe("entity_ruler") if self.nlp.has_pipe("entity_ruler") else None
+        strings = self.nlp.vocab.strings
+        self.key_of = {label: strings.add(f"{label}||{GAZETTEER_ID}") for label in schema.entity_types}
+        self.label_of_key = {key: label for label, key in self.key_of.items()}
+        # A match of a gazetteer key is one of the phrases with that label and that token sequence.
+        self.by_tokens: dict[tuple[int, tuple[int, ...]], list[str]] = defaultdict(list)
+        if self.ruler is not None:
+            for label in schema.entity_types:
+                for pattern in self.ruler.phrase_patterns.get(f"{label}||{GAZETTEER_ID}", []):
+                    self.by_tokens[(self.key_of[label], tuple(token.orth for token in pattern))].append(pattern.text)
+
+    def token_matches(self, doc: Any) -> list[tuple[int, int, int]]:
+        """The ruler's token-pattern matches (``(match_id, start, end)`` in its order): only the hand
+        patterns have token patterns, so these do not depend on the gazetteer and can be kept."""
+        return [] if self.ruler is None else [tuple(m) for m in self.ruler.matcher(doc)]  # type: ignore[misc]
+
+    def propose(
+        self, doc: Any, token_matches: Sequence[tuple[int, int, int]] | None = None
+    ) -> tuple[list[tuple[int, int, str]], list[tuple[int, int, str]]]:
+        """:meth:`Proposer.propose` for a ``Doc`` of :attr:`nlp`'s tokenizer (:func:`doc_from_tokens`);
+        ``token_matches``: :meth:`token_matches` of this doc, kept from an earlier run."""
+        return self.propose_without(doc, {}, token_matches)
+
+    def propose_without(
+        self, doc: Any, own: Mapping[str, Mapping[str, int]], token_matches: Sequence[tuple[int, int, int]] | None = None
+    ) -> tuple[list[tuple[int, int, str]], list[tuple[int, int, str]]]:
+        """What the ruler from the gazetteer without the counts ``own`` (one document's) proposes
+        (``own`` empty: the ruler of all of it, what its ``__call__`` does)."""
+        if self.ruler is None:
+            return [], []
+        if token_matches is None:
+            token_matches = self.token_matches(doc)
+        matches: list[tuple[int, int, int]] = list(token_matches) + list(self.ruler.phrase_matcher(doc))
+        resolved: list[tuple[int, int, int]] = []
+        for match_id, start, end in matches:
+            if match_id not in self.label_of_key:
+                resolved.append((match_id, start, end))
+                continue
+            phrases = self.by_tokens.get((match_id, tuple(token.orth for token in doc[start:end])), [])
+            if not any(phrase in own for phrase in phrases):
+                resolved.append((match_id, start, end))
+                continue
+            for phrase in phrases:
+                mine = own.get(phrase, {})
+                label = majority({name: count - mine.get(name, 0) for name, count in self.counts[phrase].items()}, self.schema.entity_types)
+                if label is not None:
+                    resolved.append((self.key_of[label], start, end))
+        final = sorted({(m, s, e) for m, s, e in resolved if s != e}, key=lambda m: (m[2] - m[1], -m[1]), reverse=True)
+        from spacy.tokens import Span
+
+        seen: set[int] = set()
+        spans = []
+        for match_id, start, end in final:
+            if start not in seen and end - 1 not in seen:
+                label = self.label_of_key.get(match_id) or self.ruler._ent_ids.get(match_id, (self.nlp.vocab.strings[match_id],))[0]
+                spans.append(Span(doc, start, end, label=label))
+                seen.update(range(start, end))
+        doc.ents = spans
+        ents = list(doc.ents)
+        return [(e.start_char, e.end_char, e.label_) for e in ents], role_relations(doc, ents, self.schema)
 
 
 def _role(token_text: str) -> str | None:
@@ -124,27 +273,29 @@ def role_relations(doc: Any, ents: Sequence[Any], schema: Any) -> list[tuple[int
     return found
 
 
-def build_records(proposer: Proposer, documents: Sequence[tuple[str, str, str]], *, source: str = SOURCE) -> list[dict[str, Any]]:
-    """Annotation records (schema shape) for ``(doc_id, text, text_sha256)`` documents."""
-    records = []
-    for doc_id, text, sha in documents:
-        spans, relations = proposer.propose(text)
-        order = sorted(range(len(spans)), key=lambda i: spans[i])
-        ids = {index: f"P{n}" for n, index in enumerate(order, start=1)}
-        records.append(
-            {
-                "doc_id": doc_id,
-                "text_sha256": sha,
-                "source": source,
-                "annotator": source.split(":", 1)[1],
-                "entities": [
-                    {"id": ids[i], "start": spans[i][0], "end": spans[i][1], "label": spans[i][2], "text": text[spans[i][0] : spans[i][1]]}
-                    for i in order
-                ],
-                "relations": [
-                    {"id": f"PR{n}", "head": ids[h], "tail": ids[t], "label": label}
-                    for n, (h, t, label) in enumerate(sorted(relations, key=lambda r: (spans[r[0]], spans[r[1]], r[2])), start=1)
-                ],
-            }
-        )
-    return records
+def proposed_record(
+    doc_id: str,
+    text: str,
+    sha: str,
+    spans: Sequence[tuple[int, int, str]],
+    relations: Sequence[tuple[int, int, str]],
+    *,
+    source: str = SOURCE,
+) -> dict[str, Any]:
+    """The annotation record (schema shape) of one document's proposed entities and relations."""
+    order = sorted(range(len(spans)), key=lambda i: spans[i])
+    ids = {index: f"P{n}" for n, index in enumerate(order, start=1)}
+    return {
+        "doc_id": doc_id,
+        "text_sha256": sha,
+        "source": source,
+        "annotator": source.split(":", 1)[1],
+        "entities": [
+            {"id": ids[i], "start": spans[i][0], "end": spans[i][1], "label": spans[i][2], "text": text[spans[i][0] : spans[i][1]]}
+            for i in order
+        ],
+        "relations": [
+            {"id": f"PR{n}", "head": ids[h], "tail": ids[t], "label": label}
+            for n, (h, t, label) in enumerate(sorted(relations, key=lambda r: (spans[r[0]], spans[r[1]], r[2])), start=1)
+        ],
+    }

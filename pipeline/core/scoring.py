@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.core.proposals import Proposer, gazetteer
+from pipeline.core.proposals import GazetteerProposer, Proposer, gazetteer_counts
 from pipeline.core.spans import AnnotationRecord
 
 
@@ -18,14 +18,33 @@ def prf(tp: int, fp: int, fn: int) -> dict[str, Any]:
     return {"tp": tp, "fp": fp, "fn": fn, "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}
 
 
-def score(pairs: Iterable[tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]], labels: Sequence[str]) -> dict[str, Any]:
-    """P/R/F1 per label and micro-averaged, from (gold, predicted) sets of tuples whose last item is the label."""
-    counts = {label: [0, 0, 0] for label in labels}
+def tally(
+    pairs: Iterable[tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]], counts: dict[str, list[int]] | None = None
+) -> dict[str, list[int]]:
+    """Label → [tp, fp, fn] from (gold, predicted) sets of tuples whose last item is the label,
+    added to ``counts`` when given (so shards can be tallied apart and summed)."""
+    counts = {} if counts is None else counts
     for gold, predicted in pairs:
         for item in predicted:
             counts.setdefault(item[-1], [0, 0, 0])[0 if item in gold else 1] += 1
         for item in gold - predicted:
             counts.setdefault(item[-1], [0, 0, 0])[2] += 1
+    return counts
+
+
+def add_tallies(total: dict[str, list[int]], part: Mapping[str, Sequence[int]]) -> dict[str, list[int]]:
+    """``total`` plus ``part`` (label → [tp, fp, fn]), in place."""
+    for label, values in part.items():
+        into = total.setdefault(label, [0, 0, 0])
+        for index in range(3):
+            into[index] += values[index]
+    return total
+
+
+def summarise(tallied: Mapping[str, Sequence[int]], labels: Sequence[str]) -> dict[str, Any]:
+    """P/R/F1 per label (``labels`` first, in their order; every label counted) and micro-averaged."""
+    counts = {label: [0, 0, 0] for label in labels}
+    add_tallies(counts, tallied)
     per_label = {
         label: prf(*counts[label])
         for label in sorted(counts, key=lambda name: (labels.index(name) if name in labels else len(labels), name))
@@ -34,36 +53,69 @@ def score(pairs: Iterable[tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]], la
     return {"per_label": per_label, "micro": prf(*total)}
 
 
-def leave_one_document_out(
-    gold: Sequence[AnnotationRecord], texts: Mapping[str, str], hand: Sequence[Mapping[str, Any]], schema: Any, language: str = "de"
-) -> dict[str, Any]:
-    """Each gold document annotated by a ruler built from the other gold documents plus the hand patterns."""
-    entity_pairs, relation_pairs = [], []
-    for record in gold:
-        text = texts[record.doc_id]
-        others = [r for r in gold if r.doc_id != record.doc_id]
-        proposer = Proposer(list(gazetteer(others, texts, schema.entity_types)) + list(hand), schema, language)
-        spans, relations = proposer.propose(text)
-        entity_pairs.append(({(e.start, e.end, e.label) for e in record.entities}, set(spans)))
+def score(pairs: Iterable[tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]], labels: Sequence[str]) -> dict[str, Any]:
+    """P/R/F1 per label and micro-averaged, from (gold, predicted) sets of tuples whose last item is the label."""
+    return summarise(tally(pairs), labels)
+
+
+def leave_one_out_tally(
+    proposer: GazetteerProposer,
+    records: Sequence[AnnotationRecord],
+    text: str,
+    doc: Any,
+    entities: dict[str, list[int]],
+    relations: dict[str, list[int]],
+    token_matches: Sequence[tuple[int, int, int]] | None = None,
+) -> None:
+    """Add to ``entities``/``relations`` (label → [tp, fp, fn]) what the ruler built from every
+    gold document but this one proposes for it, scored against each of its gold ``records``.
+
+    ``proposer`` holds the gazetteer of all gold documents; this document's own counts are taken
+    out of it (:meth:`GazetteerProposer.propose_without`), which is the ruler of the others.
+    """
+    spans, proposed = proposer.propose_without(doc, gazetteer_counts(records, {records[0].doc_id: text}), token_matches)
+    predicted = {(spans[h][0], spans[h][1], spans[t][0], spans[t][1], label) for h, t, label in proposed}
+    for record in records:
+        tally([({(e.start, e.end, e.label) for e in record.entities}, set(spans))], entities)
         by_id = {e.id: e for e in record.entities}
         gold_relations = {
             (by_id[r.head].start, by_id[r.head].end, by_id[r.tail].start, by_id[r.tail].end, r.label)
             for r in record.relations
             if r.head in by_id and r.tail in by_id
         }
-        predicted = {(spans[h][0], spans[h][1], spans[t][0], spans[t][1], label) for h, t, label in relations}
-        relation_pairs.append((gold_relations, predicted))
+        tally([(gold_relations, predicted)], relations)
+
+
+def leave_one_out_result(
+    documents: int, entities: Mapping[str, Sequence[int]], relations: Mapping[str, Sequence[int]], schema: Any
+) -> dict[str, Any]:
+    """The ``gold_leave_one_document_out`` metrics from the summed tallies of ``documents`` gold records."""
     result: dict[str, Any] = {
-        "documents": len(gold),
-        "entities": score(entity_pairs, list(schema.entity_types)),
-        "relations": score(relation_pairs, list(schema.relation_names)),
+        "documents": documents,
+        "entities": summarise(entities, list(schema.entity_types)),
+        "relations": summarise(relations, list(schema.relation_names)),
     }
-    if len(gold) < 2:
+    if documents < 2:
         result["note"] = (
-            f"degenerate: {len(gold)} gold document(s), so the gazetteer built from the other documents is empty and these "
+            f"degenerate: {documents} gold document(s), so the gazetteer built from the other documents is empty and these "
             "figures measure the hand-written patterns alone (whose authors know the seed text: optimistic); see external"
         )
     return result
+
+
+def leave_one_document_out(
+    gold: Sequence[AnnotationRecord], texts: Mapping[str, str], hand: Sequence[Mapping[str, Any]], schema: Any, language: str = "de"
+) -> dict[str, Any]:
+    """Each gold document annotated by a ruler built from the other gold documents plus the hand patterns."""
+    proposer = GazetteerProposer(hand, gazetteer_counts(gold, texts), schema, language)
+    by_doc: dict[str, list[AnnotationRecord]] = {}
+    for record in gold:
+        by_doc.setdefault(record.doc_id, []).append(record)
+    entities: dict[str, list[int]] = {}
+    relations: dict[str, list[int]] = {}
+    for doc_id, records in by_doc.items():
+        leave_one_out_tally(proposer, records, texts[doc_id], proposer.nlp.make_doc(texts[doc_id]), entities, relations)
+    return leave_one_out_result(len(gold), entities, relations, schema)
 
 
 @dataclass(frozen=True)

@@ -44,8 +44,8 @@ from pipeline.io.layers import LayerLine, entity_homes_for, index_layers, load_r
 from pipeline.io.problemlog import read_problems, write_problems
 from pipeline.io.schemas import load_json_schema, load_label_schema
 from pipeline.runtime.cache import ShardCache
+from pipeline.runtime.executor import shard_map
 from pipeline.runtime.fingerprint import code_fingerprint, digest
-from pipeline.runtime.pool import parallel_map
 from pipeline.runtime.progress import progress
 from pipeline.runtime.shards import clean_dir, group, part_name, shard_of
 
@@ -315,9 +315,7 @@ def run(config: StageConfig) -> list[Problem]:
                 shard_homes,
             )
             todo.append(job)
-    for shard, staging in progress(
-        parallel_map(annotate_shard, todo, runtime.worker_count()), total=len(todo), description="annotate", minimum=2
-    ):
+    for shard, staging in progress(shard_map(annotate_shard, todo, runtime), total=len(todo), description="annotate", minimum=2):
         cache.commit(keys[shard], Path(staging))
     clean_dir(out_dir)
     layers: Counter[str] = Counter()

@@ -40,8 +40,8 @@ from pipeline.io.jsonl import (
 from pipeline.io.problemlog import write_problems
 from pipeline.io.schemas import load_json_schema
 from pipeline.runtime.cache import ShardCache
+from pipeline.runtime.executor import shard_map
 from pipeline.runtime.fingerprint import code_fingerprint, digest
-from pipeline.runtime.pool import parallel_map
 from pipeline.runtime.progress import progress
 from pipeline.runtime.shards import clean_dir, group, part_name, shard_of
 
@@ -257,9 +257,7 @@ def run(config: StageConfig) -> list[Problem]:
     todo = [
         (shard, shard_refs, language, str(cache.staging(keys[shard]))) for shard, shard_refs in groups.items() if not cache.has(keys[shard])
     ]
-    for shard, staging in progress(
-        parallel_map(segment_shard, todo, runtime.worker_count()), total=len(todo), description="ingest", minimum=2
-    ):
+    for shard, staging in progress(shard_map(segment_shard, todo, runtime), total=len(todo), description="ingest", minimum=2):
         cache.commit(keys[shard], Path(staging))
     clean_dir(out_dir)
     for shard in groups:

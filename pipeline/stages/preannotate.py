@@ -28,26 +28,44 @@ Metrics (``metrics.json``, a DVC metric), never measured on the patterns' own tr
     * ``external``: the ruler built from all gold documents plus the hand patterns, on a third-party
       corpus (GermEval 2014 dev), read by the GermEval importer (texts rebuilt from its tokens)
       and scored in its labels through the importer's mapping file (see :func:`scoring_map`).
+
+Sharded and cached like ingest and annotate (see the comment above :class:`ShardJob`). It is
+over 400 lines because the two shard passes, their merge and the GermEval reading belong together.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import heapq
 import json
 import logging
-from collections import defaultdict
-from dataclasses import replace
+from collections import Counter, defaultdict
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from pipeline.config import StageConfig
 from pipeline.core.labels import LabelSchema
-from pipeline.core.proposals import Proposer, build_records, gazetteer
-from pipeline.core.scoring import Sentence, evaluate_external, leave_one_document_out
-from pipeline.core.spans import nesting
+from pipeline.core.proposals import GazetteerProposer, doc_from_tokens, gazetteer_counts, proposed_record
+from pipeline.core.scoring import Sentence, add_tallies, evaluate_external, leave_one_out_result, leave_one_out_tally
+from pipeline.core.spans import AnnotationRecord, nesting
 from pipeline.formats import ImportFailed, conll
 from pipeline.formats.build import ImportOptions
 from pipeline.formats.mapping import LabelMapping, load_mapping
 from pipeline.io import atomic
+from pipeline.io.interim import read_shard
+from pipeline.io.jsonl import LineMemo
+from pipeline.io.layers import LayerLine, index_layers, load_records
+from pipeline.io.schemas import load_label_schema
+from pipeline.io.tables import read_parquet
+from pipeline.runtime.cache import ShardCache
+from pipeline.runtime.executor import shard_map
+from pipeline.runtime.fingerprint import code_fingerprint, digest
+from pipeline.runtime.progress import progress
+from pipeline.runtime.shards import group, part_name, shard_of
 
 log = logging.getLogger(__name__)
 
@@ -137,50 +155,284 @@ def germeval_sentences(path: Path, mapping: LabelMapping, schema: LabelSchema, n
 
 
 # --------------------------------------------------------------------------- the stage
+#
+# Sharded like ingest and annotate, in two passes over the shards of ingest, each shard cached by
+# content (``<cache_dir>/preannotate/<key>/``) and computed in the pool:
+#
+# 1. ``counts``: the gazetteer counts (span text → label → n) of the shard's gold records, keyed by
+#    the shard's documents and gold lines; the main process sums them into the gazetteer.
+# 2. ``propose``: the shard's proposals and its leave-one-document-out tallies, keyed by the shard
+#    and by the model (gazetteer + hand patterns + label schema), so a changed gazetteer or pattern
+#    file recomputes every shard and a new document without gold only its own.
+#
+# A worker builds the model once per process (:func:`model_for`), from a file in the cache that
+# the main process wrote (so any worker process, on any machine that sees the cache, can), and
+# tokenizes nothing that ingest tokenized already (:func:`pipeline.core.proposals.doc_from_tokens`).
+# The proposals are merged in ``doc_id`` order as they are read; the external evaluation is cached
+# by its inputs (model, corpus file, mapping).
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    shard: int
+    ingest_dir: str
+    staging: str
+    lines: list[LayerLine]
+    model: str = ""
+    model_dir: str = ""
+    documents: str = "without_gold"
+    labels_path: str = ""
+    language: str = "de"
+    matches: str = ""
+
+
+def shard_gold(job: ShardJob, documents: pa.Table) -> tuple[list[AnnotationRecord], dict[str, str]]:
+    """The shard's gold records whose document is ingested with that text, and its texts."""
+    texts = dict(zip(documents.column("doc_id").to_pylist(), documents.column("text").to_pylist(), strict=True))
+    hashes = dict(zip(documents.column("doc_id").to_pylist(), documents.column("text_sha256").to_pylist(), strict=True))
+    records = sorted((r for r in load_records(job.lines) if hashes.get(r.doc_id) == r.text_sha256), key=lambda r: r.doc_id)
+    return records, texts
+
+
+def count_shard(job: ShardJob) -> tuple[int, str]:
+    """Worker, pass 1: the gazetteer counts of one shard's gold records."""
+    documents = read_parquet(
+        Path(job.ingest_dir) / "documents" / f"part-{part_name(job.shard)}.parquet", columns=["doc_id", "text", "text_sha256"]
+    )
+    records, texts = shard_gold(job, documents)
+    counts = gazetteer_counts(records, texts)
+    data = {"records": len(records), "counts": {phrase: dict(sorted(c.items())) for phrase, c in sorted(counts.items())}}
+    Path(job.staging, "counts.json").write_text(json.dumps(data, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+    return job.shard, job.staging
+
+
+_MODELS: dict[str, GazetteerProposer] = {}
+
+
+def model_for(key: str, model_dir: str, labels_path: str, language: str) -> GazetteerProposer:
+    """The proposer of model ``key`` (gazetteer counts + hand patterns), built once per process."""
+    if key not in _MODELS:
+        data = json.loads(Path(model_dir, f"{key}.json").read_text(encoding="utf-8"))
+        _MODELS.clear()
+        _MODELS[key] = GazetteerProposer(data["hand"], data["counts"], load_label_schema(labels_path), language)
+    return _MODELS[key]
+
+
+def hand_shard(job: ShardJob) -> tuple[int, str]:
+    """Worker, pass 1b: the hand patterns' token matches of every document of one shard (the
+    costliest matching, and independent of the gazetteer, so kept while only gold changes)."""
+    proposer = model_for(job.model, job.model_dir, job.labels_path, job.language)
+    interim = read_shard(Path(job.ingest_dir), f"part-{part_name(job.shard)}.parquet")
+    texts, offsets = shard_texts(interim)
+    found = {
+        doc_id: proposer.token_matches(doc_from_tokens(proposer.nlp, text, *offsets.get(doc_id, ([], []))))
+        for doc_id, text in sorted(texts.items())
+    }
+    Path(job.staging, "matches.json").write_text(json.dumps(found, sort_keys=True), encoding="utf-8")
+    return job.shard, job.staging
+
+
+def shard_texts(interim: dict[str, pa.Table]) -> tuple[dict[str, str], dict[str, tuple[list[int], list[int]]]]:
+    """doc_id → text, and doc_id → (token starts, token ends) of ingest's tokens, of one shard."""
+    documents, tokens = interim["documents"], interim["tokens"]
+    texts = dict(zip(documents.column("doc_id").to_pylist(), documents.column("text").to_pylist(), strict=True))
+    offsets: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
+    for doc_id, start, end in zip(*(tokens.column(c).to_pylist() for c in ("doc_id", "start", "end")), strict=True):
+        entry = offsets[doc_id]
+        entry[0].append(start)
+        entry[1].append(end)
+    return texts, offsets
+
+
+def propose_shard(job: ShardJob) -> tuple[int, str]:
+    """Worker, pass 2: one shard's proposals (documents without gold, or all) and the
+    leave-one-document-out tallies of its gold records, from ingest's tokens."""
+    proposer = model_for(job.model, job.model_dir, job.labels_path, job.language)
+    interim = read_shard(Path(job.ingest_dir), f"part-{part_name(job.shard)}.parquet")
+    documents = interim["documents"]
+    records, texts = shard_gold(job, documents)
+    annotated = {line.ref.key for line in job.lines}
+    _, offsets = shard_texts(interim)
+    kept = json.loads(Path(job.matches, "matches.json").read_text(encoding="utf-8"))
+    by_doc: dict[str, list[AnnotationRecord]] = defaultdict(list)
+    for record in records:
+        by_doc[record.doc_id].append(record)
+    entity_tally: dict[str, list[int]] = {}
+    relation_tally: dict[str, list[int]] = {}
+    proposed = {"documents": 0, "entities": 0, "relations": 0}
+    staging = Path(job.staging)
+    ids = []
+    with open(staging / "proposals.jsonl", "w", encoding="utf-8") as out:
+        for doc_id, sha in sorted(zip(documents.column("doc_id").to_pylist(), documents.column("text_sha256").to_pylist(), strict=True)):
+            wanted = job.documents == "all" or doc_id not in annotated
+            if not wanted and doc_id not in by_doc:
+                continue
+            text = texts[doc_id]
+            starts, ends = offsets.get(doc_id, ([], []))
+            matches = [tuple(m) for m in kept[doc_id]]
+            if doc_id in by_doc:
+                doc = doc_from_tokens(proposer.nlp, text, starts, ends)
+                leave_one_out_tally(proposer, by_doc[doc_id], text, doc, entity_tally, relation_tally, matches)
+            if wanted:
+                record = proposed_record(doc_id, text, sha, *proposer.propose(doc_from_tokens(proposer.nlp, text, starts, ends), matches))
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                ids.append(doc_id)
+                proposed["documents"] += 1
+                proposed["entities"] += len(record["entities"])
+                proposed["relations"] += len(record["relations"])
+    summary = {"ids": ids, "proposed": proposed, "records": len(records), "entities": entity_tally, "relations": relation_tally}
+    (staging / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+    return job.shard, job.staging
+
+
+def merged_proposals(parts: list[Path], out: Path) -> None:
+    """The shards' proposals (each in ``doc_id`` order) as one file in ``doc_id`` order, streamed."""
+    with contextlib.ExitStack() as stack:
+        handles = [stack.enter_context(open(part / "proposals.jsonl", encoding="utf-8")) for part in parts]
+        streams = [
+            zip(json.loads((part / "summary.json").read_text(encoding="utf-8"))["ids"], handle, strict=True)
+            for part, handle in zip(parts, handles, strict=True)
+        ]
+        with atomic.writing(out) as temp, open(temp, "w", encoding="utf-8") as target:
+            for _, line in heapq.merge(*streams, key=lambda item: item[0]):
+                target.write(line)
+
+
+def _computed(cache: ShardCache, function: Any, todo: list[ShardJob], keys: dict[int, str], runtime: Any, name: str) -> None:
+    for shard, staging in progress(shard_map(function, todo, runtime), total=len(todo), description=name, minimum=2):
+        cache.commit(keys[shard], Path(staging))
 
 
 def run(config: StageConfig) -> dict[str, Any]:
-    from pipeline.io.interim import read_documents
-    from pipeline.io.layers import read_layers
-    from pipeline.io.schemas import load_json_schema, load_label_schema
+    from pipeline.io.schemas import load_json_schema
 
     section = config.preannotate
-    schema = load_label_schema(config.schemas.labels)
-    validator = load_json_schema(config.schemas.annotation)
+    runtime = config.runtime
+    labels_path = config.schemas.labels
+    schema = load_label_schema(labels_path)
     language = config.ingest.language
-    documents = read_documents(config.ingest.out_dir, columns=["doc_id", "text", "text_sha256"]).sort_by("doc_id").to_pylist()
-    texts = {d["doc_id"]: d["text"] for d in documents}
-    hashes = {d["doc_id"]: d["text_sha256"] for d in documents}
-    gold_dir = config.annotate.annotations_dir / section.gold_layer
-    records, problems = read_layers(gold_dir, validator)
+    ingest_dir = config.ingest.out_dir
+    fingerprint = code_fingerprint(__name__)
+    annotation_schema = config.schemas.annotation
+    memo = LineMemo(runtime.cache_dir / "lines" / "preannotate.json", digest(fingerprint, annotation_schema.read_text(encoding="utf-8")))
+    lines, problems, _ = index_layers(config.annotate.annotations_dir / section.gold_layer, load_json_schema(annotation_schema), memo=memo)
+    memo.save()
     if problems:
         log.warning(
             "preannotate: %d problem(s) in the gold layer (first: %s); those lines are left out", len(problems), problems[0].format()
         )
-    gold = sorted((r for r in records if hashes.get(r.doc_id) == r.text_sha256), key=lambda r: r.doc_id)
-    hand = read_patterns(section.patterns_dir)
-    learned = gazetteer(gold, texts, schema.entity_types)
-    proposer = Proposer(learned + hand, schema, language)
+    ingest_keys = json.loads((ingest_dir / "shards.json").read_text(encoding="utf-8")) if (ingest_dir / "shards.json").exists() else {}
+    shards = sorted(int(part) for part in ingest_keys)
+    by_shard = group(lines, lambda line: shard_of(line.ref.key, runtime.shards))
+    cache = ShardCache(runtime.cache_dir, "preannotate")
 
-    annotated = {r.doc_id for r in records}
-    targets = [(d["doc_id"], d["text"], d["text_sha256"]) for d in documents if section.documents == "all" or d["doc_id"] not in annotated]
-    output = build_records(proposer, sorted(targets))
+    def job(shard: int, key: str, **more: Any) -> ShardJob:
+        return ShardJob(shard, str(ingest_dir), str(cache.staging(key)), by_shard.get(shard, []), **more)
 
-    metrics: dict[str, Any] = {
-        "patterns": {"hand": len(hand), "gazetteer": len(learned)},
-        "preannotations": {
-            "documents": len(output),
-            "entities": sum(len(r["entities"]) for r in output),
-            "relations": sum(len(r["relations"]) for r in output),
-        },
-        "gold_leave_one_document_out": leave_one_document_out(gold, texts, hand, schema, language),
-        "external": {},
+    # Pass 1: the gazetteer, summed from the shards' counts.
+    count_keys = {
+        shard: digest(fingerprint, "counts", ingest_keys[part_name(shard)], [line.fingerprint() for line in by_shard.get(shard, [])])
+        for shard in shards
     }
+    count_todo = [job(shard, key) for shard, key in count_keys.items() if not cache.has(key)]
+    _computed(cache, count_shard, count_todo, count_keys, runtime, "preannotate (gazetteer)")
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for shard in shards:
+        cache.used.add(count_keys[shard])
+        part = json.loads((cache.path(count_keys[shard]) / "counts.json").read_text(encoding="utf-8"))
+        for phrase, labels in part["counts"].items():
+            counts[phrase].update(labels)
+    hand = read_patterns(section.patterns_dir)
+    model_data = {"hand": hand, "counts": {phrase: dict(sorted(c.items())) for phrase, c in sorted(counts.items())}}
+    model = digest(fingerprint, model_data, schema.to_metadata(), language)
+    model_dir = runtime.cache_dir / "preannotate-models"
+    if not (model_dir / f"{model}.json").exists():
+        atomic.write_text(model_dir / f"{model}.json", json.dumps(model_data, ensure_ascii=False, sort_keys=True))
+
+    # Pass 2: proposals and leave-one-document-out tallies, per shard.
+    propose_keys = {
+        shard: digest(
+            fingerprint,
+            "propose",
+            model,
+            section.documents,
+            ingest_keys[part_name(shard)],
+            [line.fingerprint() for line in by_shard.get(shard, [])],
+        )
+        for shard in shards
+    }
+    more = {
+        "model": model,
+        "model_dir": str(model_dir),
+        "documents": section.documents,
+        "labels_path": str(labels_path),
+        "language": language,
+    }
+    hand_key = digest(fingerprint, "hand", hand, schema.to_metadata(), language)
+    match_keys = {shard: digest(hand_key, ingest_keys[part_name(shard)]) for shard in shards}
+    match_todo = [job(shard, key, **more) for shard, key in match_keys.items() if not cache.has(key)]
+    propose_todo = [
+        job(shard, key, **more, matches=str(cache.path(match_keys[shard]))) for shard, key in propose_keys.items() if not cache.has(key)
+    ]
+    if (propose_todo or match_todo) and runtime.executor == "local" and runtime.worker_count() > 1:
+        model_for(model, str(model_dir), str(labels_path), language)  # built once here, inherited by the forked workers
+    _computed(cache, hand_shard, match_todo, match_keys, runtime, "preannotate (hand patterns)")
+    cache.used.update(match_keys.values())
+    _computed(cache, propose_shard, propose_todo, propose_keys, runtime, "preannotate")
+    parts = [cache.path(propose_keys[shard]) for shard in shards]
+    for shard in shards:
+        cache.used.add(propose_keys[shard])
+    summaries = [json.loads((part / "summary.json").read_text(encoding="utf-8")) for part in parts]
+    entity_tally: dict[str, list[int]] = {}
+    relation_tally: dict[str, list[int]] = {}
+    for summary in summaries:
+        add_tallies(entity_tally, summary["entities"])
+        add_tallies(relation_tally, summary["relations"])
+    metrics: dict[str, Any] = {
+        "patterns": {"hand": len(hand), "gazetteer": len(counts)},
+        "preannotations": {
+            name: sum(summary["proposed"][name] for summary in summaries) for name in ("documents", "entities", "relations")
+        },
+        "gold_leave_one_document_out": leave_one_out_result(
+            sum(summary["records"] for summary in summaries), entity_tally, relation_tally, schema
+        ),
+        "external": external_metrics(config, schema, model, model_dir),
+    }
+    out_dir = section.out_dir
+    merged_proposals(parts, out_dir / "preannotations.jsonl")
+    atomic.write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    cache.prune()
+    micro = metrics["gold_leave_one_document_out"]["entities"]["micro"]
+    log.info(
+        "preannotate: %d documents proposed, %d shards (%d gazetteer and %d proposal shards computed, %d hand-pattern shards); "
+        "gold LOO entity P/R/F1 %.3f/%.3f/%.3f",
+        metrics["preannotations"]["documents"],
+        len(shards),
+        len(count_todo),
+        len(propose_todo),
+        len(match_todo),
+        micro["precision"],
+        micro["recall"],
+        micro["f1"],
+    )
+    return metrics
+
+
+def external_metrics(config: StageConfig, schema: LabelSchema, model: str, model_dir: Path) -> dict[str, Any]:
+    """The proposals scored on each third-party corpus, cached by the model, the corpus file's
+    bytes and the mapping file (``<cache_dir>/preannotate-external/<key>.json``)."""
+    section = config.preannotate
+    found: dict[str, Any] = {}
     for name, spec in sorted(section.external.items()):
         path = section.external_dir / spec.file
         if not path.is_file():
-            metrics["external"][name] = {"available": False, "note": f"{path} not found: not evaluated on this machine"}
+            found[name] = {"available": False, "note": f"{path} not found: not evaluated on this machine"}
             log.warning("preannotate: %s not found, external evaluation %s skipped", path, name)
+            continue
+        key = digest(model, name, spec.file, hashlib.sha256(path.read_bytes()).hexdigest(), Path(spec.mapping).read_text(encoding="utf-8"))
+        cached = config.runtime.cache_dir / "preannotate-external" / f"{key}.json"
+        if cached.exists():
+            found[name] = json.loads(cached.read_text(encoding="utf-8"))
             continue
         try:
             mapping, _ = load_mapping(spec.mapping, config.schemas.labels)
@@ -188,8 +440,9 @@ def run(config: StageConfig) -> dict[str, Any]:
             raise ValueError(f"preannotate.external.{name}.mapping: {error}") from None
         label_map = scoring_map(mapping, schema)
         sentences = germeval_sentences(path, mapping, schema, name)
+        proposer = model_for(model, str(model_dir), str(config.schemas.labels), config.ingest.language).proposer
         result = evaluate_external(proposer, sentences, label_map)
-        metrics["external"][name] = {
+        found[name] = {
             "available": True,
             "file": spec.file,
             "sentences": len(sentences),
@@ -198,18 +451,8 @@ def run(config: StageConfig) -> dict[str, Any]:
             "note": "outer-level PER/ORG/LOC/OTH; part/deriv spans and exact inner-level entities are not counted; "
             "ruler = gazetteer of all gold documents + hand patterns (nothing built from this corpus)",
         }
-    out_dir = section.out_dir
-    atomic.write_text(out_dir / "preannotations.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in output))
-    atomic.write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-    micro = metrics["gold_leave_one_document_out"]["entities"]["micro"]
-    log.info(
-        "preannotate: %d documents proposed; gold LOO entity P/R/F1 %.3f/%.3f/%.3f",
-        len(output),
-        micro["precision"],
-        micro["recall"],
-        micro["f1"],
-    )
-    return metrics
+        atomic.write_text(cached, json.dumps(found[name], ensure_ascii=False, sort_keys=True))
+    return found
 
 
 def main(config: StageConfig) -> int:

@@ -46,9 +46,9 @@ from pipeline.io import atomic, tables
 from pipeline.io.problemlog import read_problems, write_problems
 from pipeline.io.schemas import load_label_schema, load_suites
 from pipeline.runtime.cache import ShardCache
+from pipeline.runtime.executor import shard_map
 from pipeline.runtime.fingerprint import code_fingerprint, digest
 from pipeline.runtime.gx import Expectations, Tagged, import_gx, in_order
-from pipeline.runtime.pool import parallel_map
 
 log = logging.getLogger(__name__)
 
@@ -265,7 +265,7 @@ def validate(config: StageConfig) -> tuple[dict[str, Any], list[Problem]]:
                 tagged += documents_found
                 checked += count
             # Forked after the import: the workers share GX and the prepared frames.
-            results = list(parallel_map(check_chunk, list(range(len(groups))), workers))
+            results = list(shard_map(check_chunk, list(range(len(groups))), config.runtime, forked_state=True))
         finally:
             _WORK.clear()
         for group_parts, (found, count) in zip(groups, results, strict=True):

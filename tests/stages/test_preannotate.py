@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
+from repo_helpers import tree_bytes
+from stage_helpers import corpus, for_stage, params_for
 
 from pipeline.config import Config, parse_config
 from pipeline.core import proposals, scoring
+from pipeline.core.segment import segment
 from pipeline.core.spans import record_from_json
 from pipeline.core.text import text_sha256
 from pipeline.formats.mapping import load_mapping
 from pipeline.io.schemas import load_json_schema, load_label_schema
-from pipeline.stages import preannotate
+from pipeline.stages import ingest, preannotate
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = load_label_schema(REPO / "schemas" / "labels.yaml")
@@ -205,3 +210,94 @@ def test_hand_patterns_file_is_valid():
     patterns = preannotate.read_patterns(REPO / "corpus" / "patterns")
     assert len(patterns) > 100
     proposals.Proposer(patterns, SCHEMA)  # validate=True: spaCy checks every pattern
+
+
+def computed(caplog: pytest.LogCaptureFixture) -> tuple[int, int, int, int]:
+    """(shards, gazetteer, proposal and hand-pattern shards computed) of the last preannotate run."""
+    found = re.findall(r"(\d+) shards \((\d+) gazetteer and (\d+) proposal shards computed, (\d+) hand-pattern shards\)", caplog.text)
+    assert found, caplog.text
+    return tuple(int(n) for n in found[-1])  # type: ignore[return-value]
+
+
+def sharded_params(root: Path, cache: Path, workers: int = 1) -> dict:
+    params = params_for(root, cache, workers, shards=8)
+    params["preannotate"].update(
+        patterns_dir=str(REPO / "corpus" / "patterns"), out_dir=str(root / "pre"), external_dir=str(root.parent / "no-external")
+    )
+    return params
+
+
+def add_document_without_gold(root: Path, doc_id: str) -> None:
+    line = {"id": doc_id, "text": "Außenminister Ri Yong Ho traf Kim Jong Un Ende Mai in Seoul."}
+    with open(root / "seeds" / "docs.jsonl", "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
+def test_a_new_document_without_gold_recomputes_only_its_shard_and_equals_a_run_from_scratch(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    root = tmp_path / "incremental"
+    corpus(root, 30)
+    add_document_without_gold(root, "neu-1")
+    params = sharded_params(root, tmp_path / "cache", workers=2)
+    ingest.run(for_stage(params, "ingest"))
+    preannotate.run(for_stage(params, "preannotate"))
+    add_document_without_gold(root, "neu-2")
+    caplog.set_level(logging.INFO, logger="pipeline")
+    ingest.run(for_stage(params, "ingest"))
+    metrics = preannotate.run(for_stage(params, "preannotate"))
+    assert computed(caplog) == (8, 1, 1, 1)
+    assert metrics["preannotations"]["documents"] == 2
+
+    scratch = tmp_path / "scratch"
+    corpus(scratch, 30)
+    add_document_without_gold(scratch, "neu-1")
+    add_document_without_gold(scratch, "neu-2")
+    fresh = sharded_params(scratch, tmp_path / "empty-cache")
+    ingest.run(for_stage(fresh, "ingest"))
+    preannotate.run(for_stage(fresh, "preannotate"))
+    assert tree_bytes(root / "pre") == tree_bytes(scratch / "pre")
+
+
+def test_a_changed_pattern_file_recomputes_every_proposal_shard(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    root = tmp_path / "c"
+    corpus(root, 30)
+    params = sharded_params(root, tmp_path / "cache")
+    patterns = root / "patterns"
+    patterns.mkdir()
+    (patterns / "p.jsonl").write_text(json.dumps({"label": "GPE", "pattern": "Seoul"}) + "\n", encoding="utf-8")
+    params["preannotate"]["patterns_dir"] = str(patterns)
+    ingest.run(for_stage(params, "ingest"))
+    preannotate.run(for_stage(params, "preannotate"))
+    (patterns / "p.jsonl").write_text(json.dumps({"label": "LOC", "pattern": "Seoul"}) + "\n", encoding="utf-8")
+    caplog.set_level(logging.INFO, logger="pipeline")
+    preannotate.run(for_stage(params, "preannotate"))
+    assert computed(caplog) == (8, 0, 8, 8)
+
+
+def test_a_changed_gold_label_recomputes_the_proposals_but_keeps_the_hand_pattern_matches(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    root = tmp_path / "c"
+    corpus(root, 30)
+    params = sharded_params(root, tmp_path / "cache")
+    ingest.run(for_stage(params, "ingest"))
+    preannotate.run(for_stage(params, "preannotate"))
+    layer = root / "annotations" / "gold" / "g.jsonl"
+    records = [json.loads(line) for line in layer.read_text(encoding="utf-8").splitlines()]
+    records[3]["entities"][0]["label"] = "ORG"
+    layer.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    caplog.set_level(logging.INFO, logger="pipeline")
+    preannotate.run(for_stage(params, "preannotate"))
+    assert computed(caplog) == (8, 1, 8, 0)
+
+
+def test_tokens_rebuilt_from_ingest_are_the_proposers_own():
+    nlp = proposals.blank_pipeline()
+    texts = [
+        " Vorne  zwei Leerzeichen\n\nUS-Präsident Joe Biden, Nord- und Südkorea (z.B. am 3. Mai)  ",
+        "\n\tTab\u00a0NBSP und Ende-",
+        "kein Leerzeichen",
+    ]
+    for text in texts:
+        seg = segment(text)
+        rebuilt = proposals.doc_from_tokens(nlp, text, seg.starts.tolist(), seg.ends.tolist())
+        assert [(t.text, t.whitespace_) for t in rebuilt] == [(t.text, t.whitespace_) for t in nlp.make_doc(text)]

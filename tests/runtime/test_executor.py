@@ -1,0 +1,108 @@
+"""The Dask executor: the same published bytes as the local pool, and a worker killed mid-run
+(kill -9) neither corrupts the output nor the cache (a real ``distributed.LocalCluster``, 2 worker
+processes)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from repo_helpers import tree_bytes
+from stage_helpers import corpus, for_stage, params_for
+
+from pipeline.config import parse_config
+from pipeline.stages import annotate, ingest, preannotate, publish, validate
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as local, Client(local) as client:
+        yield local.scheduler_address, client
+
+
+def build(params: dict[str, Any]) -> None:
+    assert ingest.run(for_stage(params, "ingest")) == []
+    assert annotate.run(for_stage(params, "annotate")) == []
+    preannotate.run(for_stage(params, "preannotate"))
+    assert validate.run(for_stage(params, "validate"))
+    publish.run(for_stage(params, "publish"))
+
+
+def params_on(root: Path, cache: Path, address: str | None) -> dict[str, Any]:
+    params = params_for(root, cache, 2, shards=8)
+    params["preannotate"].update(
+        patterns_dir=str(REPO / "corpus" / "patterns"), out_dir=str(root / "pre"), external_dir=str(root.parent / "no-external")
+    )
+    if address:
+        params["runtime"].update(executor="dask", dask_scheduler=address)
+    return params
+
+
+def test_dask_publishes_the_bytes_of_the_local_pool(tmp_path: Path, cluster):
+    address, _ = cluster
+    results = []
+    for name, where in (("local", None), ("dask", address)):
+        root = tmp_path / name
+        corpus(root, 40)
+        build(params_on(root, tmp_path / f"cache-{name}", where))
+        results.append((tree_bytes(root / "published"), tree_bytes(root / "pre")))
+    assert results[0] == results[1]
+    assert len([name for name in results[0][0] if name.startswith("tokens/")]) > 1
+
+
+def test_a_worker_killed_mid_run_completes_identically_or_fails_and_the_next_run_completes(tmp_path: Path, cluster):
+    address, client = cluster
+    reference = tmp_path / "reference"
+    corpus(reference, 120)
+    build(params_on(reference, tmp_path / "cache-reference", None))
+
+    root = tmp_path / "killed"
+    corpus(root, 120)
+    params = params_on(root, tmp_path / "cache-killed", address)
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            build(params)
+            outcome["completed"] = True
+        except Exception as error:  # the run may fail: then clearly, and the next run completes
+            outcome["error"] = error
+
+    victim = next(iter(client.run(os.getpid).items()))
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(client.processing().values()):
+        time.sleep(0.05)
+    assert any(client.processing().values()), "no task reached the cluster"
+    os.kill(victim[1], signal.SIGKILL)
+    worker.join(timeout=600)
+    assert not worker.is_alive()
+    if "error" in outcome:
+        assert str(outcome["error"]), "a failed run says why"
+        build(params)
+    assert tree_bytes(root / "published") == tree_bytes(reference / "published")
+    assert tree_bytes(root / "pre") == tree_bytes(reference / "pre")
+
+
+def test_the_scheduler_comes_from_the_environment_when_params_name_none(monkeypatch: pytest.MonkeyPatch):
+    params = params_for(Path("/nowhere"), None)
+    params["runtime"].update(executor="dask")
+    runtime = parse_config(params).runtime
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    with pytest.raises(ValueError, match=r"neither runtime\.dask_scheduler nor DASK_SCHEDULER_ADDRESS"):
+        runtime.scheduler_address()
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", "tcp://127.0.0.1:8786")
+    assert runtime.scheduler_address() == "tcp://127.0.0.1:8786"
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", "localhost")
+    with pytest.raises(ValueError, match=r"DASK_SCHEDULER_ADDRESS.*'localhost'"):
+        runtime.scheduler_address()
