@@ -5,8 +5,9 @@ Per document annotated by at least ``min_agree`` annotator layers (:class:`~pipe
 * an entity ``(start, end, label)`` that at least ``min_agree`` layers drew exactly is **accepted**,
   with ``agreed_by`` (those layers) as provenance; so is a relation (label and both arguments exact,
   a symmetric relation's arguments in either order) — its arguments are then accepted too;
-* when the label schema forbids overlaps, accepted entities that overlap each other (two groups of
-  annotators agreeing on different readings) are not accepted: that is a conflict, not a decision;
+* accepted entities that overlap each other where the label schema's ``overlap`` does not allow it
+  (crossing spans under ``nested``, any overlap under ``none``: two groups of annotators agreeing on
+  different readings) are not accepted: that is a conflict, not a decision;
 * everything else is a **conflict**: overlapping entity candidates grouped into one conflict
   (each candidate with its label, text and annotators, accepted ones shown for context), and
   relation candidates grouped by their pair of arguments; ``without`` names the annotators of the
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.core.agreement import AnnotatedDocument, RelationKey, SpanKey, entity_keys, relation_keys
+from pipeline.core.checks import overlap_allowed
 from pipeline.core.spans import AnnotationRecord, Entity, Relation, overlapping_pairs
 
 
@@ -54,7 +56,7 @@ def _clusters(keys: Sequence[SpanKey]) -> list[list[SpanKey]]:
 
 
 def adjudicate_document(
-    document: AnnotatedDocument, min_agree: int, *, source: str, layer: str, allow_overlap: bool, symmetric: frozenset[str] = frozenset()
+    document: AnnotatedDocument, min_agree: int, *, source: str, layer: str, overlap: str, symmetric: frozenset[str] = frozenset()
 ) -> tuple[AnnotationRecord, list[dict[str, Any]]]:
     """The accepted record of one document and its conflicts (see the module docstring)."""
     text = document.text
@@ -68,10 +70,11 @@ def adjudicate_document(
         for rel in sorted(relation_keys(record, symmetric)):
             related.setdefault(rel, []).append(name)
     accepted = {key for key, names in drawn.items() if len(names) >= min_agree}
-    if not allow_overlap:
+    if overlap != "any":
         entities = [Entity(f"{k[0]}:{k[1]}:{k[2]}", k[0], k[1], k[2], source) for k in sorted(accepted)]
         for first, second in overlapping_pairs(entities):
-            accepted -= {(first.start, first.end, first.label), (second.start, second.end, second.label)}
+            if not overlap_allowed(first, second, overlap):
+                accepted -= {(first.start, first.end, first.label), (second.start, second.end, second.label)}
     accepted_relations = {rel for rel, names in related.items() if len(names) >= min_agree and rel[0] in accepted and rel[1] in accepted}
 
     ids = {key: f"T{n}" for n, key in enumerate(sorted(accepted), start=1)}
@@ -146,7 +149,7 @@ def adjudicate(
     *,
     source: str,
     layer: str,
-    allow_overlap: bool,
+    overlap: str,
     symmetric: frozenset[str] = frozenset(),
 ) -> Adjudication:
     """Every document at least ``min_agree`` layers annotate, in ``doc_id`` order."""
@@ -156,9 +159,7 @@ def adjudicate(
     for document in sorted(documents, key=lambda d: d.doc_id):
         if len(document.records) < min_agree:
             continue
-        record, found = adjudicate_document(
-            document, min_agree, source=source, layer=layer, allow_overlap=allow_overlap, symmetric=symmetric
-        )
+        record, found = adjudicate_document(document, min_agree, source=source, layer=layer, overlap=overlap, symmetric=symmetric)
         records.append(record)
         conflicts.extend(found)
     return Adjudication(records, conflicts)

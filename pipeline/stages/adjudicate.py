@@ -111,7 +111,7 @@ def run(config: StageConfig, min_agree: int | None = None, name: str | None = No
         k,
         source=f"{AUTOMATIC}{k}",
         layer=config.review.adjudicated_layer,
-        allow_overlap=schema.overlap != "none",
+        overlap=schema.overlap,
         symmetric=symmetric,
     )
     texts = {d.doc_id: d.text for d in annotated}

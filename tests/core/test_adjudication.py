@@ -19,9 +19,9 @@ def record(layer: str, spans, relations=()) -> AnnotationRecord:
     return AnnotationRecord("d1", "0" * 64, f"annotator:{layer}", layer, entities, rels, f"{layer}.jsonl", 1)
 
 
-def run(*records: AnnotationRecord, min_agree: int = 2, allow_overlap: bool = False):
+def run(*records: AnnotationRecord, min_agree: int = 2, overlap: str = "none"):
     document = AnnotatedDocument("d1", TEXT, TOKENS, {r.layer: r for r in records})
-    return adjudicate([document], min_agree, source="adjudicated:min-agree-2", layer="adjudicated", allow_overlap=allow_overlap)
+    return adjudicate([document], min_agree, source="adjudicated:min-agree-2", layer="adjudicated", overlap=overlap)
 
 
 def test_what_two_of_three_agree_on_is_accepted_with_who_agreed():
@@ -77,7 +77,7 @@ def test_overlapping_readings_both_agreed_on_are_a_conflict_not_a_decision():
         (3, ["c", "d"], False),
         (4, ["a", "b"], False),
     ]
-    assert run(record("a", [ANNA]), record("b", [ANNA]), record("c", [(0, 3, "PER")]), record("d", [(0, 3, "PER")]), allow_overlap=True).records[0].entities  # fmt: skip
+    assert run(record("a", [ANNA]), record("b", [ANNA]), record("c", [(0, 3, "PER")]), record("d", [(0, 3, "PER")]), overlap="any").records[0].entities  # fmt: skip
 
 
 def test_a_span_only_one_annotator_drew_names_the_others_as_without():
@@ -93,3 +93,12 @@ def test_documents_with_fewer_annotators_than_k_get_no_record():
 def test_k_below_one_is_refused():
     with pytest.raises(ValueError, match="min_agree must be at least 1, got 0"):
         run(record("a", [ANNA]), min_agree=0)
+
+
+def test_under_overlap_nested_agreed_nested_spans_are_accepted_and_crossing_ones_are_a_conflict():
+    bob_in_rom, bob_trifft = (12, 22, "LOC"), (5, 15, "MISC")  # "Bob in Rom" holds "Bob"; "trifft Bob" crosses "Bob in Rom"
+    nested = run(record("a", [BOB, bob_in_rom]), record("b", [BOB, bob_in_rom]), overlap="nested")
+    assert [(e.start, e.end) for e in nested.records[0].entities] == [(12, 15), (12, 22)]
+    crossing = run(record("a", [bob_in_rom]), record("b", [bob_in_rom]), record("c", [bob_trifft]), record("d", [bob_trifft]), overlap="nested")  # fmt: skip
+    assert crossing.records[0].entities == ()
+    assert crossing.conflicts
