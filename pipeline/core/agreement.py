@@ -47,6 +47,7 @@ from pipeline.core.bio import bio_tags
 from pipeline.core.checks import DocumentInfo, check_record
 from pipeline.core.labels import LabelSchema
 from pipeline.core.problems import Problem, Severity
+from pipeline.core.selection import duplicate_record
 from pipeline.core.spans import AnnotationRecord
 from pipeline.core.tokens import hyphen_aware_cuts, split_tokens
 
@@ -105,15 +106,7 @@ def group_documents(
         annotator = annotator_of(record.layer)
         first = layers.get(annotator)
         if first is not None and first.layer == record.layer:
-            problems.append(
-                Problem(
-                    record.path,
-                    record.line,
-                    record.doc_id,
-                    "duplicate-record",
-                    f"layer {record.layer!r} already annotates this document at {first.path}:{first.line}",
-                )
-            )
+            problems.append(duplicate_record(record, first))
             continue
         if first is not None:
             problems.append(

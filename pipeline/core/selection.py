@@ -40,15 +40,7 @@ def select_records(records: Sequence[AnnotationRecord], priority: Sequence[str])
         key = (record.layer, record.doc_id)
         if key in by_layer:
             first = by_layer[key]
-            problems.append(
-                Problem(
-                    record.path,
-                    record.line,
-                    record.doc_id,
-                    "duplicate-record",
-                    f"layer {record.layer!r} already annotates this document at {first.path}:{first.line}",
-                )
-            )
+            problems.append(duplicate_record(record, first))
             continue
         by_layer[key] = record
     chosen: dict[str, AnnotationRecord] = {}
@@ -84,3 +76,14 @@ def check_and_select(
             valid_records.append(record)
     chosen, selection_problems = select_records(valid_records, priority)
     return chosen, problems + selection_problems
+
+
+def duplicate_record(record: AnnotationRecord, first: AnnotationRecord) -> Problem:
+    """The error for a second record of one layer for one document (``first`` is the one kept)."""
+    return Problem(
+        record.path,
+        record.line,
+        record.doc_id,
+        "duplicate-record",
+        f"layer {record.layer!r} already annotates this document at {first.path}:{first.line}",
+    )
