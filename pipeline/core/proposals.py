@@ -72,6 +72,37 @@ def gazetteer(records: Iterable[AnnotationRecord], texts: Mapping[str, str], ent
     return [{"label": majority(counts[span], entity_types), "pattern": span, "id": GAZETTEER_ID} for span in sorted(counts)]
 
 
+def phrase_tokens(nlp: Any, phrases: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Phrase → the token texts the ``EntityRuler`` of ``nlp`` (:func:`blank_pipeline`) matches it
+    as: it cuts a phrase pattern with ``nlp.pipe`` (only the tokenizer before the ruler) and the
+    ``PhraseMatcher`` compares ``ORTH``, the exact token text."""
+    phrases = list(phrases)
+    return {phrase: tuple(token.text for token in doc) for phrase, doc in zip(phrases, nlp.pipe(phrases), strict=True)}
+
+
+def gazetteer_part(
+    counts: Mapping[str, Mapping[str, int]],
+    tokens: Mapping[str, Sequence[str]],
+    vocabulary: set[str],
+    own: set[str],
+    entity_types: Sequence[str],
+) -> list[list[Any]]:
+    """The part of the gazetteer ``counts`` that can change what :class:`GazetteerProposer` proposes
+    (also leaving one document out) for documents whose token texts are all in ``vocabulary``.
+
+    A phrase matches only where each of its ``tokens`` is a token, so any other phrase is no match
+    there; of a phrase that can match, the proposals use its majority label, and leaving out a
+    document whose gold has the phrase (``own``: the phrases of the documents' gold records) uses
+    all its counts. ``[phrase, label, counts or None]`` in phrase order, for a cache key.
+    """
+    part = []
+    for phrase in sorted(counts):
+        if all(token in vocabulary for token in tokens[phrase]):
+            label = majority(counts[phrase], entity_types)
+            part.append([phrase, label, dict(sorted(counts[phrase].items())) if phrase in own else None])
+    return part
+
+
 class Proposer:
     """An EntityRuler over the blank German pipeline, plus the relation rules."""
 
