@@ -84,23 +84,27 @@ def gazetteer_part(
     counts: Mapping[str, Mapping[str, int]],
     tokens: Mapping[str, Sequence[str]],
     vocabulary: set[str],
-    own: set[str],
+    own: Mapping[str, Mapping[str, Mapping[str, int]]],
     entity_types: Sequence[str],
 ) -> list[list[Any]]:
-    """The part of the gazetteer ``counts`` that can change what :class:`GazetteerProposer` proposes
-    (also leaving one document out) for documents whose token texts are all in ``vocabulary``.
+    """The part of the gazetteer ``counts`` that can change what :class:`GazetteerProposer` proposes,
+    also leaving one document out, for documents whose token texts are all in ``vocabulary``.
 
-    A phrase matches only where each of its ``tokens`` is a token, so any other phrase is no match
+    A phrase matches only where each of its ``tokens`` is a token, so no other phrase matches
     there; of a phrase that can match, the proposals use its majority label, and leaving out a
-    document whose gold has the phrase (``own``: the phrases of the documents' gold records) uses
-    all its counts. ``[phrase, label, counts or None]`` in phrase order, for a cache key.
+    document ``own`` (doc_id → its gold's counts) has the phrase in uses the majority of the
+    counts without the document's (:meth:`GazetteerProposer.propose_without`), so one more count
+    of a frequent phrase changes no part. ``[phrase, label, [[doc_id, label left out], ...]]`` in
+    phrase order, for a cache key.
     """
-    part = []
-    for phrase in sorted(counts):
-        if all(token in vocabulary for token in tokens[phrase]):
-            label = majority(counts[phrase], entity_types)
-            part.append([phrase, label, dict(sorted(counts[phrase].items())) if phrase in own else None])
-    return part
+    candidates = {phrase for phrase in counts if all(token in vocabulary for token in tokens[phrase])}
+    left_out: dict[str, list[list[Any]]] = defaultdict(list)
+    for doc_id in sorted(own):
+        for phrase, mine in sorted(own[doc_id].items()):
+            if phrase in candidates:
+                rest = {name: count - mine.get(name, 0) for name, count in counts[phrase].items()}
+                left_out[phrase].append([doc_id, majority(rest, entity_types)])
+    return [[phrase, majority(counts[phrase], entity_types), left_out.get(phrase, [])] for phrase in sorted(candidates)]
 
 
 class Proposer:

@@ -174,11 +174,11 @@ def germeval_sentences(path: Path, mapping: LabelMapping, schema: LabelSchema, n
 # 2. ``propose``: the shard's proposals and its leave-one-document-out tallies, keyed by the shard,
 #    the hand patterns + label schema, and only the part of the gazetteer that can match in the
 #    shard (:func:`pipeline.core.proposals.gazetteer_part`: the phrases whose tokens are all in its
-#    vocabulary, with their majority label, and all their counts where the shard's own gold has
-#    them, which leaving its documents out subtracts). A changed pattern file recomputes every
-#    shard, a changed gold label the shards where its phrase can match, a new document without
-#    gold only its own. The shard is computed with the whole model; the parts of it not in the
-#    key do not change a byte of its output.
+#    vocabulary, with their majority label, and the majority without a document's own counts for
+#    each of its gold documents that has the phrase). A changed pattern file recomputes every
+#    shard; a changed or added gold record the shards where one of those labels changes (one more
+#    count of a frequent phrase: none but its own); a new document without gold only its shard.
+#    The shard is computed with the whole model; what is not in the key changes no byte of it.
 #
 # A worker builds the model once per process (:func:`model_for`), from a file in the cache that
 # the main process wrote (so any worker process, on any machine that sees the cache, can), and
@@ -210,13 +210,23 @@ def shard_gold(job: ShardJob, documents: pa.Table) -> tuple[list[AnnotationRecor
 
 
 def count_shard(job: ShardJob) -> tuple[int, str]:
-    """Worker, pass 1: the gazetteer counts of one shard's gold records."""
+    """Worker, pass 1: the gazetteer counts of one shard's gold records, in all and per document."""
     documents = read_parquet(
         Path(job.ingest_dir) / "documents" / f"part-{part_name(job.shard)}.parquet", columns=["doc_id", "text", "text_sha256"]
     )
     records, texts = shard_gold(job, documents)
     counts = gazetteer_counts(records, texts)
-    data = {"records": len(records), "counts": {phrase: dict(sorted(c.items())) for phrase, c in sorted(counts.items())}}
+    by_doc: dict[str, list[AnnotationRecord]] = defaultdict(list)
+    for record in records:
+        by_doc[record.doc_id].append(record)
+    data = {
+        "records": len(records),
+        "counts": {phrase: dict(sorted(c.items())) for phrase, c in sorted(counts.items())},
+        "documents": {
+            doc_id: {phrase: dict(sorted(c.items())) for phrase, c in sorted(gazetteer_counts(own, texts).items())}
+            for doc_id, own in sorted(by_doc.items())
+        },
+    }
     Path(job.staging, "counts.json").write_text(json.dumps(data, ensure_ascii=False, sort_keys=True), encoding="utf-8")
     return job.shard, job.staging
 
@@ -357,11 +367,9 @@ def run(config: StageConfig) -> dict[str, Any]:
     count_todo = [job(shard, key) for shard, key in count_keys.items() if not cache.has(key)]
     _computed(cache, count_shard, count_todo, count_keys, runtime, "preannotate (gazetteer)")
     counts: dict[str, Counter[str]] = defaultdict(Counter)
-    own: dict[int, set[str]] = {}
     for shard in shards:
         cache.used.add(count_keys[shard])
         part = json.loads((cache.path(count_keys[shard]) / "counts.json").read_text(encoding="utf-8"))
-        own[shard] = set(part["counts"])
         for phrase, labels in part["counts"].items():
             counts[phrase].update(labels)
     hand = read_patterns(section.patterns_dir)
@@ -394,11 +402,12 @@ def run(config: StageConfig) -> dict[str, Any]:
     propose_keys = {}
     for shard in shards:
         vocabulary = set(json.loads((cache.path(match_keys[shard]) / "vocabulary.json").read_text(encoding="utf-8")))
+        own = json.loads((cache.path(count_keys[shard]) / "counts.json").read_text(encoding="utf-8"))["documents"]
         propose_keys[shard] = digest(
             fingerprint,
             "propose",
             hand_key,
-            gazetteer_part(counts, tokens, vocabulary, own[shard], schema.entity_types),
+            gazetteer_part(counts, tokens, vocabulary, own, schema.entity_types),
             section.documents,
             ingest_keys[part_name(shard)],
             [line.fingerprint() for line in by_shard.get(shard, [])],
