@@ -82,6 +82,7 @@ def phrase_tokens(nlp: Any, phrases: Iterable[str]) -> dict[str, tuple[str, ...]
 
 def gazetteer_part(
     counts: Mapping[str, Mapping[str, int]],
+    labels: Mapping[str, str | None],
     tokens: Mapping[str, Sequence[str]],
     vocabulary: set[str],
     own: Mapping[str, Mapping[str, Mapping[str, int]]],
@@ -91,7 +92,8 @@ def gazetteer_part(
     also leaving one document out, for documents whose token texts are all in ``vocabulary``.
 
     A phrase matches only where each of its ``tokens`` is a token, so no other phrase matches
-    there; of a phrase that can match, the proposals use its majority label, and leaving out a
+    there; of a phrase that can match, the proposals use its majority label (``labels``: the
+    :func:`majority` of each phrase's counts, computed once for all shards), and leaving out a
     document ``own`` (doc_id → its gold's counts) has the phrase in uses the majority of the
     counts without the document's (:meth:`GazetteerProposer.propose_without`), so one more count
     of a frequent phrase changes no part. ``[phrase, label, [[doc_id, label left out], ...]]`` in
@@ -104,7 +106,7 @@ def gazetteer_part(
             if phrase in candidates:
                 rest = {name: count - mine.get(name, 0) for name, count in counts[phrase].items()}
                 left_out[phrase].append([doc_id, majority(rest, entity_types)])
-    return [[phrase, majority(counts[phrase], entity_types), left_out.get(phrase, [])] for phrase in sorted(candidates)]
+    return [[phrase, labels[phrase], left_out.get(phrase, [])] for phrase in sorted(candidates)]
 
 
 class Proposer:

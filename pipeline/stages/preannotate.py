@@ -55,6 +55,7 @@ from pipeline.core.proposals import (
     doc_from_tokens,
     gazetteer_counts,
     gazetteer_part,
+    majority,
     phrase_tokens,
     proposed_record,
 )
@@ -399,6 +400,7 @@ def run(config: StageConfig) -> dict[str, Any]:
     # gazetteer that can match in the shard (not all of it: one changed gold label recomputes only
     # the shards where its phrase can match).
     tokens = phrase_tokens(blank_pipeline(language), sorted(counts)) if counts else {}
+    labels = {phrase: majority(found, schema.entity_types) for phrase, found in counts.items()}
     propose_keys = {}
     for shard in shards:
         vocabulary = set(json.loads((cache.path(match_keys[shard]) / "vocabulary.json").read_text(encoding="utf-8")))
@@ -407,7 +409,7 @@ def run(config: StageConfig) -> dict[str, Any]:
             fingerprint,
             "propose",
             hand_key,
-            gazetteer_part(counts, tokens, vocabulary, own, schema.entity_types),
+            gazetteer_part(counts, labels, tokens, vocabulary, own, schema.entity_types),
             section.documents,
             ingest_keys[part_name(shard)],
             [line.fingerprint() for line in by_shard.get(shard, [])],
