@@ -72,6 +72,43 @@ def gazetteer(records: Iterable[AnnotationRecord], texts: Mapping[str, str], ent
     return [{"label": majority(counts[span], entity_types), "pattern": span, "id": GAZETTEER_ID} for span in sorted(counts)]
 
 
+def phrase_tokens(nlp: Any, phrases: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Phrase → the token texts the ``EntityRuler`` of ``nlp`` (:func:`blank_pipeline`) matches it
+    as: it cuts a phrase pattern with ``nlp.pipe`` (only the tokenizer before the ruler) and the
+    ``PhraseMatcher`` compares ``ORTH``, the exact token text."""
+    phrases = list(phrases)
+    return {phrase: tuple(token.text for token in doc) for phrase, doc in zip(phrases, nlp.pipe(phrases), strict=True)}
+
+
+def gazetteer_part(
+    counts: Mapping[str, Mapping[str, int]],
+    labels: Mapping[str, str | None],
+    tokens: Mapping[str, Sequence[str]],
+    vocabulary: set[str],
+    own: Mapping[str, Mapping[str, Mapping[str, int]]],
+    entity_types: Sequence[str],
+) -> list[list[Any]]:
+    """The part of the gazetteer ``counts`` that can change what :class:`GazetteerProposer` proposes,
+    also leaving one document out, for documents whose token texts are all in ``vocabulary``.
+
+    A phrase matches only where each of its ``tokens`` is a token, so no other phrase matches
+    there; of a phrase that can match, the proposals use its majority label (``labels``: the
+    :func:`majority` of each phrase's counts, computed once for all shards), and leaving out a
+    document ``own`` (doc_id → its gold's counts) has the phrase in uses the majority of the
+    counts without the document's (:meth:`GazetteerProposer.propose_without`), so one more count
+    of a frequent phrase changes no part. ``[phrase, label, [[doc_id, label left out], ...]]`` in
+    phrase order, for a cache key.
+    """
+    candidates = {phrase for phrase in counts if all(token in vocabulary for token in tokens[phrase])}
+    left_out: dict[str, list[list[Any]]] = defaultdict(list)
+    for doc_id in sorted(own):
+        for phrase, mine in sorted(own[doc_id].items()):
+            if phrase in candidates:
+                rest = {name: count - mine.get(name, 0) for name, count in counts[phrase].items()}
+                left_out[phrase].append([doc_id, majority(rest, entity_types)])
+    return [[phrase, labels[phrase], left_out.get(phrase, [])] for phrase in sorted(candidates)]
+
+
 class Proposer:
     """An EntityRuler over the blank German pipeline, plus the relation rules."""
 

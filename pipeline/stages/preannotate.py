@@ -49,7 +49,16 @@ import pyarrow as pa
 
 from pipeline.config import StageConfig
 from pipeline.core.labels import LabelSchema
-from pipeline.core.proposals import GazetteerProposer, doc_from_tokens, gazetteer_counts, proposed_record
+from pipeline.core.proposals import (
+    GazetteerProposer,
+    blank_pipeline,
+    doc_from_tokens,
+    gazetteer_counts,
+    gazetteer_part,
+    majority,
+    phrase_tokens,
+    proposed_record,
+)
 from pipeline.core.scoring import Sentence, add_tallies, evaluate_external, leave_one_out_result, leave_one_out_tally
 from pipeline.core.spans import AnnotationRecord, nesting
 from pipeline.formats import ImportFailed, conll
@@ -161,9 +170,16 @@ def germeval_sentences(path: Path, mapping: LabelMapping, schema: LabelSchema, n
 #
 # 1. ``counts``: the gazetteer counts (span text → label → n) of the shard's gold records, keyed by
 #    the shard's documents and gold lines; the main process sums them into the gazetteer.
-# 2. ``propose``: the shard's proposals and its leave-one-document-out tallies, keyed by the shard
-#    and by the model (gazetteer + hand patterns + label schema), so a changed gazetteer or pattern
-#    file recomputes every shard and a new document without gold only its own.
+#    ``hand``: the hand patterns' token matches and the vocabulary (token texts) of the shard's
+#    documents, keyed by the shard's documents and the hand patterns + label schema.
+# 2. ``propose``: the shard's proposals and its leave-one-document-out tallies, keyed by the shard,
+#    the hand patterns + label schema, and only the part of the gazetteer that can match in the
+#    shard (:func:`pipeline.core.proposals.gazetteer_part`: the phrases whose tokens are all in its
+#    vocabulary, with their majority label, and the majority without a document's own counts for
+#    each of its gold documents that has the phrase). A changed pattern file recomputes every
+#    shard; a changed or added gold record the shards where one of those labels changes (one more
+#    count of a frequent phrase: none but its own); a new document without gold only its shard.
+#    The shard is computed with the whole model; what is not in the key changes no byte of it.
 #
 # A worker builds the model once per process (:func:`model_for`), from a file in the cache that
 # the main process wrote (so any worker process, on any machine that sees the cache, can), and
@@ -195,13 +211,23 @@ def shard_gold(job: ShardJob, documents: pa.Table) -> tuple[list[AnnotationRecor
 
 
 def count_shard(job: ShardJob) -> tuple[int, str]:
-    """Worker, pass 1: the gazetteer counts of one shard's gold records."""
+    """Worker, pass 1: the gazetteer counts of one shard's gold records, in all and per document."""
     documents = read_parquet(
         Path(job.ingest_dir) / "documents" / f"part-{part_name(job.shard)}.parquet", columns=["doc_id", "text", "text_sha256"]
     )
     records, texts = shard_gold(job, documents)
     counts = gazetteer_counts(records, texts)
-    data = {"records": len(records), "counts": {phrase: dict(sorted(c.items())) for phrase, c in sorted(counts.items())}}
+    by_doc: dict[str, list[AnnotationRecord]] = defaultdict(list)
+    for record in records:
+        by_doc[record.doc_id].append(record)
+    data = {
+        "records": len(records),
+        "counts": {phrase: dict(sorted(c.items())) for phrase, c in sorted(counts.items())},
+        "documents": {
+            doc_id: {phrase: dict(sorted(c.items())) for phrase, c in sorted(gazetteer_counts(own, texts).items())}
+            for doc_id, own in sorted(by_doc.items())
+        },
+    }
     Path(job.staging, "counts.json").write_text(json.dumps(data, ensure_ascii=False, sort_keys=True), encoding="utf-8")
     return job.shard, job.staging
 
@@ -220,15 +246,20 @@ def model_for(key: str, model_dir: str, labels_path: str, language: str) -> Gaze
 
 def hand_shard(job: ShardJob) -> tuple[int, str]:
     """Worker, pass 1b: the hand patterns' token matches of every document of one shard (the
-    costliest matching, and independent of the gazetteer, so kept while only gold changes)."""
+    costliest matching, and independent of the gazetteer, so kept while only gold changes), and
+    the shard's vocabulary (every token text of its documents, which says which gazetteer
+    phrases can match in it: :func:`pipeline.core.proposals.gazetteer_part`)."""
     proposer = model_for(job.model, job.model_dir, job.labels_path, job.language)
     interim = read_shard(Path(job.ingest_dir), f"part-{part_name(job.shard)}.parquet")
     texts, offsets = shard_texts(interim)
-    found = {
-        doc_id: proposer.token_matches(doc_from_tokens(proposer.nlp, text, *offsets.get(doc_id, ([], []))))
-        for doc_id, text in sorted(texts.items())
-    }
+    found = {}
+    vocabulary: set[str] = set()
+    for doc_id, text in sorted(texts.items()):
+        doc = doc_from_tokens(proposer.nlp, text, *offsets.get(doc_id, ([], [])))
+        found[doc_id] = proposer.token_matches(doc)
+        vocabulary.update(token.text for token in doc)
     Path(job.staging, "matches.json").write_text(json.dumps(found, sort_keys=True), encoding="utf-8")
+    Path(job.staging, "vocabulary.json").write_text(json.dumps(sorted(vocabulary), ensure_ascii=False), encoding="utf-8")
     return job.shard, job.staging
 
 
@@ -349,18 +380,6 @@ def run(config: StageConfig) -> dict[str, Any]:
     if not (model_dir / f"{model}.json").exists():
         atomic.write_text(model_dir / f"{model}.json", json.dumps(model_data, ensure_ascii=False, sort_keys=True))
 
-    # Pass 2: proposals and leave-one-document-out tallies, per shard.
-    propose_keys = {
-        shard: digest(
-            fingerprint,
-            "propose",
-            model,
-            section.documents,
-            ingest_keys[part_name(shard)],
-            [line.fingerprint() for line in by_shard.get(shard, [])],
-        )
-        for shard in shards
-    }
     more = {
         "model": model,
         "model_dir": str(model_dir),
@@ -371,13 +390,35 @@ def run(config: StageConfig) -> dict[str, Any]:
     hand_key = digest(fingerprint, "hand", hand, schema.to_metadata(), language)
     match_keys = {shard: digest(hand_key, ingest_keys[part_name(shard)]) for shard in shards}
     match_todo = [job(shard, key, **more) for shard, key in match_keys.items() if not cache.has(key)]
-    propose_todo = [
-        job(shard, key, **more, matches=str(cache.path(match_keys[shard]))) for shard, key in propose_keys.items() if not cache.has(key)
-    ]
-    if (propose_todo or match_todo) and runtime.executor == "local" and runtime.worker_count() > 1:
+    forked = runtime.executor == "local" and runtime.worker_count() > 1
+    if match_todo and forked:
         model_for(model, str(model_dir), str(labels_path), language)  # built once here, inherited by the forked workers
     _computed(cache, hand_shard, match_todo, match_keys, runtime, "preannotate (hand patterns)")
     cache.used.update(match_keys.values())
+
+    # Pass 2: proposals and leave-one-document-out tallies, per shard, keyed by the part of the
+    # gazetteer that can match in the shard (not all of it: one changed gold label recomputes only
+    # the shards where its phrase can match).
+    tokens = phrase_tokens(blank_pipeline(language), sorted(counts)) if counts else {}
+    labels = {phrase: majority(found, schema.entity_types) for phrase, found in counts.items()}
+    propose_keys = {}
+    for shard in shards:
+        vocabulary = set(json.loads((cache.path(match_keys[shard]) / "vocabulary.json").read_text(encoding="utf-8")))
+        own = json.loads((cache.path(count_keys[shard]) / "counts.json").read_text(encoding="utf-8"))["documents"]
+        propose_keys[shard] = digest(
+            fingerprint,
+            "propose",
+            hand_key,
+            gazetteer_part(counts, labels, tokens, vocabulary, own, schema.entity_types),
+            section.documents,
+            ingest_keys[part_name(shard)],
+            [line.fingerprint() for line in by_shard.get(shard, [])],
+        )
+    propose_todo = [
+        job(shard, key, **more, matches=str(cache.path(match_keys[shard]))) for shard, key in propose_keys.items() if not cache.has(key)
+    ]
+    if propose_todo and forked:
+        model_for(model, str(model_dir), str(labels_path), language)
     _computed(cache, propose_shard, propose_todo, propose_keys, runtime, "preannotate")
     parts = [cache.path(propose_keys[shard]) for shard in shards]
     for shard in shards:
