@@ -119,10 +119,11 @@ class UsageError(Exception):
     """A problem on our side of push/pull (params, layers, documents): one line for the user."""
 
 
-def _stage_config(path: Path) -> StageConfig:
-    """What push and pull read of the params file (``READS["doccano"]``); a bad value is named as the config names it."""
+def _stage_config(path: Path, section: str = "doccano") -> StageConfig:
+    """What push and pull read of the params file (``READS["doccano"]``, or ``READS["review"]`` for
+    ``--review``); a bad value is named as the config names it."""
     try:
-        return load_config(path).for_stage("doccano")
+        return load_config(path).for_stage(section)
     except OSError as error:
         raise UsageError(
             f"cannot read {path} ({error.strerror or type(error).__name__}); run from the repository root or pass --params"
@@ -214,12 +215,13 @@ def _review(direction: str, project: str | None, params_path: Path, **options: A
     from pipeline.doccano.session import DoccanoError, connect
 
     try:
+        config = _stage_config(params_path, "review")
         session = connect()
         if direction == "push":
-            report = review.push_command(session, params_path, project, options.get("documents"))
+            report = review.push_command(session, config, project, options.get("documents"))
         else:
-            report = review.pull_command(session, params_path, project, options.get("confirmed_only", True))
-    except (DoccanoError, SchemaError) as error:
+            report = review.pull_command(session, config, project, options.get("confirmed_only", True))
+    except (DoccanoError, UsageError, SchemaError) as error:
         raise _fail(error) from None
     for path in report.written:
         typer.echo(f"wrote {path}")

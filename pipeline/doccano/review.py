@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.config import StageConfig
 from pipeline.core.agreement import annotator_of
 from pipeline.core.spans import AnnotationRecord, Document
 from pipeline.doccano import convert
@@ -223,21 +224,8 @@ def pull_review(
 # --------------------------------------------------------------------------- the command line's side
 
 
-def _review_config(params_path: Path) -> Any:
-    from pipeline.config import load_config
-
-    try:
-        return load_config(params_path).for_stage("review")
-    except OSError as error:
-        raise DoccanoError(
-            f"cannot read {params_path} ({error.strerror or type(error).__name__}); run from the repository root or pass --params"
-        ) from None
-    except ValueError as error:
-        raise DoccanoError(str(error)) from None
-
-
-def push_command(session: Session, params_path: Path, project: str | None, doc_patterns: Sequence[str] | None = None) -> ReviewReport:
-    """``doccano push --review``: the adjudicated layer and ``review.conflicts`` into ``<project>-review``."""
+def push_command(session: Session, config: StageConfig, project: str | None, doc_patterns: Sequence[str] | None = None) -> ReviewReport:
+    """``doccano push --review`` (``config``: the ``review`` view of the params): the adjudicated layer and ``review.conflicts`` into ``<project>-review``."""
     import fnmatch
 
     from pipeline.core.checks import DocumentInfo, check_record
@@ -246,7 +234,6 @@ def push_command(session: Session, params_path: Path, project: str | None, doc_p
     from pipeline.io.layers import read_layers
     from pipeline.io.schemas import load_json_schema, load_label_schema
 
-    config = _review_config(params_path)
     schema = load_label_schema(config.schemas.labels)
     layer_dir = config.annotate.annotations_dir / config.review.adjudicated_layer
     conflicts_path = config.review.conflicts
@@ -281,13 +268,12 @@ def push_command(session: Session, params_path: Path, project: str | None, doc_p
     )
 
 
-def pull_command(session: Session, params_path: Path, project: str | None, confirmed_only: bool = True) -> ReviewReport:
+def pull_command(session: Session, config: StageConfig, project: str | None, confirmed_only: bool = True) -> ReviewReport:
     """``doccano pull --review``: the curator's labels of ``<project>-review`` become the adjudicated records."""
     from pipeline.doccano.corpus import expected_hashes, read_documents
     from pipeline.io.layers import read_matching_layers
     from pipeline.io.schemas import load_json_schema, load_label_schema
 
-    config = _review_config(params_path)
     schema = load_label_schema(config.schemas.labels)
     annotators, _ = read_matching_layers(
         config.annotate.annotations_dir, load_json_schema(config.schemas.annotation), config.agreement.layers
