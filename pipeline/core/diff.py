@@ -1,8 +1,9 @@
 """The semantic diff of two published datasets, and the version bump it calls for (pure).
 
 What changed is computed from the tables, not from git: documents added, removed, with changed
-text (``text_sha256``), metadata or split; entities added, removed, relabelled or moved (matched
-by ``(doc_id, ent_id)``); relations added, removed, relabelled or re-argued (``(doc_id, rel_id)``);
+text (``text_sha256``), metadata or split; entities added, removed, relabelled or moved (paired
+by span first, ids only last: :data:`ENTITY_PASSES`); relations added, removed, relabelled or re-argued (paired by
+their arguments: :data:`RELATION_PASSES`);
 counts per label and per split before → after; the schema (tables, columns and their types, label
 lists); and, for the other tables (sentences, tokens, the training views), whether their rows
 changed. The caller streams: it hands one shard of both versions at a time to
@@ -11,7 +12,8 @@ the first :data:`DETAIL_LIMIT` items of each list are kept.
 
 The bump (:func:`required_bump`) follows semantic versioning for data:
 
-* **major**: a table, column or label removed or retyped (a rename is a removal plus an addition);
+* **major**: a table, column or label removed or retyped (a rename is a removal plus an addition),
+  or labels reordered so that a kept label's ClassLabel id changes;
 * **minor**: documents or annotations added, removed or changed, a table, column or label added
   (old readers keep working: they select the columns and labels they know), a relation type's
   head/tail constraint changed, any other table's rows changed;
@@ -33,9 +35,16 @@ DETAIL_LIMIT = 1000
 """How many items of each list (documents added, entities relabelled, …) the diff keeps; the
 counts are always complete."""
 
-#: Tables with a row-level diff; the others are compared shard by shard (rows equal or not).
-ENTITY_KEY = ("doc_id", "ent_id")
-RELATION_KEY = ("doc_id", "rel_id")
+#: How entities of the two versions are paired, pass by pass, within a document: the same span and
+#: label; then the same span (relabelled); then the same ``ent_id`` (moved). Ids are not stable
+#: across versions (layers number them in span order), so the span comes first.
+ENTITY_PASSES = (("start", "end", "label"), ("start", "end"), ("ent_id",))
+#: Relations are paired by their arguments' identities (the entity pairs above) and label; then by
+#: arguments (relabelled); then by ``rel_id`` (arguments changed).
+RELATION_PASSES = (("_args", "label"), ("_args",), ("rel_id",))
+#: Columns that follow from what the passes compare (or are derived from the spans), so not "changed".
+ENTITY_DERIVED = ("doc_id", "ent_id", "label", "start", "end", "text", "level", "parent")
+RELATION_DERIVED = ("doc_id", "rel_id", "label", "head", "tail", "_args")
 LABEL_KINDS = ("entity_types", "relation_types", "bio_labels")
 
 
@@ -109,8 +118,9 @@ class DiffBuilder:
         self._documents(old_docs, new_docs)
         added = new_docs.keys() - old_docs.keys()
         removed = old_docs.keys() - new_docs.keys()
-        self._annotations("entities", ENTITY_KEY, old.get("entities", ()), new.get("entities", ()), added, removed)
-        self._annotations("relations", RELATION_KEY, old.get("relations", ()), new.get("relations", ()), added, removed)
+        self._annotations(
+            old.get("entities", ()), new.get("entities", ()), old.get("relations", ()), new.get("relations", ()), added, removed
+        )
 
     def add_table_change(self, table: str, changed: bool) -> None:
         """A shard of a table without a row-level diff: whether its rows differ (all columns both have)."""
@@ -135,47 +145,69 @@ class DiffBuilder:
 
     def _annotations(
         self,
+        old_entities: Sequence[Mapping[str, Any]],
+        new_entities: Sequence[Mapping[str, Any]],
+        old_relations: Sequence[Mapping[str, Any]],
+        new_relations: Sequence[Mapping[str, Any]],
+        added_docs: set[str],
+        removed_docs: set[str],
+    ) -> None:
+        for side, entities, relations in (("before", old_entities, old_relations), ("after", new_entities, new_relations)):
+            self.counts[side]["entities_by_label"].update(r.get("label") for r in entities)
+            self.counts[side]["relations_by_label"].update(r.get("label") for r in relations)
+        entity_pairs = _match(old_entities, new_entities, ENTITY_PASSES)
+        # an entity's identity across the versions: its matched pair (ids may be renumbered)
+        identity: dict[tuple[str, str, str], int] = {}
+        for n, (before, after) in enumerate(entity_pairs):
+            if before is not None:
+                identity[("old", before["doc_id"], before["ent_id"])] = n
+            if after is not None:
+                identity[("new", after["doc_id"], after["ent_id"])] = n
+
+        def arguments(side: str, row: Mapping[str, Any]) -> tuple[Any, Any]:
+            return tuple(identity.get((side, row["doc_id"], row[arg]), ("unmatched", row[arg])) for arg in ("head", "tail"))  # type: ignore[return-value]
+
+        old_keyed = [dict(r, _args=arguments("old", r)) for r in old_relations]
+        new_keyed = [dict(r, _args=arguments("new", r)) for r in new_relations]
+        relation_pairs = _match(old_keyed, new_keyed, RELATION_PASSES)
+        for table, pairs in (("entities", entity_pairs), ("relations", relation_pairs)):
+            self._pairs(table, pairs, added_docs, removed_docs)
+
+    def _pairs(
+        self,
         table: str,
-        key: tuple[str, str],
-        old_rows: Sequence[Mapping[str, Any]],
-        new_rows: Sequence[Mapping[str, Any]],
+        pairs: Sequence[tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]],
         added_docs: set[str],
         removed_docs: set[str],
     ) -> None:
         listed = self.entities if table == "entities" else self.relations
-        for side, rows in (("before", old_rows), ("after", new_rows)):
-            self.counts[side][f"{table}_by_label"].update(r.get("label") for r in rows)
-        old = {tuple(r[k] for k in key): r for r in old_rows}
-        new = {tuple(r[k] for k in key): r for r in new_rows}
-        for ident in sorted(new.keys() - old.keys()):
-            if ident[0] in added_docs:
-                self.in_added_documents[table] += 1
-            else:
-                listed["added"].add(_brief(table, new[ident]))
-        for ident in sorted(old.keys() - new.keys()):
-            if ident[0] in removed_docs:
-                self.in_removed_documents[table] += 1
-            else:
-                listed["removed"].add(_brief(table, old[ident]))
-        for ident in sorted(old.keys() & new.keys()):
-            before, after = old[ident], new[ident]
-            named = dict(zip(key, ident, strict=True))
+        ident = "ent_id" if table == "entities" else "rel_id"
+        for before, after in pairs:
+            if before is None:
+                if after["doc_id"] in added_docs:  # type: ignore[index]
+                    self.in_added_documents[table] += 1
+                else:
+                    listed["added"].add(_brief(table, after))  # type: ignore[arg-type]
+                continue
+            if after is None:
+                if before["doc_id"] in removed_docs:
+                    self.in_removed_documents[table] += 1
+                else:
+                    listed["removed"].add(_brief(table, before))
+                continue
+            named = {"doc_id": after["doc_id"], ident: after[ident]}
             if before.get("label") != after.get("label"):
                 listed["relabelled"].add(named | {"old": before.get("label"), "new": after.get("label")})
             if table == "entities":
-                moved = (before.get("start"), before.get("end")) != (after.get("start"), after.get("end"))
-                if moved:
+                if (before.get("start"), before.get("end")) != (after.get("start"), after.get("end")):
                     listed["moved"].add(
                         named | {"old": [before.get("start"), before.get("end")], "new": [after.get("start"), after.get("end")]}
                     )
-                skip = (*key, "label", "start", "end", "text")
-            else:
-                if (before.get("head"), before.get("tail")) != (after.get("head"), after.get("tail")):
-                    listed["arguments_changed"].add(
-                        named | {"old": [before.get("head"), before.get("tail")], "new": [after.get("head"), after.get("tail")]}
-                    )
-                skip = (*key, "label", "head", "tail")
-            columns = _differing(before, after, skip)
+            elif before["_args"] != after["_args"]:
+                listed["arguments_changed"].add(
+                    named | {"old": [before.get("head"), before.get("tail")], "new": [after.get("head"), after.get("tail")]}
+                )
+            columns = _differing(before, after, ENTITY_DERIVED if table == "entities" else RELATION_DERIVED)
             if columns:
                 listed["changed"].add(named | {"columns": columns})
 
@@ -213,6 +245,37 @@ class DiffBuilder:
         return diff
 
 
+def _match(
+    old_rows: Sequence[Mapping[str, Any]], new_rows: Sequence[Mapping[str, Any]], passes: Sequence[tuple[str, ...]]
+) -> list[tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]]:
+    """Rows of the two versions paired within each document, one pass per key in ``passes`` (a row
+    pairs at most once, in row order); the unpaired come last as ``(old, None)`` / ``(None, new)``."""
+    old_left: dict[str, list[Mapping[str, Any]]] = {}
+    new_left: dict[str, list[Mapping[str, Any]]] = {}
+    for rows, left in ((old_rows, old_left), (new_rows, new_left)):
+        for row in rows:
+            left.setdefault(row["doc_id"], []).append(row)
+    pairs: list[tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]] = []
+    for doc_id in sorted(old_left.keys() | new_left.keys()):
+        olds, news = old_left.get(doc_id, []), new_left.get(doc_id, [])
+        for key in passes:
+            waiting: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
+            for row in olds:
+                waiting.setdefault(tuple(row.get(k) for k in key), []).append(row)
+            unpaired = []
+            for row in news:
+                candidates = waiting.get(tuple(row.get(k) for k in key))
+                if candidates:
+                    pairs.append((candidates.pop(0), row))
+                else:
+                    unpaired.append(row)
+            paired = {id(before) for before, _ in pairs}
+            olds, news = [row for row in olds if id(row) not in paired], unpaired
+        pairs.extend((row, None) for row in olds)
+        pairs.extend((None, row) for row in news)
+    return pairs
+
+
 def _brief(table: str, row: Mapping[str, Any]) -> dict[str, Any]:
     if table == "entities":
         return {k: row.get(k) for k in ("doc_id", "ent_id", "label", "start", "end", "text")}
@@ -240,7 +303,10 @@ def schema_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, 
     old_labels, new_labels = old.get("labels", {}), new.get("labels", {})
     for kind in LABEL_KINDS:
         before, after = list(old_labels.get(kind, ())), list(new_labels.get(kind, ()))
-        change = {"added": [x for x in after if x not in before], "removed": [x for x in before if x not in after]}
+        change: dict[str, Any] = {"added": [x for x in after if x not in before], "removed": [x for x in before if x not in after]}
+        # a ClassLabel id is a position in the list: kept labels whose position moved break old readers
+        if not change["removed"] and after[: len(before)] != before:
+            change["renumbered"] = [x for i, x in enumerate(before) if after.index(x) != i]
         if any(change.values()):
             labels[kind] = change
     old_relations, new_relations = old_labels.get("relation_types", {}), new_labels.get("relation_types", {})
@@ -284,6 +350,8 @@ def required_bump(diff: Mapping[str, Any]) -> tuple[str, list[str]]:
     for kind, change in schema["labels"].items():
         if change["removed"]:
             major.append(f"{kind} removed: {', '.join(change['removed'])}")
+        if change.get("renumbered"):
+            major.append(f"{kind} renumbered (their ClassLabel ids change): {', '.join(change['renumbered'])}")
         if change["added"]:
             minor.append(f"{kind} added: {', '.join(change['added'])}")
     if schema["relation_constraints_changed"]:
@@ -315,6 +383,7 @@ def render_markdown(diff: Mapping[str, Any]) -> str:
     for kind, change in schema["labels"].items():
         schema_lines += [f"- {kind}: `{x}` added" for x in change["added"]]
         schema_lines += [f"- {kind}: `{x}` removed" for x in change["removed"]]
+        schema_lines += [f"- {kind}: `{x}` renumbered (its ClassLabel id changes)" for x in change.get("renumbered", ())]
     schema_lines += [f"- table `{t}` added" for t in schema["tables"]["added"]]
     schema_lines += [f"- table `{t}` removed" for t in schema["tables"]["removed"]]
     if schema_lines:

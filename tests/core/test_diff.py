@@ -72,6 +72,8 @@ def test_text_metadata_and_split_changes_of_a_document():
             "entities: columns added: level",
         ),
         ({"tables": TABLES, "labels": LABELS | {"entity_types": ["PER", "ORG", "LOC"]}}, "minor", "entity_types added: LOC"),
+        ({"tables": TABLES, "labels": LABELS | {"entity_types": ["PER", "LOC", "ORG"]}}, "major", "entity_types renumbered"),
+        ({"tables": TABLES, "labels": LABELS | {"entity_types": ["ORG", "PER"]}}, "major", "entity_types renumbered"),
     ],
 )
 def test_schema_changes_and_their_bump(new_schema: dict, bump: str, reason: str):
@@ -85,3 +87,24 @@ def test_bumps_between_versions():
     assert [bump_of("0.1.0", v) for v in ("1.0.0", "0.2.0", "0.1.1", "0.1.0", "0.0.9")] == ["major", "minor", "patch", None, None]
     with pytest.raises(ValueError, match=r"version '01.2.3': expected MAJOR.MINOR.PATCH"):
         parse_version("01.2.3")
+
+
+def test_an_entity_inserted_before_the_others_renumbers_no_one():
+    """Layers number entities in span order: one inserted first shifts every id, and is still one addition."""
+    first = {"doc_id": "a", "ent_id": "T1", "start": 0, "end": 3, "text": "Die", "label": "MISC", "source": "gold", "layer": "gold"}
+    shifted = [PER | {"ent_id": "T2", "level": 1, "parent": "T1"}, ORG | {"ent_id": "T3"}]
+    diff = diff_of(
+        {"documents": [DOC], "entities": [PER | {"level": 0, "parent": None}, ORG], "relations": [REL]},
+        {"documents": [DOC], "entities": [first, *shifted], "relations": [REL | {"head": "T2", "tail": "T3"}]},
+    )
+    assert [e["ent_id"] for e in diff["entities"]["added"]["items"]] == ["T1"]
+    assert [diff["entities"][k]["count"] for k in ("removed", "relabelled", "moved", "changed")] == [0, 0, 0, 0]
+    assert all(diff["relations"][k]["count"] == 0 for k in ("added", "removed", "relabelled", "arguments_changed", "changed"))
+
+
+def test_a_relabelled_span_among_identical_spans_is_one_relabel():
+    old = [PER, ORG]
+    new = [PER, ORG | {"label": "GPE"}]
+    diff = diff_of({"documents": [DOC], "entities": old}, {"documents": [DOC], "entities": new})
+    assert diff["entities"]["relabelled"]["items"] == [{"doc_id": "a", "ent_id": "T2", "old": "ORG", "new": "GPE"}]
+    assert diff["entities"]["added"]["count"] == diff["entities"]["removed"]["count"] == 0
