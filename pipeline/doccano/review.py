@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import StageConfig
-from pipeline.core.agreement import annotator_of
+from pipeline.core.agreement import annotator_of, entity_keys, relation_keys
 from pipeline.core.spans import AnnotationRecord, Document
 from pipeline.doccano import convert
 from pipeline.doccano.session import DoccanoError, Session
@@ -123,8 +123,12 @@ def curated(
     curator: str,
     drawn: Mapping[tuple[int, int, str], Sequence[str]],
     related: Mapping[tuple[Any, ...], Sequence[str]],
+    symmetric: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """The curator's pulled record as the adjudicated record: source ``adjudicated:<curator>``, ``agreed_by`` from the annotators."""
+    """The curator's pulled record as the adjudicated record: source ``adjudicated:<curator>``,
+    ``agreed_by`` from the annotators (``drawn``/``related``: keyed as
+    :func:`~pipeline.core.agreement.entity_keys` / :func:`~pipeline.core.agreement.relation_keys`
+    key them, so a symmetric relation matches in either order and no other does)."""
     spans = {e["id"]: (e["start"], e["end"], e["label"]) for e in record["entities"]}
     entities = []
     for entity in record["entities"]:
@@ -132,8 +136,10 @@ def curated(
         entities.append(entity | ({"agreed_by": names} if names else {}))
     relations = []
     for relation in record["relations"]:
-        key = (spans.get(relation["head"]), spans.get(relation["tail"]), relation["label"])
-        names = list(related.get(key, ()) or related.get((key[1], key[0], key[2]), ()))
+        head, tail = spans.get(relation["head"]), spans.get(relation["tail"])
+        if relation["label"] in symmetric and head is not None and tail is not None and tail < head:
+            head, tail = tail, head
+        names = list(related.get((head, tail, relation["label"]), ()))
         relations.append(relation | ({"agreed_by": names} if names else {}))
     return {
         "doc_id": record["doc_id"],
@@ -181,16 +187,14 @@ def pull_review(
         raise DoccanoError(f"{len(pulled.skipped)} review example(s) could not be pulled, first: {pulled.skipped[0].format()}")
     drawn: dict[str, dict[tuple[int, int, str], list[str]]] = {}
     related: dict[str, dict[tuple[Any, ...], list[str]]] = {}
+    symmetric = frozenset(r.name for r in schema.relation_types if r.symmetric)
     for record in sorted(annotators, key=lambda r: r.layer):
         annotator = annotator_of(record.layer)
-        spans = {e.id: (e.start, e.end, e.label) for e in record.entities}
-        for entity in record.entities:
-            names = drawn.setdefault(record.doc_id, {}).setdefault((entity.start, entity.end, entity.label), [])
+        for key in sorted(entity_keys(record)):
+            names = drawn.setdefault(record.doc_id, {}).setdefault(key, [])
             names.extend([annotator] if annotator not in names else [])
-        for relation in record.relations:
-            names = related.setdefault(record.doc_id, {}).setdefault(
-                (spans.get(relation.head), spans.get(relation.tail), relation.label), []
-            )
+        for key in sorted(relation_keys(record, symmetric)):
+            names = related.setdefault(record.doc_id, {}).setdefault(key, [])
             names.extend([annotator] if annotator not in names else [])
     files: dict[Path, dict[str, dict[str, Any]]] = {}
     home: dict[str, Path] = {}
@@ -209,7 +213,7 @@ def pull_review(
     for line in lines:
         target = home.get(line["doc_id"], default_file)
         files.setdefault(target, {})[line["doc_id"]] = curated(
-            line, curator, drawn.get(line["doc_id"], {}), related.get(line["doc_id"], {})
+            line, curator, drawn.get(line["doc_id"], {}), related.get(line["doc_id"], {}), symmetric
         )
         report.records += 1
     outputs = {path: render(list(records.values())) for path, records in files.items()}

@@ -36,13 +36,16 @@ def json_values(text: str) -> Iterator[tuple[int, Any]]:
     decoder = json.JSONDecoder()
     position = 0
     length = len(text)
+    line, counted = 1, 0  # newlines counted up to `counted`, so the whole file is scanned once
     while True:
         while position < length and text[position] in " \t\r\n\ufeff":
             position += 1
         if position >= length:
             return
         value, end = decoder.raw_decode(text, position)
-        yield text.count("\n", 0, position) + 1, value
+        line += text.count("\n", counted, position)
+        counted = position
+        yield line, value
         position = end
 
 
@@ -113,7 +116,7 @@ class AvroRecordType:
                 return {**schema, "items": self._inline(schema["items"], namespace)}
             if kind == "map":
                 return {**schema, "values": self._inline(schema["values"], namespace)}
-            if isinstance(kind, (dict, list, str)) and kind not in ("record", "enum", "fixed"):
+            if isinstance(kind, (dict, list, str)) and kind not in NAMED:
                 return {**schema, "type": self._inline(kind, namespace)}
         return schema
 

@@ -173,13 +173,13 @@ class ImportOptions:
     user: str | None = None
     limit: int | None = None
     overlaps: str = "error"
+    """What to do with overlaps the label schema does not allow: one of
+    :data:`pipeline.core.checks.OVERLAP_POLICIES` (``--overlaps``)."""
     tag_columns: int | None = None
     """CoNLL: how many tag columns end each token line (1: one level; 2: outer and inner; ``None``:
     2 for a file the CoNLL exporter wrote, else 1)."""
     avro_schema: Path | None = None
     """MobIE/SmartData: the ``.avsc`` that decides the Avro JSON encoding (default: the one beside the input)."""
-    """What to do with overlaps the label schema does not allow: one of
-    :data:`pipeline.core.checks.OVERLAP_POLICIES` (``--overlaps``)."""
     ids: IdRules = field(default_factory=id_rules)
     """What a valid document, entity and relation id is (from ``schemas/``)."""
 

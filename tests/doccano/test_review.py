@@ -67,3 +67,18 @@ def test_the_curators_record_keeps_who_drew_each_entity_and_relation():
     assert "agreed_by" not in record["entities"][1]  # only the curator drew it
     assert "agreed_by" not in record["relations"][0]
     assert review_project("german-news") == "german-news-review"
+
+
+def test_a_relation_drawn_the_other_way_round_agrees_only_when_symmetric():
+    entities = [
+        {"id": "T1", "start": 0, "end": 4, "label": "PER", "text": "Anna"},
+        {"id": "T2", "start": 12, "end": 15, "label": "PER", "text": "Bob"},
+    ]
+    pulled = {"doc_id": "d1", "text_sha256": "0" * 64, "source": "annotator:carla", "annotator": "carla", "entities": entities}
+    anna, bob = (0, 4, "PER"), (12, 15, "PER")
+    # the annotators drew Bob → Anna; keys as core.agreement.relation_keys gives them (symmetric: sorted arguments)
+    related = {(bob, anna, "works_for"): ["annotators/anna"], (anna, bob, "meets"): ["annotators/ben"]}
+    forward = pulled | {"relations": [{"id": "R1", "head": "T1", "tail": "T2", "label": "works_for"}]}
+    assert "agreed_by" not in curated(forward, "carla", {}, related, frozenset({"meets"}))["relations"][0]
+    backward = pulled | {"relations": [{"id": "R1", "head": "T2", "tail": "T1", "label": "meets"}]}
+    assert curated(backward, "carla", {}, related, frozenset({"meets"}))["relations"][0]["agreed_by"] == ["annotators/ben"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -183,7 +184,7 @@ def workspace(tmp_path: Path) -> Config:
     return config
 
 
-def test_stage_proposes_for_documents_without_gold_and_writes_honest_metrics(workspace):
+def test_stage_proposes_for_documents_without_gold_and_writes_honest_metrics(workspace, tmp_path):
     metrics = preannotate.run(workspace.for_stage("preannotate"))
     out = workspace.preannotate.out_dir
     lines = (out / "preannotations.jsonl").read_text(encoding="utf-8").splitlines()
@@ -202,8 +203,11 @@ def test_stage_proposes_for_documents_without_gold_and_writes_honest_metrics(wor
     assert on_disk["gold_leave_one_document_out"]["documents"] == 1 and "degenerate" in on_disk["gold_leave_one_document_out"]["note"]
     assert on_disk["external"]["germeval2014_dev"]["available"] is False
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    preannotate.run(workspace.for_stage("preannotate"))
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # deterministic: a rerun changes no byte
+    # deterministic: a rerun with an empty cache (every shard computed again) changes no byte
+    fresh = dataclasses.replace(workspace, runtime=dataclasses.replace(workspace.runtime, cache_dir=tmp_path / "fresh-cache"))
+    preannotate.run(fresh.for_stage("preannotate"))
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert (tmp_path / "fresh-cache").is_dir()  # the rerun really computed into the new cache
 
 
 def test_hand_patterns_file_is_valid():
