@@ -26,7 +26,6 @@ tag is the current commit (it pushes once more), and refused otherwise.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -45,6 +44,7 @@ from pipeline.io.published import read_manifest
 from pipeline.release.diff import compute_diff, write_reports
 from pipeline.release.revisions import commit_of, git, materialise, tag_name
 from pipeline.runtime import faults
+from pipeline.runtime.fingerprint import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def _previous(root: Path, config: StageConfig, version: str, scratch: Path) -> t
     if bump_of(last, version) is None:
         raise ReleaseRefused(f"version {version} is not greater than the last release {last} ({versions[last]})")
     folder = materialise(root, versions[last], str(config.publish.out_dir), scratch / "previous")
-    digest = hashlib.sha256((folder / "manifest.json").read_bytes()).hexdigest()
+    digest = file_sha256(folder / "manifest.json")
     return Previous(last, versions[last], digest), folder
 
 

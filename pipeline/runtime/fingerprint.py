@@ -23,6 +23,15 @@ def digest(*parts: Any) -> str:
     return hasher.hexdigest()
 
 
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, read in 1 MiB chunks (the manifest's per-file hash, input keys)."""
+    hasher = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
 def imported_modules(path: Path) -> set[str]:
     """The ``pipeline`` modules that the source at ``path`` imports anywhere (also inside functions)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))

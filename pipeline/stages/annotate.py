@@ -15,7 +15,6 @@ nothing to the tables.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections import Counter, defaultdict
@@ -45,7 +44,7 @@ from pipeline.io.problemlog import read_problems, write_problems
 from pipeline.io.schemas import load_json_schema, load_label_schema
 from pipeline.runtime.cache import ShardCache
 from pipeline.runtime.executor import shard_map
-from pipeline.runtime.fingerprint import code_fingerprint, digest
+from pipeline.runtime.fingerprint import code_fingerprint, digest, file_sha256
 from pipeline.runtime.progress import progress
 from pipeline.runtime.shards import clean_dir, group, part_name, shard_of
 
@@ -284,7 +283,7 @@ def run(config: StageConfig) -> list[Problem]:
     problems.extend(check_and_select(load_records(orphans), {}, schema, priority=priority, entity_homes=homes)[1])
     info = dataset_info(config, schema)
     cache = ShardCache(runtime.cache_dir, "annotate")
-    labels_sha = hashlib.sha256(Path(labels_path).read_bytes()).hexdigest()
+    labels_sha = file_sha256(Path(labels_path))
     keys: dict[int, str] = {}
     todo = []
     for shard in shards:

@@ -36,7 +36,6 @@ over 400 lines because the two shard passes, their merge and the GermEval readin
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import heapq
 import json
 import logging
@@ -72,7 +71,7 @@ from pipeline.io.schemas import load_label_schema
 from pipeline.io.tables import read_parquet
 from pipeline.runtime.cache import ShardCache
 from pipeline.runtime.executor import shard_map
-from pipeline.runtime.fingerprint import code_fingerprint, digest
+from pipeline.runtime.fingerprint import code_fingerprint, digest, file_sha256
 from pipeline.runtime.progress import progress
 from pipeline.runtime.shards import group, part_name, shard_of
 
@@ -470,7 +469,7 @@ def external_metrics(config: StageConfig, schema: LabelSchema, model: str, model
             found[name] = {"available": False, "note": f"{path} not found: not evaluated on this machine"}
             log.warning("preannotate: %s not found, external evaluation %s skipped", path, name)
             continue
-        key = digest(model, name, spec.file, hashlib.sha256(path.read_bytes()).hexdigest(), Path(spec.mapping).read_text(encoding="utf-8"))
+        key = digest(model, name, spec.file, file_sha256(path), Path(spec.mapping).read_text(encoding="utf-8"))
         cached = config.runtime.cache_dir / "preannotate-external" / f"{key}.json"
         if cached.exists():
             found[name] = json.loads(cached.read_text(encoding="utf-8"))

@@ -9,7 +9,6 @@ the next run cleans up without help.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -29,6 +28,7 @@ from pipeline.core.labels import LabelSchema
 from pipeline.io import atomic, tables
 from pipeline.io.schemas import load_label_schema
 from pipeline.runtime import faults
+from pipeline.runtime.fingerprint import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +76,6 @@ def swap_in(staging: Path, published: Path) -> None:
     atomic.fsync_dir(published.parent)
     if old.exists():
         shutil.rmtree(old)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def table_files(tables_dir: Path) -> dict[str, list[Path]]:
@@ -271,7 +263,7 @@ def assemble(config: StageConfig, staging: Path) -> dict[str, Any]:
             listed[relative] = {
                 "rows": pq.ParquetFile(target).metadata.num_rows,
                 "bytes": target.stat().st_size,
-                "sha256": sha256_file(target),
+                "sha256": file_sha256(target),
             }
     stats = metrics(files)
     layers = json.loads((tables_dir / "layers.json").read_text(encoding="utf-8"))
