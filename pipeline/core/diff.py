@@ -19,7 +19,7 @@ The bump (:func:`required_bump`) follows semantic versioning for data:
   head/tail constraint changed, any other table's rows changed;
 * **patch**: nothing above — only card or metadata text (description, licence note) changed.
 
-Pure: no files, no processes. Over 400 lines because the diff, the bump rules and the Markdown
+Pure: no files, no processes. It is over 400 lines because the diff, the bump rules and the Markdown
 rendering of one diff belong together: each reads the same dict shape, and a split would spread it.
 """
 
