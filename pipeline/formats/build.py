@@ -413,6 +413,12 @@ def _build_document(
     text = text_map.text
     if not text.strip():
         report.own("empty-document", "the document has no text after normalisation; it is skipped")
+        # its spans still count, as broken in the source, so that source = published + dropped holds
+        stats.source_entities += len(source.entities)
+        stats.source_relations += len(source.relations)
+        for level, entity in zip(source_levels(source.entities), source.entities, strict=True):
+            stats.levels[level][entity.label]["source"] += 1
+            stats.levels[level][entity.label]["broken-in-source"] += 1
         return
     source.doc_id = doc_id
     origin = Path(source.path).name + (f":{source.line}" if source.line is not None else "")

@@ -314,3 +314,9 @@ def test_doccano_import_and_annotate_give_the_same_message_before_the_context(tm
     assert imported["relation-type-violation"] == (
         f"{annotate['relation-type-violation']} (source label 'born_in'); kept: validate rejects it (map this pair to null or another type)"
     )
+
+
+def test_the_spans_of_an_empty_document_are_counted_as_dropped(make_options):
+    result = build_result([_doc([SourceEntity("a", 0, 1, "PER")], text=" \n ")], make_options("t"))
+    assert "empty-document" in _messages(result)
+    assert result.stats["levels"]["0"]["PER"] == {"source": 1, "published": 0, "dropped": {"broken-in-source": 1}}
