@@ -44,6 +44,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from pipeline.config import StageConfig
@@ -57,6 +58,7 @@ from pipeline.core.proposals import (
     majority,
     phrase_tokens,
     proposed_record,
+    token_words,
 )
 from pipeline.core.scoring import Sentence, add_tallies, evaluate_external, leave_one_out_result, leave_one_out_tally
 from pipeline.core.spans import AnnotationRecord, nesting
@@ -248,15 +250,19 @@ def hand_shard(job: ShardJob) -> tuple[int, str]:
     costliest matching, and independent of the gazetteer, so kept while only gold changes), and
     the shard's vocabulary (every token text of its documents, which says which gazetteer
     phrases can match in it: :func:`pipeline.core.proposals.gazetteer_part`)."""
+    from spacy.tokens import Doc
+
     proposer = model_for(job.model, job.model_dir, job.labels_path, job.language)
     interim = read_shard(Path(job.ingest_dir), f"part-{part_name(job.shard)}.parquet")
     texts, offsets = shard_texts(interim)
     found = {}
     vocabulary: set[str] = set()
-    for doc_id, text in sorted(texts.items()):
-        doc = doc_from_tokens(proposer.nlp, text, *offsets.get(doc_id, ([], [])))
-        found[doc_id] = proposer.token_matches(doc)
-        vocabulary.update(token.text for token in doc)
+    doc_ids = sorted(texts)
+    cut = [token_words(proposer.nlp, texts[doc_id], *offsets.get(doc_id, ([], []))) for doc_id in doc_ids]
+    stretches = proposer.token_filter.stretches([words for words, _ in cut])
+    for doc_id, (words, spaces), where in zip(doc_ids, cut, stretches, strict=True):
+        found[doc_id] = proposer.token_matches(Doc(proposer.nlp.vocab, words=words, spaces=spaces), stretches=where)
+        vocabulary.update(words)
     Path(job.staging, "matches.json").write_text(json.dumps(found, sort_keys=True), encoding="utf-8")
     Path(job.staging, "vocabulary.json").write_text(json.dumps(sorted(vocabulary), ensure_ascii=False), encoding="utf-8")
     return job.shard, job.staging
@@ -266,11 +272,17 @@ def shard_texts(interim: dict[str, pa.Table]) -> tuple[dict[str, str], dict[str,
     """doc_id → text, and doc_id → (token starts, token ends) of ingest's tokens, of one shard."""
     documents, tokens = interim["documents"], interim["tokens"]
     texts = dict(zip(documents.column("doc_id").to_pylist(), documents.column("text").to_pylist(), strict=True))
-    offsets: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
-    for doc_id, start, end in zip(*(tokens.column(c).to_pylist() for c in ("doc_id", "start", "end")), strict=True):
-        entry = offsets[doc_id]
-        entry[0].append(start)
-        entry[1].append(end)
+    offsets: dict[str, tuple[list[int], list[int]]] = {}
+    if tokens.num_rows:
+        encoded = tokens.column("doc_id").combine_chunks().dictionary_encode()
+        codes = encoded.indices.to_numpy()
+        order = np.argsort(codes, kind="stable")
+        cuts = np.flatnonzero(np.diff(codes[order])) + 1
+        starts = tokens.column("start").to_numpy()[order]
+        ends = tokens.column("end").to_numpy()[order]
+        names = encoded.dictionary.to_pylist()
+        for first, last in zip([0, *cuts.tolist()], [*cuts.tolist(), len(order)], strict=True):
+            offsets[names[codes[order[first]]]] = (starts[first:last].tolist(), ends[first:last].tolist())
     return texts, offsets
 
 
