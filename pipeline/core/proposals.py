@@ -87,6 +87,7 @@ def gazetteer_part(
     vocabulary: set[str],
     own: Mapping[str, Mapping[str, Mapping[str, int]]],
     entity_types: Sequence[str],
+    leads: Mapping[str, int] | None = None,
 ) -> list[list[Any]]:
     """The part of the gazetteer ``counts`` that can change what :class:`GazetteerProposer` proposes,
     also leaving one document out, for documents whose token texts are all in ``vocabulary``.
@@ -97,16 +98,32 @@ def gazetteer_part(
     document ``own`` (doc_id → its gold's counts) has the phrase in uses the majority of the
     counts without the document's (:meth:`GazetteerProposer.propose_without`), so one more count
     of a frequent phrase changes no part. ``[phrase, label, [[doc_id, label left out], ...]]`` in
-    phrase order, for a cache key.
+    phrase order, for a cache key. ``leads`` (:func:`majority_leads` of ``counts`` and ``labels``)
+    skips the majority where a document's own counts of the label cannot overturn it.
     """
     candidates = {phrase for phrase in counts if all(token in vocabulary for token in tokens[phrase])}
     left_out: dict[str, list[list[Any]]] = defaultdict(list)
     for doc_id in sorted(own):
         for phrase, mine in sorted(own[doc_id].items()):
-            if phrase in candidates:
-                rest = {name: count - mine.get(name, 0) for name, count in counts[phrase].items()}
-                left_out[phrase].append([doc_id, majority(rest, entity_types)])
+            if phrase not in candidates:
+                continue
+            label = labels[phrase]
+            if leads is not None and mine.get(label, 0) < leads[phrase]:  # type: ignore[arg-type]
+                left_out[phrase].append([doc_id, label])
+                continue
+            rest = {name: count - mine.get(name, 0) for name, count in counts[phrase].items()}
+            left_out[phrase].append([doc_id, majority(rest, entity_types)])
     return [[phrase, labels[phrase], left_out.get(phrase, [])] for phrase in sorted(candidates)]
+
+
+def majority_leads(counts: Mapping[str, Mapping[str, int]], labels: Mapping[str, str | None]) -> dict[str, int]:
+    """Phrase → how many more counts its majority label has than any other label: taking fewer than
+    that many of the majority label's counts out (and any of the others') leaves the majority as it is."""
+    leads = {}
+    for phrase, found in counts.items():
+        best = found.get(labels[phrase], 0) if labels[phrase] is not None else 0
+        leads[phrase] = best - max((count for name, count in found.items() if name != labels[phrase]), default=0)
+    return leads
 
 
 class Proposer:

@@ -56,6 +56,7 @@ from pipeline.core.proposals import (
     gazetteer_counts,
     gazetteer_part,
     majority,
+    majority_leads,
     phrase_tokens,
     proposed_record,
     token_words,
@@ -217,18 +218,18 @@ def count_shard(job: ShardJob) -> tuple[int, str]:
         Path(job.ingest_dir) / "documents" / f"part-{part_name(job.shard)}.parquet", columns=["doc_id", "text", "text_sha256"]
     )
     records, texts = shard_gold(job, documents)
-    counts = gazetteer_counts(records, texts)
     by_doc: dict[str, list[AnnotationRecord]] = defaultdict(list)
     for record in records:
         by_doc[record.doc_id].append(record)
-    data = {
-        "records": len(records),
-        "counts": {phrase: dict(sorted(c.items())) for phrase, c in sorted(counts.items())},
-        "documents": {
-            doc_id: {phrase: dict(sorted(c.items())) for phrase, c in sorted(gazetteer_counts(own, texts).items())}
-            for doc_id, own in sorted(by_doc.items())
-        },
-    }
+    own = {doc_id: gazetteer_counts(mine, texts) for doc_id, mine in sorted(by_doc.items())}
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for found in own.values():
+        for phrase, labels in found.items():
+            counts[phrase].update(labels)
+    data = {"records": len(records), "counts": {phrase: dict(sorted(c.items())) for phrase, c in sorted(counts.items())}}
+    # apart from the sums: the main process reads each document's counts only to key the proposals
+    per_document = {doc_id: {phrase: dict(sorted(c.items())) for phrase, c in sorted(found.items())} for doc_id, found in own.items()}
+    Path(job.staging, "documents.json").write_text(json.dumps(per_document, ensure_ascii=False, sort_keys=True), encoding="utf-8")
     Path(job.staging, "counts.json").write_text(json.dumps(data, ensure_ascii=False, sort_keys=True), encoding="utf-8")
     return job.shard, job.staging
 
@@ -412,15 +413,16 @@ def run(config: StageConfig) -> dict[str, Any]:
     # the shards where its phrase can match).
     tokens = phrase_tokens(blank_pipeline(language), sorted(counts)) if counts else {}
     labels = {phrase: majority(found, schema.entity_types) for phrase, found in counts.items()}
+    leads = majority_leads(counts, labels)
     propose_keys = {}
     for shard in shards:
         vocabulary = set(json.loads((cache.path(match_keys[shard]) / "vocabulary.json").read_text(encoding="utf-8")))
-        own = json.loads((cache.path(count_keys[shard]) / "counts.json").read_text(encoding="utf-8"))["documents"]
+        own = json.loads((cache.path(count_keys[shard]) / "documents.json").read_text(encoding="utf-8"))
         propose_keys[shard] = digest(
             fingerprint,
             "propose",
             hand_key,
-            gazetteer_part(counts, labels, tokens, vocabulary, own, schema.entity_types),
+            gazetteer_part(counts, labels, tokens, vocabulary, own, schema.entity_types, leads),
             section.documents,
             ingest_keys[part_name(shard)],
             [line.fingerprint() for line in by_shard.get(shard, [])],

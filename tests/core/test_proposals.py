@@ -74,3 +74,30 @@ def test_words_rebuilt_from_ingest_tokens_are_the_tokenizers_for_any_whitespace_
         seg = segment(text)
         words, spaces = token_words(nlp, text, seg.starts.tolist(), seg.ends.tolist())
         assert list(zip(words, spaces, strict=True)) == [(t.text, bool(t.whitespace_)) for t in nlp.make_doc(text)], repr(text)
+
+
+def test_the_gazetteer_part_with_majority_leads_is_the_part_computed_in_full():
+    from pipeline.core.proposals import gazetteer_part, majority, majority_leads
+
+    rng = random.Random(3)
+    types = list(SCHEMA.entity_types)
+    for _ in range(200):
+        phrases = [f"P{k}" for k in range(rng.randint(1, 6))]
+        own = {
+            f"d{n}": {
+                phrase: {label: rng.randint(1, 3) for label in rng.sample(types[:3], rng.randint(1, 2))}
+                for phrase in rng.sample(phrases, rng.randint(1, len(phrases)))
+            }
+            for n in range(rng.randint(1, 6))
+        }
+        counts: dict[str, dict[str, int]] = {}
+        for mine in own.values():
+            for phrase, found in mine.items():
+                for label, count in found.items():
+                    counts.setdefault(phrase, {}).setdefault(label, 0)
+                    counts[phrase][label] += count
+        labels = {phrase: majority(found, types) for phrase, found in counts.items()}
+        tokens = {phrase: (phrase,) for phrase in counts}
+        vocabulary = set(rng.sample(sorted(counts), rng.randint(1, len(counts))))
+        full = gazetteer_part(counts, labels, tokens, vocabulary, own, types)
+        assert gazetteer_part(counts, labels, tokens, vocabulary, own, types, majority_leads(counts, labels)) == full
