@@ -43,10 +43,15 @@ class LayerLine:
 
 
 def index_layers(
-    annotations_dir: Path, validator: Any, root: Path | None = None, memo: LineMemo | None = None
+    annotations_dir: Path,
+    validator: Any,
+    root: Path | None = None,
+    memo: LineMemo | None = None,
+    patterns: Sequence[str] | None = None,
 ) -> tuple[list[LayerLine], list[Problem], set[tuple[str, str]]]:
     """Where every structurally valid record of every layer is, every structural problem, and the
-    (layer, entity id) pairs that some relation names but its own record does not define.
+    (layer, entity id) pairs that some relation names but its own record does not define; only of
+    the layers whose name matches one of ``patterns`` (fnmatch) when given (the others are not read).
 
     Streams the files and keeps no record, so memory does not grow with the annotations.
     """
@@ -65,6 +70,8 @@ def index_layers(
     for path in sorted(annotations_dir.rglob("*.jsonl")):
         display = display_path(path, root)
         layer = layer_name(path, annotations_dir)
+        if patterns is not None and not any(fnmatch.fnmatchcase(layer, pattern) for pattern in patterns):
+            continue
         found, found_problems = scan_jsonl(path, display, validator, "doc_id", summarise, memo)
         for line in found:
             doc_id, missing = line.summary
@@ -93,19 +100,8 @@ def read_matching_layers(
     annotations_dir: Path, validator: Any, patterns: Sequence[str], root: Path | None = None
 ) -> tuple[list[AnnotationRecord], list[Problem]]:
     """The records of the layers whose name matches one of ``patterns``, with their structural problems."""
-    root = root or Path.cwd()
-    lines, problems, _ = index_layers(annotations_dir, validator, root)
-    matching = [line for line in lines if any(fnmatch.fnmatchcase(line.layer, pattern) for pattern in patterns)]
-    files = (
-        {
-            display_path(path, root)
-            for path in annotations_dir.rglob("*.jsonl")
-            if any(fnmatch.fnmatchcase(layer_name(path, annotations_dir), pattern) for pattern in patterns)
-        }
-        if annotations_dir.exists()
-        else set()
-    )
-    return load_records(matching), [problem for problem in problems if problem.path in files]
+    lines, problems, _ = index_layers(annotations_dir, validator, root, patterns=patterns)
+    return load_records(lines), problems
 
 
 def entity_homes_for(wanted: set[tuple[str, str]], lines: Sequence[LayerLine]) -> dict[tuple[str, str], list[str]]:

@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 def run(config: StageConfig) -> dict[str, Any] | None:
     """The report written, or ``None`` when an annotator record has an error (printed to stderr)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     from pipeline.core.agreement import group_documents, measure
     from pipeline.core.checks import DocumentInfo
     from pipeline.io.interim import read_documents, read_tokens
@@ -41,11 +44,12 @@ def run(config: StageConfig) -> dict[str, Any] | None:
     schema = load_label_schema(config.schemas.labels)
     validator = load_json_schema(config.schemas.annotation)
     records, problems = read_matching_layers(config.annotate.annotations_dir, validator, section.layers)
-    table = read_documents(config.ingest.out_dir, columns=["doc_id", "text", "text_sha256", "source"]).to_pylist()
     wanted = {r.doc_id for r in records}
-    documents = {
-        d["doc_id"]: DocumentInfo(d["doc_id"], d["text"], d["text_sha256"], d["source"], None) for d in table if d["doc_id"] in wanted
-    }
+    documents = {}
+    if wanted:  # only the annotated documents' texts become Python strings
+        table = read_documents(config.ingest.out_dir, columns=["doc_id", "text", "text_sha256", "source"])
+        table = table.filter(pc.is_in(table.column("doc_id"), value_set=pa.array(sorted(wanted), pa.string())))
+        documents = {d["doc_id"]: DocumentInfo(d["doc_id"], d["text"], d["text_sha256"], d["source"], None) for d in table.to_pylist()}
     tokens = read_tokens(config.ingest.out_dir, documents)
     annotated, found = group_documents(records, documents, tokens, schema, Severity(config.validate.whitespace_spans))
     problems.extend(found)
