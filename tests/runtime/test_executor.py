@@ -13,12 +13,9 @@ from typing import Any
 
 import pytest
 from repo_helpers import tree_bytes
-from stage_helpers import corpus, for_stage, params_for
+from stage_helpers import build, corpus, params_for, params_on
 
 from pipeline.config import parse_config
-from pipeline.stages import annotate, ingest, preannotate, publish, validate
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def signal_first_task(marker: Path) -> Any:
@@ -46,32 +43,6 @@ def signal_first_task(marker: Path) -> Any:
             time.sleep(2)
 
     return SignalFirstTask(str(marker))
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    from distributed import Client, LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as local, Client(local) as client:
-        yield local.scheduler_address, client
-
-
-def build(params: dict[str, Any]) -> None:
-    assert ingest.run(for_stage(params, "ingest")) == []
-    assert annotate.run(for_stage(params, "annotate")) == []
-    preannotate.run(for_stage(params, "preannotate"))
-    assert validate.run(for_stage(params, "validate"))
-    publish.run(for_stage(params, "publish"))
-
-
-def params_on(root: Path, cache: Path, address: str | None) -> dict[str, Any]:
-    params = params_for(root, cache, 2, shards=8)
-    params["preannotate"].update(
-        patterns_dir=str(REPO / "corpus" / "patterns"), out_dir=str(root / "pre"), external_dir=str(root.parent / "no-external")
-    )
-    if address:
-        params["runtime"].update(executor="dask", dask_scheduler=address)
-    return params
 
 
 def test_dask_publishes_the_bytes_of_the_local_pool(tmp_path: Path, cluster):
