@@ -29,7 +29,6 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -46,20 +45,15 @@ CACHE_MAX_AGE_DAYS = 14
 # this age are dropped.
 REFRESH_SECONDS = 86400
 MARKER = ".complete"
-URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 # What a job's field holds instead of a local folder on a URL cache (:class:`StoreTask`).
 STAGING_REF = "cache-staging+"
 ENTRY_REF = "cache-entry+"
 
 
 def is_url(root: str | Path) -> bool:
-    """Whether ``runtime.cache_dir`` names an fsspec URL rather than a local folder."""
-    return isinstance(root, str) and URL.match(root) is not None
-
-
-def display_url(url: str) -> str:
-    """``url`` without any ``user:password@`` part (for messages: never a credential)."""
-    return re.sub(r"(://)[^/@]*@", r"\1", url)
+    """Whether ``runtime.cache_dir`` names an fsspec URL rather than a local folder (the config
+    checked it: a folder is a Path, a URL stays text)."""
+    return isinstance(root, str) and "://" in root
 
 
 class ShardCache:
@@ -139,17 +133,18 @@ class ShardCache:
         limit = time.time() - CACHE_MAX_AGE_DAYS * 86400
         for entry in self.dir.iterdir():
             if entry.name.endswith(atomic.TEMP_SUFFIX) or (entry.name not in self.used and entry.stat().st_mtime < limit):
-                shutil.rmtree(entry, ignore_errors=True)
+                if entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:  # a file of an older layout
+                    entry.unlink(missing_ok=True)
 
 
 def _filesystem(url: str) -> tuple[Any, str]:
-    """The fsspec file system of ``url`` and the path in it (listings never cached: other
-    processes write the same store)."""
+    """The fsspec file system of ``url`` and the path in it (listings never cached on S3: other
+    processes write the same store; elsewhere each look-up drops the cached listing first)."""
     import fsspec
 
     protocol = url.split("://", 1)[0]
-    if protocol == "memory":
-        raise ValueError(f"runtime.cache_dir: {url!r} is not shared between processes; use a folder or a shared store such as s3://")
     options = {"use_listings_cache": False} if protocol in ("s3", "s3a") else {}
     fs, path = fsspec.core.url_to_fs(url, **options)
     return fs, path.rstrip("/")
@@ -183,6 +178,7 @@ def _upload(fs: Any, local: Path, path: str) -> None:
 
 def _download(fs: Any, path: str, local: Path) -> None:
     """Every file of entry ``path`` but its marker into the existing folder ``local``."""
+    fs.invalidate_cache(path)
     names = sorted(name for name in fs.find(path, detail=False) if not name.endswith(f"/{MARKER}"))
     targets = [local / name[len(path) + 1 :] for name in names]
     for parent in sorted({target.parent for target in targets}):
@@ -210,6 +206,7 @@ class RemoteShardCache(ShardCache):
         return f"{self.root}/{key}"
 
     def has(self, key: str) -> bool:
+        self.fs.invalidate_cache(self._entry(key))
         try:
             info = self.fs.info(f"{self._entry(key)}/{MARKER}")
         except FileNotFoundError:
@@ -266,6 +263,7 @@ class RemoteShardCache(ShardCache):
             if marked is not None and marked < now - REFRESH_SECONDS:
                 self.commit(key, "")
         limit = now - CACHE_MAX_AGE_DAYS * 86400
+        self.fs.invalidate_cache(self.root)
         try:
             listing = self.fs.find(self.root, detail=True)
         except FileNotFoundError:
