@@ -65,9 +65,13 @@ def s3_url(name: str) -> str:
     return f"s3://{BUCKET}/{name}-{uuid.uuid4().hex[:8]}"
 
 
+STAGED: list[Path] = []
+
+
 def square(job: tuple[int, str]) -> tuple[int, str]:
     """A shard job as the stages write them: files into the staging folder the job names."""
     number, staging = job
+    STAGED.append(Path(staging))
     (Path(staging) / "t").mkdir()
     (Path(staging) / "t" / f"part-{number}.bin").write_bytes(bytes([number * number]))
     return number, staging
@@ -85,7 +89,7 @@ def test_a_url_cache_is_committed_by_the_marker_the_main_process_writes_last(s3,
     linked = cache.link_into(key, tmp_path / "out")
     assert [p.relative_to(tmp_path / "out").as_posix() for p in linked] == ["t/part-3.bin"]
     assert (tmp_path / "out" / "t" / "part-3.bin").read_bytes() == bytes([9])
-    assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("pipeline-staging-*")), "the worker's local folder is removed"
+    assert STAGED and not STAGED[-1].exists(), "the worker's local folder is removed once uploaded"
 
 
 def test_a_job_reads_a_committed_entry_by_its_reference(s3, tmp_path: Path):
@@ -179,6 +183,7 @@ def test_an_s3_cache_publishes_the_local_cache_s_bytes_and_a_fresh_copy_computes
     assert any("8 shards (0 computed)" in line for line in lines), lines
     assert any("(0 gazetteer and 0 proposal shards computed, 0 hand-pattern shards)" in line for line in lines), lines
     assert any(line.startswith("validate: 0 of 8 shards checked") for line in lines), lines
+    assert SECRET not in caplog.text
 
 
 def test_an_entry_staged_but_not_committed_is_recomputed_and_overwritten(s3, local_build, tmp_path: Path, caplog: pytest.LogCaptureFixture):
