@@ -1,7 +1,7 @@
 """The per-shard cache: a committed result is found by its key and linked into an output folder;
 on an fsspec URL (a real S3-compatible server, moto on 127.0.0.1, and ``file://``) the worker
 uploads, the marker written last is the commit, and a whole build publishes the bytes of the
-local cache, on the local pool and on a Dask cluster."""
+local cache, on the local pool and on a Dask cluster, also when a worker is killed mid-run."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dask_helpers import build_killing_a_worker, environment_plugin
 from repo_helpers import tree_bytes
 from s3_helpers import moto_server
 from stage_helpers import build, corpus, params_for, params_on
@@ -148,14 +149,19 @@ def computed(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name.startswith("pipeline.stages.")]
 
 
-def built(root: Path, cache: Path | str, address: str | None = None) -> tuple[dict[str, bytes], dict[str, bytes]]:
-    """Build the small corpus in ``root`` (the local part of a URL cache in ``root/.local-cache``):
-    the published files and preannotate's."""
+def params_in(root: Path, cache: Path | str, address: str | None = None) -> dict:
+    """The small corpus in ``root`` and its params (the local part of a URL cache in
+    ``root/.local-cache``)."""
     corpus(root, 40)
     params = params_on(root, cache, address)
     params["runtime"]["local_dir"] = str(root / ".local-cache")
     params["preannotate"]["external_dir"] = "/nonexistent/external"  # named in metrics.json: the same in every build
-    build(params)
+    return params
+
+
+def built(root: Path, cache: Path | str, address: str | None = None) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """The published files and preannotate's of a build of the small corpus in ``root``."""
+    build(params_in(root, cache, address))
     return tree_bytes(root / "published"), tree_bytes(root / "pre")
 
 
@@ -207,23 +213,24 @@ def test_an_entry_staged_but_not_committed_is_recomputed_and_overwritten(s3, loc
     assert fs.exists(f"{entry}/{MARKER}")
 
 
-def test_dask_workers_with_an_s3_cache_publish_the_local_cache_s_bytes(s3, local_build, cluster, tmp_path: Path):
+@pytest.fixture
+def s3_cluster(s3, cluster) -> Iterator[tuple[str, object]]:
+    """The session's LocalCluster with the S3 credentials and endpoint in its workers' environment."""
     address, client = cluster
-    previous = client.run(lambda names: {name: os.environ.get(name) for name in names}, list(s3))
-    client.run(os.environ.update, s3)
+    client.register_plugin(environment_plugin(s3), name="s3-environment")
     try:
-        assert built(tmp_path / "work", s3_url("dask"), address) == local_build
+        yield address, client
     finally:
-        for worker, values in previous.items():
-            client.run(_restore, values, workers=[worker])
+        client.unregister_worker_plugin("s3-environment")
 
 
-def _restore(values: dict[str, str | None]) -> None:
-    import fsspec
+def test_dask_workers_with_an_s3_cache_publish_the_local_cache_s_bytes(local_build, s3_cluster, tmp_path: Path):
+    address, _ = s3_cluster
+    assert built(tmp_path / "work", s3_url("dask"), address) == local_build
 
-    for name, value in values.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    fsspec.get_filesystem_class("s3").clear_instance_cache()
+
+def test_a_worker_killed_mid_run_on_an_s3_cache_leaves_it_usable(local_build, s3_cluster, tmp_path: Path):
+    address, client = s3_cluster
+    root = tmp_path / "work"
+    build_killing_a_worker(client, params_in(root, s3_url("killed"), address), tmp_path / "first-task-pid")
+    assert (tree_bytes(root / "published"), tree_bytes(root / "pre")) == local_build
