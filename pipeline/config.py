@@ -37,6 +37,8 @@ SEMVER = re.compile(
     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?"
 )
 MAX_AUTO_WORKERS = 8
+# The per-shard cache by default; with a URL cache, what only the main process reads stays here.
+LOCAL_CACHE_DIR = Path(".cache/pipeline")
 
 
 class FrozenDict(dict):
@@ -73,6 +75,17 @@ def _path(value: Any, key: str) -> Path:
     if not isinstance(value, str) or not value.strip():
         raise _bad(key, "a non-empty path", value)
     return Path(value)
+
+
+def _cache_location(value: Any, key: str) -> Path | str:
+    """A local folder (a Path), or an fsspec URL such as ``s3://bucket/prefix`` (kept as text)."""
+    if isinstance(value, str) and re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value):
+        if value.startswith("memory://"):
+            raise _bad(key, "a folder or a URL every worker process sees (memory:// is one process's own)", value)
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*://\S+", value):
+            raise _bad(key, "a folder or an fsspec URL such as s3://bucket/prefix", value)
+        return value.rstrip("/")
+    return _path(value, key)
 
 
 def _home_path(value: Any, key: str) -> Path:
@@ -259,12 +272,23 @@ class RuntimeConfig(_Checked):
 
     KEY: ClassVar[str] = "runtime"
     shards: int = _setting(64, _at_least(1))
-    cache_dir: Path = _setting(Path(".cache/pipeline"), _path)
+    # A folder, or an fsspec URL (s3://bucket/prefix) the workers of a cluster share.
+    cache_dir: Path | str = _setting(LOCAL_CACHE_DIR, _cache_location)
+    # With a URL cache_dir: the folder for what only the main process reads; null: .cache/pipeline.
+    local_dir: Path | None = _setting(None, _optional(_path))
     workers: int | str = _setting("auto", _workers)
     # Where the shard work runs: `local` (the process pool) or `dask` (a cluster's workers).
     executor: str = _setting("local", _one_of("local", "dask"))
     # The Dask scheduler's address; null: $DASK_SCHEDULER_ADDRESS.
     dask_scheduler: str | None = _setting(None, _scheduler)
+
+    def local_cache_dir(self) -> Path:
+        """Where what only the main process reads is cached (line memos, preannotate's external
+        scores, the mirror of a URL cache's entries): ``cache_dir`` itself when it is a folder,
+        else ``local_dir`` (default ``.cache/pipeline``)."""
+        if isinstance(self.cache_dir, Path):
+            return self.cache_dir
+        return self.local_dir if self.local_dir is not None else LOCAL_CACHE_DIR
 
     def worker_count(self) -> int:
         """Worker processes: the configured number, or for ``auto`` one per core, at most 8."""
@@ -442,7 +466,7 @@ class Reads:
 
 
 # How fast a stage runs and where it keeps its per-shard cache: never what it writes.
-SPEED = ("runtime.cache_dir", "runtime.workers", "runtime.executor", "runtime.dask_scheduler")
+SPEED = ("runtime.cache_dir", "runtime.local_dir", "runtime.workers", "runtime.executor", "runtime.dask_scheduler")
 
 # The one table of which stage reads which values; dvc.yaml's `params:` follow it.
 READS: dict[str, Reads] = {

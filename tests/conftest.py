@@ -28,3 +28,13 @@ def repo_copy(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def published(built_repo: Path) -> Path:
     return built_repo / "corpus" / "published"
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    """A real ``distributed.LocalCluster`` (2 worker processes, one thread each) and a client of it:
+    (scheduler address, client)."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as local, Client(local) as client:
+        yield local.scheduler_address, client

@@ -72,3 +72,26 @@ def params_for(root: Path, cache: Path | None = None, workers: int | None = None
 def for_stage(params: dict[str, Any], stage: str) -> StageConfig:
     """What ``stage`` gets of ``params`` when ``run_stage`` reads them from a file."""
     return parse_config(params).for_stage(stage)
+
+
+def build(params: dict[str, Any]) -> None:
+    """Every stage a published corpus needs, in-process, in ``dvc.yaml``'s order."""
+    from pipeline.stages import annotate, ingest, preannotate, publish, validate
+
+    assert ingest.run(for_stage(params, "ingest")) == []
+    assert annotate.run(for_stage(params, "annotate")) == []
+    preannotate.run(for_stage(params, "preannotate"))
+    assert validate.run(for_stage(params, "validate"))
+    publish.run(for_stage(params, "publish"))
+
+
+def params_on(root: Path, cache: Path | str, address: str | None) -> dict[str, Any]:
+    """:func:`params_for` with 2 workers, 8 shards, the repository's patterns, no external corpus,
+    preannotate's output in ``root/pre``, and the Dask scheduler at ``address`` (None: local pool)."""
+    params = params_for(root, cache, 2, shards=8)  # type: ignore[arg-type]
+    params["preannotate"].update(
+        patterns_dir=str(REPO / "corpus" / "patterns"), out_dir=str(root / "pre"), external_dir=str(root.parent / "no-external")
+    )
+    if address:
+        params["runtime"].update(executor="dask", dask_scheduler=address)
+    return params

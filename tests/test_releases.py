@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import uuid
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from repo_helpers import REPO, copy_repo, tool_env
+from s3_helpers import free_port, moto_server
 
 pytestmark = pytest.mark.e2e
 
@@ -33,30 +33,11 @@ LOGS: list[str] = []
 KEPT: dict[str, Path] = {}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
     """A real S3-compatible HTTP server (moto) on 127.0.0.1 for this module, with one bucket."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        import boto3
-
-        boto3.client(
-            "s3", endpoint_url=endpoint, aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET, region_name="us-east-1"
-        ).create_bucket(Bucket=BUCKET)
+    with moto_server(KEY_ID, SECRET, BUCKET) as endpoint:
         yield endpoint
-    finally:
-        server.stop()
 
 
 def env() -> dict[str, str]:

@@ -3,13 +3,16 @@ process pool (:mod:`pipeline.runtime.pool`) or a Dask cluster (``distributed``).
 
 Either way results come back in the order of the items, and a shard's result depends on its job
 only, so the outputs are the same bytes wherever the work ran. On Dask the jobs and results travel
-by pickle; what a job writes goes to the staging folder it names under ``runtime.cache_dir``,
-which must then be a path every worker sees, as must the repository itself (a worker runs a task
-in the stage's working folder: a shared file system mounted at the same path; one thread per
-worker). A task whose worker dies is run again by the
-scheduler on another worker (its staging folder is written afresh; nothing is committed to the
-cache before the result is back); when Dask gives up, the stage fails with the error and the next
-run starts from what the cache holds.
+by pickle; what a job writes goes to the staging place it names in ``runtime.cache_dir``: a
+folder every worker sees, or on an fsspec URL (``s3://…``) a local temporary folder the worker
+uploads from before its result goes back (the stage's function wrapped by
+:meth:`pipeline.runtime.cache.ShardCache.task`). The repository itself must be on a shared file
+system mounted at the same path (a worker runs a task in the stage's working folder and reads the
+stage's inputs there; one thread per worker). A task whose worker dies is run again by the
+scheduler on another worker (its staging place is written afresh; nothing is committed to the
+cache before the result is back: the main process renames the folder, or writes the URL entry's
+marker, last); when Dask gives up, the stage fails with the error and the next run starts from
+what the cache holds.
 """
 
 from __future__ import annotations

@@ -269,7 +269,9 @@ def run(config: StageConfig) -> list[Problem]:
     schema = load_label_schema(labels_path)
     annotation_schema = config.schemas.annotation
     fingerprint = code_fingerprint(__name__)
-    memo = LineMemo(runtime.cache_dir / "lines" / "annotate.json", digest(fingerprint, annotation_schema.read_text(encoding="utf-8")))
+    memo = LineMemo(
+        runtime.local_cache_dir() / "lines" / "annotate.json", digest(fingerprint, annotation_schema.read_text(encoding="utf-8"))
+    )
     lines, problems, dangling = index_layers(section.annotations_dir, load_json_schema(annotation_schema), memo=memo)
     memo.save()
     homes = entity_homes_for(dangling, lines) if dangling else {}
@@ -282,7 +284,7 @@ def run(config: StageConfig) -> list[Problem]:
     orphans = [line for shard, shard_lines in by_shard.items() if part_name(shard) not in ingest_keys for line in shard_lines]
     problems.extend(check_and_select(load_records(orphans), {}, schema, priority=priority, entity_homes=homes)[1])
     info = dataset_info(config, schema)
-    cache = ShardCache(runtime.cache_dir, "annotate")
+    cache = ShardCache(runtime.cache_dir, "annotate", runtime.local_cache_dir())
     labels_sha = file_sha256(Path(labels_path))
     keys: dict[int, str] = {}
     todo = []
@@ -314,7 +316,9 @@ def run(config: StageConfig) -> list[Problem]:
                 shard_homes,
             )
             todo.append(job)
-    for shard, staging in progress(shard_map(annotate_shard, todo, runtime), total=len(todo), description="annotate", minimum=2):
+    for shard, staging in progress(
+        shard_map(cache.task(annotate_shard), todo, runtime), total=len(todo), description="annotate", minimum=2
+    ):
         cache.commit(keys[shard], Path(staging))
     clean_dir(out_dir)
     layers: Counter[str] = Counter()

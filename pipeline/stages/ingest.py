@@ -248,16 +248,16 @@ def run(config: StageConfig) -> list[Problem]:
     language = section.language
     document_schema = config.schemas.document
     fingerprint = code_fingerprint(__name__)
-    memo = LineMemo(runtime.cache_dir / "lines" / "ingest.json", digest(fingerprint, document_schema.read_text(encoding="utf-8")))
+    memo = LineMemo(runtime.local_cache_dir() / "lines" / "ingest.json", digest(fingerprint, document_schema.read_text(encoding="utf-8")))
     refs, problems = index_seeds(section.seeds_dir, document_schema, memo=memo)
     memo.save()
-    cache = ShardCache(runtime.cache_dir, "ingest")
+    cache = ShardCache(runtime.cache_dir, "ingest", runtime.local_cache_dir())
     groups = group(refs, lambda ref: shard_of(ref.key, runtime.shards))
     keys = {shard: digest(fingerprint, language, [ref.fingerprint() for ref in shard_refs]) for shard, shard_refs in groups.items()}
     todo = [
         (shard, shard_refs, language, str(cache.staging(keys[shard]))) for shard, shard_refs in groups.items() if not cache.has(keys[shard])
     ]
-    for shard, staging in progress(shard_map(segment_shard, todo, runtime), total=len(todo), description="ingest", minimum=2):
+    for shard, staging in progress(shard_map(cache.task(segment_shard), todo, runtime), total=len(todo), description="ingest", minimum=2):
         cache.commit(keys[shard], Path(staging))
     clean_dir(out_dir)
     for shard in groups:

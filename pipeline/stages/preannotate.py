@@ -342,7 +342,7 @@ def merged_proposals(parts: list[Path], out: Path) -> None:
 
 
 def _computed(cache: ShardCache, function: Any, todo: list[ShardJob], keys: dict[int, str], runtime: Any, name: str) -> None:
-    for shard, staging in progress(shard_map(function, todo, runtime), total=len(todo), description=name, minimum=2):
+    for shard, staging in progress(shard_map(cache.task(function), todo, runtime), total=len(todo), description=name, minimum=2):
         cache.commit(keys[shard], Path(staging))
 
 
@@ -357,7 +357,9 @@ def run(config: StageConfig) -> dict[str, Any]:
     ingest_dir = config.ingest.out_dir
     fingerprint = code_fingerprint(__name__)
     annotation_schema = config.schemas.annotation
-    memo = LineMemo(runtime.cache_dir / "lines" / "preannotate.json", digest(fingerprint, annotation_schema.read_text(encoding="utf-8")))
+    memo = LineMemo(
+        runtime.local_cache_dir() / "lines" / "preannotate.json", digest(fingerprint, annotation_schema.read_text(encoding="utf-8"))
+    )
     lines, problems, _ = index_layers(config.annotate.annotations_dir / section.gold_layer, load_json_schema(annotation_schema), memo=memo)
     memo.save()
     if problems:
@@ -367,7 +369,7 @@ def run(config: StageConfig) -> dict[str, Any]:
     ingest_keys = json.loads((ingest_dir / "shards.json").read_text(encoding="utf-8")) if (ingest_dir / "shards.json").exists() else {}
     shards = sorted(int(part) for part in ingest_keys)
     by_shard = group(lines, lambda line: shard_of(line.ref.key, runtime.shards))
-    cache = ShardCache(runtime.cache_dir, "preannotate")
+    cache = ShardCache(runtime.cache_dir, "preannotate", runtime.local_cache_dir())
 
     def job(shard: int, key: str, **more: Any) -> ShardJob:
         return ShardJob(shard, str(ingest_dir), str(cache.staging(key)), by_shard.get(shard, []), **more)
@@ -388,13 +390,17 @@ def run(config: StageConfig) -> dict[str, Any]:
     hand = read_patterns(section.patterns_dir)
     model_data = {"hand": hand, "counts": {phrase: dict(sorted(c.items())) for phrase, c in sorted(counts.items())}}
     model = digest(fingerprint, model_data, schema.to_metadata(), language)
-    model_dir = runtime.cache_dir / "preannotate-models"
-    if not (model_dir / f"{model}.json").exists():
-        atomic.write_text(model_dir / f"{model}.json", json.dumps(model_data, ensure_ascii=False, sort_keys=True))
+    # The model is an entry of its own (``<cache_dir>/preannotate-models/<model>/<model>.json``):
+    # a worker reads it by reference (downloaded on a URL cache), the main process from its folder.
+    models = ShardCache(runtime.cache_dir, "preannotate-models", runtime.local_cache_dir())
+    if not models.has(model):
+        models.put(model, {f"{model}.json": json.dumps(model_data, ensure_ascii=False, sort_keys=True).encode("utf-8")})
+    models.used.add(model)
+    model_dir = models.path(model)
 
     more = {
         "model": model,
-        "model_dir": str(model_dir),
+        "model_dir": models.ref(model),
         "documents": section.documents,
         "labels_path": str(labels_path),
         "language": language,
@@ -428,7 +434,7 @@ def run(config: StageConfig) -> dict[str, Any]:
             [line.fingerprint() for line in by_shard.get(shard, [])],
         )
     propose_todo = [
-        job(shard, key, **more, matches=str(cache.path(match_keys[shard]))) for shard, key in propose_keys.items() if not cache.has(key)
+        job(shard, key, **more, matches=cache.ref(match_keys[shard])) for shard, key in propose_keys.items() if not cache.has(key)
     ]
     if propose_todo and forked:
         model_for(model, str(model_dir), str(labels_path), language)
@@ -456,6 +462,7 @@ def run(config: StageConfig) -> dict[str, Any]:
     merged_proposals(parts, out_dir / "preannotations.jsonl")
     atomic.write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     cache.prune()
+    models.prune()
     micro = metrics["gold_leave_one_document_out"]["entities"]["micro"]
     log.info(
         "preannotate: %d documents proposed, %d shards (%d gazetteer and %d proposal shards computed, %d hand-pattern shards); "
@@ -484,7 +491,7 @@ def external_metrics(config: StageConfig, schema: LabelSchema, model: str, model
             log.warning("preannotate: %s not found, external evaluation %s skipped", path, name)
             continue
         key = digest(model, name, spec.file, file_sha256(path), Path(spec.mapping).read_text(encoding="utf-8"))
-        cached = config.runtime.cache_dir / "preannotate-external" / f"{key}.json"
+        cached = config.runtime.local_cache_dir() / "preannotate-external" / f"{key}.json"
         if cached.exists():
             found[name] = json.loads(cached.read_text(encoding="utf-8"))
             continue

@@ -220,7 +220,7 @@ def validate(config: StageConfig) -> tuple[dict[str, Any], list[Problem]]:
     shard_keys: dict[str, str] = (
         json.loads((tables_dir / "shards.json").read_text(encoding="utf-8")) if (tables_dir / "shards.json").exists() else {}
     )
-    passes = ShardCache(config.runtime.cache_dir, "validate")
+    passes = ShardCache(config.runtime.cache_dir, "validate", config.runtime.local_cache_dir())
     checks = suite_key(suites_path, schema, splits)
     pass_key = {part: digest(checks, key) for part, key in shard_keys.items()}
     documents_key = digest(checks, "documents", sorted(shard_keys.items())) if shard_keys else None

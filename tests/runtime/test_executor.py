@@ -4,74 +4,14 @@ processes)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import threading
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
+from dask_helpers import build_killing_a_worker
 from repo_helpers import tree_bytes
-from stage_helpers import corpus, for_stage, params_for
+from stage_helpers import build, corpus, params_for, params_on
 
 from pipeline.config import parse_config
-from pipeline.stages import annotate, ingest, preannotate, publish, validate
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def signal_first_task(marker: Path) -> Any:
-    """A worker plugin that, when the first task starts executing on a worker, writes that worker's pid
-    to ``marker`` and holds the task for a moment, so the test kills a worker that is mid-task instead of
-    polling the scheduler and racing tasks that finish in milliseconds. Defined inside a function so
-    cloudpickle ships the class by value: the worker processes cannot import the test module."""
-    from distributed.diagnostics.plugin import WorkerPlugin
-
-    class SignalFirstTask(WorkerPlugin):
-        def __init__(self, marker: str) -> None:
-            self.marker = marker
-            self.held = False
-
-        def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
-            if finish != "executing" or self.held:
-                return
-            self.held = True
-            if os.path.exists(self.marker):
-                return
-            partial = f"{self.marker}.{os.getpid()}"
-            with open(partial, "w") as handle:
-                handle.write(str(os.getpid()))
-            os.replace(partial, self.marker)
-            time.sleep(2)
-
-    return SignalFirstTask(str(marker))
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    from distributed import Client, LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as local, Client(local) as client:
-        yield local.scheduler_address, client
-
-
-def build(params: dict[str, Any]) -> None:
-    assert ingest.run(for_stage(params, "ingest")) == []
-    assert annotate.run(for_stage(params, "annotate")) == []
-    preannotate.run(for_stage(params, "preannotate"))
-    assert validate.run(for_stage(params, "validate"))
-    publish.run(for_stage(params, "publish"))
-
-
-def params_on(root: Path, cache: Path, address: str | None) -> dict[str, Any]:
-    params = params_for(root, cache, 2, shards=8)
-    params["preannotate"].update(
-        patterns_dir=str(REPO / "corpus" / "patterns"), out_dir=str(root / "pre"), external_dir=str(root.parent / "no-external")
-    )
-    if address:
-        params["runtime"].update(executor="dask", dask_scheduler=address)
-    return params
 
 
 def test_dask_publishes_the_bytes_of_the_local_pool(tmp_path: Path, cluster):
@@ -95,34 +35,7 @@ def test_a_worker_killed_mid_run_completes_identically_or_fails_and_the_next_run
     root = tmp_path / "killed"
     corpus(root, 120)
     params = params_on(root, tmp_path / "cache-killed", address)
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            build(params)
-            outcome["completed"] = True
-        except Exception as error:  # the run may fail: then clearly, and the next run completes
-            outcome["error"] = error
-
-    started = tmp_path / "first-task-pid"
-    client.register_plugin(signal_first_task(started), name="signal-first-task")
-    worker = threading.Thread(target=run)
-    try:
-        worker.start()
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not started.exists() and worker.is_alive():
-            time.sleep(0.02)
-        assert started.exists(), f"no task reached the cluster: {outcome}"
-        victim = int(started.read_text())
-        os.kill(victim, signal.SIGKILL)
-    finally:
-        worker.join(timeout=600)
-        client.unregister_worker_plugin("signal-first-task")
-    assert not worker.is_alive()
-    assert victim not in client.run(os.getpid).values(), "the worker that held a task was killed"
-    if "error" in outcome:
-        assert str(outcome["error"]), "a failed run says why"
-        build(params)
+    build_killing_a_worker(client, params, tmp_path / "first-task-pid")
     assert tree_bytes(root / "published") == tree_bytes(reference / "published")
     assert tree_bytes(root / "pre") == tree_bytes(reference / "pre")
 
