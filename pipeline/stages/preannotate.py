@@ -40,6 +40,7 @@ import heapq
 import json
 import logging
 from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -173,7 +174,10 @@ def germeval_sentences(path: Path, mapping: LabelMapping, schema: LabelSchema, n
 # 1. ``counts``: the gazetteer counts (span text → label → n) of the shard's gold records, keyed by
 #    the shard's documents and gold lines; the main process sums them into the gazetteer.
 #    ``hand``: the hand patterns' token matches and the vocabulary (token texts) of the shard's
-#    documents, keyed by the shard's documents and the hand patterns + label schema.
+#    documents, keyed by the shard's documents and the hand patterns + label schema. Both kinds of
+#    job run in the same pass (the hand jobs with a model of the hand patterns only), so the pool
+#    starts once and neither waits for the other; the ``Matcher`` runs only on the stretches where
+#    a token pattern can match (:class:`pipeline.core.proposals.TokenPatternFilter`).
 # 2. ``propose``: the shard's proposals and its leave-one-document-out tallies, keyed by the shard,
 #    the hand patterns + label schema, and only the part of the gazetteer that can match in the
 #    shard (:func:`pipeline.core.proposals.gazetteer_part`: the phrases whose tokens are all in its
@@ -187,7 +191,8 @@ def germeval_sentences(path: Path, mapping: LabelMapping, schema: LabelSchema, n
 # the main process wrote (so any worker process, on any machine that sees the cache, can), and
 # tokenizes nothing that ingest tokenized already (:func:`pipeline.core.proposals.doc_from_tokens`).
 # The proposals are merged in ``doc_id`` order as they are read; the external evaluation is cached
-# by its inputs (model, corpus file, mapping).
+# by its inputs (model, corpus file, mapping) and, when it must run, runs in the pool beside the
+# proposal shards.
 
 
 @dataclass(frozen=True)
@@ -341,9 +346,31 @@ def merged_proposals(parts: list[Path], out: Path) -> None:
                 target.write(line)
 
 
-def _computed(cache: ShardCache, function: Any, todo: list[ShardJob], keys: dict[int, str], runtime: Any, name: str) -> None:
-    for shard, staging in progress(shard_map(cache.task(function), todo, runtime), total=len(todo), description=name, minimum=2):
-        cache.commit(keys[shard], Path(staging))
+def run_task(task: tuple[Callable[[Any], Any], Any]) -> Any:
+    """Worker: one job of a pass, whichever function it is for (a pass mixes them, so that the
+    pool is started once and no job waits for another kind to finish)."""
+    function, job = task
+    return function(job)
+
+
+def _computed(
+    cache: ShardCache,
+    jobs: Sequence[tuple[Callable[[Any], Any], ShardJob, str]],
+    runtime: Any,
+    name: str,
+    extra: Sequence[tuple[Callable[[Any], Any], Any]] = (),
+) -> list[Any]:
+    """Run ``jobs`` (function, job, cache key) and ``extra`` tasks (function, argument) in one
+    pass; commit each job's staging folder under its key; the extra tasks' results, in order."""
+    keys = {str(job.staging): key for _, job, key in jobs}
+    tasks = [(cache.task(function), job) for function, job, _ in jobs] + list(extra)
+    results = []
+    for index, result in enumerate(progress(shard_map(run_task, tasks, runtime), total=len(tasks), description=name, minimum=2)):
+        if index < len(jobs):
+            cache.commit(keys[str(result[1])], result[1])
+        else:
+            results.append(result)
+    return results
 
 
 def run(config: StageConfig) -> dict[str, Any]:
@@ -374,45 +401,40 @@ def run(config: StageConfig) -> dict[str, Any]:
     def job(shard: int, key: str, **more: Any) -> ShardJob:
         return ShardJob(shard, str(ingest_dir), str(cache.staging(key)), by_shard.get(shard, []), **more)
 
-    # Pass 1: the gazetteer, summed from the shards' counts.
+    # Pass 1, in one go: the gazetteer counts of each shard, and the hand patterns' token matches
+    # and vocabulary of each shard (these need no gazetteer: a model of the hand patterns only).
+    hand = read_patterns(section.patterns_dir)
+    models = ShardCache(runtime.cache_dir, "preannotate-models", runtime.local_cache_dir())
+    hand_model = stored_model(models, fingerprint, {"hand": hand, "counts": {}}, schema, language)
+    common = {"documents": section.documents, "labels_path": str(labels_path), "language": language}
     count_keys = {
         shard: digest(fingerprint, "counts", ingest_keys[part_name(shard)], [line.fingerprint() for line in by_shard.get(shard, [])])
         for shard in shards
     }
-    count_todo = [job(shard, key) for shard, key in count_keys.items() if not cache.has(key)]
-    _computed(cache, count_shard, count_todo, count_keys, runtime, "preannotate (gazetteer)")
+    hand_key = digest(fingerprint, "hand", hand, schema.to_metadata(), language)
+    match_keys = {shard: digest(hand_key, ingest_keys[part_name(shard)]) for shard in shards}
+    count_todo = [(count_shard, job(shard, key), key) for shard, key in count_keys.items() if not cache.has(key)]
+    match_todo = [
+        (hand_shard, job(shard, key, model=hand_model, model_dir=models.ref(hand_model), **common), key)
+        for shard, key in match_keys.items()
+        if not cache.has(key)
+    ]
+    forked = runtime.executor == "local" and runtime.worker_count() > 1
+    if match_todo and forked:
+        model_for(hand_model, str(models.path(hand_model)), str(labels_path), language)  # inherited by the forked workers
+    _computed(cache, count_todo + match_todo, runtime, "preannotate (gazetteer, hand patterns)")
+    cache.used.update(match_keys.values())
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for shard in shards:
         cache.used.add(count_keys[shard])
         part = json.loads((cache.path(count_keys[shard]) / "counts.json").read_text(encoding="utf-8"))
         for phrase, labels in part["counts"].items():
             counts[phrase].update(labels)
-    hand = read_patterns(section.patterns_dir)
-    model_data = {"hand": hand, "counts": {phrase: dict(sorted(c.items())) for phrase, c in sorted(counts.items())}}
-    model = digest(fingerprint, model_data, schema.to_metadata(), language)
-    # The model is an entry of its own (``<cache_dir>/preannotate-models/<model>/<model>.json``):
-    # a worker reads it by reference (downloaded on a URL cache), the main process from its folder.
-    models = ShardCache(runtime.cache_dir, "preannotate-models", runtime.local_cache_dir())
-    if not models.has(model):
-        models.put(model, {f"{model}.json": json.dumps(model_data, ensure_ascii=False, sort_keys=True).encode("utf-8")})
-    models.used.add(model)
+    model = stored_model(
+        models, fingerprint, {"hand": hand, "counts": {p: dict(sorted(c.items())) for p, c in sorted(counts.items())}}, schema, language
+    )
     model_dir = models.path(model)
-
-    more = {
-        "model": model,
-        "model_dir": models.ref(model),
-        "documents": section.documents,
-        "labels_path": str(labels_path),
-        "language": language,
-    }
-    hand_key = digest(fingerprint, "hand", hand, schema.to_metadata(), language)
-    match_keys = {shard: digest(hand_key, ingest_keys[part_name(shard)]) for shard in shards}
-    match_todo = [job(shard, key, **more) for shard, key in match_keys.items() if not cache.has(key)]
-    forked = runtime.executor == "local" and runtime.worker_count() > 1
-    if match_todo and forked:
-        model_for(model, str(model_dir), str(labels_path), language)  # built once here, inherited by the forked workers
-    _computed(cache, hand_shard, match_todo, match_keys, runtime, "preannotate (hand patterns)")
-    cache.used.update(match_keys.values())
+    more = {"model": model, "model_dir": models.ref(model), **common}
 
     # Pass 2: proposals and leave-one-document-out tallies, per shard, keyed by the part of the
     # gazetteer that can match in the shard (not all of it: one changed gold label recomputes only
@@ -434,11 +456,18 @@ def run(config: StageConfig) -> dict[str, Any]:
             [line.fingerprint() for line in by_shard.get(shard, [])],
         )
     propose_todo = [
-        job(shard, key, **more, matches=cache.ref(match_keys[shard])) for shard, key in propose_keys.items() if not cache.has(key)
+        (propose_shard, job(shard, key, **more, matches=cache.ref(match_keys[shard])), key)
+        for shard, key in propose_keys.items()
+        if not cache.has(key)
     ]
-    if propose_todo and forked:
+    external, evaluations = external_jobs(config, model, models.ref(model))
+    if (propose_todo or evaluations) and forked:
         model_for(model, str(model_dir), str(labels_path), language)
-    _computed(cache, propose_shard, propose_todo, propose_keys, runtime, "preannotate")
+    for evaluation, result in zip(
+        evaluations, _computed(cache, propose_todo, runtime, "preannotate", [(cache.task(evaluate), e) for e in evaluations]), strict=True
+    ):
+        atomic.write_text(Path(evaluation.cached), json.dumps(result, ensure_ascii=False, sort_keys=True))
+        external[evaluation.name] = result
     parts = [cache.path(propose_keys[shard]) for shard in shards]
     for shard in shards:
         cache.used.add(propose_keys[shard])
@@ -456,7 +485,7 @@ def run(config: StageConfig) -> dict[str, Any]:
         "gold_leave_one_document_out": leave_one_out_result(
             sum(summary["records"] for summary in summaries), entity_tally, relation_tally, schema
         ),
-        "external": external_metrics(config, schema, model, model_dir),
+        "external": dict(sorted(external.items())),
     }
     out_dir = section.out_dir
     merged_proposals(parts, out_dir / "preannotations.jsonl")
@@ -479,11 +508,39 @@ def run(config: StageConfig) -> dict[str, Any]:
     return metrics
 
 
-def external_metrics(config: StageConfig, schema: LabelSchema, model: str, model_dir: Path) -> dict[str, Any]:
-    """The proposals scored on each third-party corpus, cached by the model, the corpus file's
-    bytes and the mapping file (``<cache_dir>/preannotate-external/<key>.json``)."""
+def stored_model(models: ShardCache, fingerprint: str, data: dict[str, Any], schema: LabelSchema, language: str) -> str:
+    """The key of the model ``data`` (hand patterns + gazetteer counts), stored as an entry of its own
+    (``<cache_dir>/preannotate-models/<model>/<model>.json``): a worker reads it by reference
+    (downloaded on a URL cache), the main process from its folder."""
+    model = digest(fingerprint, data, schema.to_metadata(), language)
+    if not models.has(model):
+        models.put(model, {f"{model}.json": json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8")})
+    models.used.add(model)
+    return model
+
+
+@dataclass(frozen=True)
+class ExternalJob:
+    """One third-party corpus to score the proposals of ``model`` on, in a worker."""
+
+    name: str
+    file: str
+    path: str
+    mapping: str
+    labels_path: str
+    model: str
+    model_dir: str
+    language: str
+    cached: str
+
+
+def external_jobs(config: StageConfig, model: str, model_dir: str) -> tuple[dict[str, Any], list[ExternalJob]]:
+    """The external evaluations known already (cached by the model, the corpus file's bytes and the
+    mapping file: ``<cache_dir>/preannotate-external/<key>.json``, or not available here), and the
+    jobs for the others, which run beside the proposal shards."""
     section = config.preannotate
     found: dict[str, Any] = {}
+    jobs = []
     for name, spec in sorted(section.external.items()):
         path = section.external_dir / spec.file
         if not path.is_file():
@@ -496,24 +553,41 @@ def external_metrics(config: StageConfig, schema: LabelSchema, model: str, model
             found[name] = json.loads(cached.read_text(encoding="utf-8"))
             continue
         try:
-            mapping, _ = load_mapping(spec.mapping, config.schemas.labels)
+            load_mapping(spec.mapping, config.schemas.labels)
         except ImportFailed as error:
             raise ValueError(f"preannotate.external.{name}.mapping: {error}") from None
-        label_map = scoring_map(mapping, schema)
-        sentences = germeval_sentences(path, mapping, schema, name)
-        proposer = model_for(model, str(model_dir), str(config.schemas.labels), config.ingest.language).proposer
-        result = evaluate_external(proposer, sentences, label_map)
-        found[name] = {
-            "available": True,
-            "file": spec.file,
-            "sentences": len(sentences),
-            "label_map": dict(sorted(label_map.items(), key=lambda kv: kv[0])),
-            **result,
-            "note": "outer-level PER/ORG/LOC/OTH; part/deriv spans and exact inner-level entities are not counted; "
-            "ruler = gazetteer of all gold documents + hand patterns (nothing built from this corpus)",
-        }
-        atomic.write_text(cached, json.dumps(found[name], ensure_ascii=False, sort_keys=True))
-    return found
+        jobs.append(
+            ExternalJob(
+                name,
+                spec.file,
+                str(path),
+                str(spec.mapping),
+                str(config.schemas.labels),
+                model,
+                model_dir,
+                config.ingest.language,
+                str(cached),
+            )
+        )
+    return found, jobs
+
+
+def evaluate(job: ExternalJob) -> dict[str, Any]:
+    """Worker: the proposals of ``job.model`` scored on one third-party corpus."""
+    schema = load_label_schema(job.labels_path)
+    mapping, _ = load_mapping(Path(job.mapping), Path(job.labels_path))
+    label_map = scoring_map(mapping, schema)
+    sentences = germeval_sentences(Path(job.path), mapping, schema, job.name)
+    proposer = model_for(job.model, job.model_dir, job.labels_path, job.language).proposer
+    return {
+        "available": True,
+        "file": job.file,
+        "sentences": len(sentences),
+        "label_map": dict(sorted(label_map.items(), key=lambda kv: kv[0])),
+        **evaluate_external(proposer, sentences, label_map),
+        "note": "outer-level PER/ORG/LOC/OTH; part/deriv spans and exact inner-level entities are not counted; "
+        "ruler = gazetteer of all gold documents + hand patterns (nothing built from this corpus)",
+    }
 
 
 def main(config: StageConfig) -> int:
