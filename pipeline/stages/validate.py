@@ -155,10 +155,15 @@ def read_document_lengths(tables_dir: Path) -> pd.DataFrame:
     """annotate's documents table (every shard) as its suite checks it: ``doc_id``,
     ``text_sha256``, ``split`` and ``doc_length`` (code points) instead of the text."""
     columns = ["doc_id", "text", "text_sha256", "split"]
+
+    def lengths(table: pa.Table) -> pa.Table:
+        return table.append_column("doc_length", pc.utf8_length(table.column("text"))).drop_columns(["text"])
+
     files = sorted((tables_dir / "documents").glob("*.parquet"))
-    arrow = _read_files(files, columns) if files else tables.SCHEMAS["documents"].empty_table().select(columns)
-    arrow = arrow.append_column("doc_length", pc.utf8_length(arrow.column("text"))).drop_columns(["text"])
-    return arrow.to_pandas()
+    if not files:
+        return lengths(tables.SCHEMAS["documents"].empty_table().select(columns)).to_pandas()
+    # one shard's texts at a time: the texts of the corpus are never in memory together
+    return pa.concat_tables(lengths(_read_files([path], columns)) for path in files).to_pandas()
 
 
 # --------------------------------------------------------------------------- the pass cache
