@@ -11,7 +11,7 @@ Pure: text in, spans out (spaCy is imported when a pipeline is built).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pipeline.core.spans import AnnotationRecord
@@ -80,40 +80,59 @@ def phrase_tokens(nlp: Any, phrases: Iterable[str]) -> dict[str, tuple[str, ...]
     return {phrase: tuple(token.text for token in doc) for phrase, doc in zip(phrases, nlp.pipe(phrases), strict=True)}
 
 
+def documents_by_phrase(own: Mapping[str, Mapping[str, Mapping[str, int]]]) -> dict[str, dict[str, Any]]:
+    """Per-document gazetteer counts (doc_id → phrase → label → n) turned phrase-major, for
+    :func:`gazetteer_part`: phrase → ``{"max": {label: the most one document has}, "documents":
+    [[doc_id, {label: n}], ...]}`` in ``doc_id`` order."""
+    by_phrase: dict[str, dict[str, Any]] = {}
+    for doc_id in sorted(own):
+        for phrase, mine in sorted(own[doc_id].items()):
+            entry = by_phrase.setdefault(phrase, {"max": {}, "documents": []})
+            entry["documents"].append([doc_id, dict(sorted(mine.items()))])
+            for label, count in mine.items():
+                entry["max"][label] = max(entry["max"].get(label, 0), count)
+    return {phrase: {"max": dict(sorted(e["max"].items())), "documents": e["documents"]} for phrase, e in sorted(by_phrase.items())}
+
+
 def gazetteer_part(
     counts: Mapping[str, Mapping[str, int]],
     labels: Mapping[str, str | None],
     tokens: Mapping[str, Sequence[str]],
     vocabulary: set[str],
-    own: Mapping[str, Mapping[str, Mapping[str, int]]],
+    maxima: Mapping[str, Mapping[str, int]],
+    documents_of: Callable[[str], Sequence[tuple[str, Mapping[str, int]]]],
     entity_types: Sequence[str],
-    leads: Mapping[str, int] | None = None,
+    leads: Mapping[str, int],
 ) -> list[list[Any]]:
     """The part of the gazetteer ``counts`` that can change what :class:`GazetteerProposer` proposes,
     also leaving one document out, for documents whose token texts are all in ``vocabulary``.
 
     A phrase matches only where each of its ``tokens`` is a token, so no other phrase matches
     there; of a phrase that can match, the proposals use its majority label (``labels``: the
-    :func:`majority` of each phrase's counts, computed once for all shards), and leaving out a
-    document ``own`` (doc_id → its gold's counts) has the phrase in uses the majority of the
-    counts without the document's (:meth:`GazetteerProposer.propose_without`), so one more count
-    of a frequent phrase changes no part. ``[phrase, label, [[doc_id, label left out], ...]]`` in
-    phrase order, for a cache key. ``leads`` (:func:`majority_leads` of ``counts`` and ``labels``)
-    skips the majority where a document's own counts of the label cannot overturn it.
+    :func:`majority` of each phrase's counts, computed once for all shards), and leaving out one of
+    the documents that have the phrase (``documents_of(phrase)``: ``[doc_id, its counts]`` of the
+    shard's gold documents, :func:`documents_by_phrase`) uses the majority of the counts without
+    the document's (:meth:`GazetteerProposer.propose_without`). That is the majority label itself
+    unless the document has at least ``leads[phrase]`` (:func:`majority_leads`) of its counts, so
+    only phrases whose ``maxima`` (the most one document of the shard has, per label) reach it are
+    looked at, and only documents whose label flips are listed: one more count of a frequent
+    phrase changes no part. ``[phrase, label, [[doc_id, label left out], ...]]`` in phrase
+    order, for a cache key (the documents and their counts are in the key through the shard's gold lines).
     """
-    candidates = {phrase for phrase in counts if all(token in vocabulary for token in tokens[phrase])}
-    left_out: dict[str, list[list[Any]]] = defaultdict(list)
-    for doc_id in sorted(own):
-        for phrase, mine in sorted(own[doc_id].items()):
-            if phrase not in candidates:
-                continue
-            label = labels[phrase]
-            if leads is not None and mine.get(label, 0) < leads[phrase]:  # type: ignore[arg-type]
-                left_out[phrase].append([doc_id, label])
-                continue
-            rest = {name: count - mine.get(name, 0) for name, count in counts[phrase].items()}
-            left_out[phrase].append([doc_id, majority(rest, entity_types)])
-    return [[phrase, labels[phrase], left_out.get(phrase, [])] for phrase in sorted(candidates)]
+    part = []
+    for phrase in sorted(phrase for phrase in counts if all(token in vocabulary for token in tokens[phrase])):
+        label, lead = labels[phrase], leads[phrase]
+        flipped = []
+        if maxima.get(phrase, {}).get(label, 0) >= lead:  # type: ignore[call-overload]
+            for doc_id, mine in documents_of(phrase):
+                if mine.get(label, 0) < lead:
+                    continue
+                rest = {name: count - mine.get(name, 0) for name, count in counts[phrase].items()}
+                other = majority(rest, entity_types)
+                if other != label:
+                    flipped.append([doc_id, other])
+        part.append([phrase, label, flipped])
+    return part
 
 
 def majority_leads(counts: Mapping[str, Mapping[str, int]], labels: Mapping[str, str | None]) -> dict[str, int]:

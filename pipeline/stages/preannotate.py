@@ -54,6 +54,7 @@ from pipeline.core.proposals import (
     GazetteerProposer,
     blank_pipeline,
     doc_from_tokens,
+    documents_by_phrase,
     gazetteer_counts,
     gazetteer_part,
     majority,
@@ -233,10 +234,40 @@ def count_shard(job: ShardJob) -> tuple[int, str]:
             counts[phrase].update(labels)
     data = {"records": len(records), "counts": {phrase: dict(sorted(c.items())) for phrase, c in sorted(counts.items())}}
     # apart from the sums: the main process reads each document's counts only to key the proposals
-    per_document = {doc_id: {phrase: dict(sorted(c.items())) for phrase, c in sorted(found.items())} for doc_id, found in own.items()}
-    Path(job.staging, "documents.json").write_text(json.dumps(per_document, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+    write_phrase_documents(Path(job.staging), documents_by_phrase(own))
     Path(job.staging, "counts.json").write_text(json.dumps(data, ensure_ascii=False, sort_keys=True), encoding="utf-8")
     return job.shard, job.staging
+
+
+def write_phrase_documents(folder: Path, by_phrase: dict[str, dict[str, Any]]) -> None:
+    """``documents.jsonl`` (one line per phrase: its ``[doc_id, counts]``) and ``documents.json``
+    (per phrase its maxima and where its line is): the main process parses the few lines
+    :func:`pipeline.core.proposals.gazetteer_part` needs, not every document's counts."""
+    index: dict[str, Any] = {}
+    with open(folder / "documents.jsonl", "wb") as out:
+        for phrase, entry in by_phrase.items():
+            line = (json.dumps(entry["documents"], ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+            index[phrase] = {"max": entry["max"], "at": [out.tell(), len(line)]}
+            out.write(line)
+    (folder / "documents.json").write_text(json.dumps(index, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+
+
+class PhraseDocuments:
+    """What :func:`write_phrase_documents` wrote, read back: ``maxima`` at once, a phrase's
+    documents when asked for."""
+
+    def __init__(self, folder: Path) -> None:
+        self.index = json.loads((folder / "documents.json").read_text(encoding="utf-8"))
+        self.maxima = {phrase: entry["max"] for phrase, entry in self.index.items()}
+        self.path = folder / "documents.jsonl"
+
+    def documents(self, phrase: str) -> list[tuple[str, dict[str, int]]]:
+        if phrase not in self.index:
+            return []
+        offset, length = self.index[phrase]["at"]
+        with open(self.path, "rb") as handle:
+            handle.seek(offset)
+            return [(doc_id, counts) for doc_id, counts in json.loads(handle.read(length))]
 
 
 _MODELS: dict[str, GazetteerProposer] = {}
@@ -445,12 +476,13 @@ def run(config: StageConfig) -> dict[str, Any]:
     propose_keys = {}
     for shard in shards:
         vocabulary = set(json.loads((cache.path(match_keys[shard]) / "vocabulary.json").read_text(encoding="utf-8")))
-        own = json.loads((cache.path(count_keys[shard]) / "documents.json").read_text(encoding="utf-8"))
+        own = PhraseDocuments(cache.path(count_keys[shard]))
+        part = gazetteer_part(counts, labels, tokens, vocabulary, own.maxima, own.documents, schema.entity_types, leads)
         propose_keys[shard] = digest(
             fingerprint,
             "propose",
             hand_key,
-            gazetteer_part(counts, labels, tokens, vocabulary, own, schema.entity_types, leads),
+            part,
             section.documents,
             ingest_keys[part_name(shard)],
             [line.fingerprint() for line in by_shard.get(shard, [])],

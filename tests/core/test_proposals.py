@@ -76,12 +76,13 @@ def test_words_rebuilt_from_ingest_tokens_are_the_tokenizers_for_any_whitespace_
         assert list(zip(words, spaces, strict=True)) == [(t.text, bool(t.whitespace_)) for t in nlp.make_doc(text)], repr(text)
 
 
-def test_the_gazetteer_part_with_majority_leads_is_the_part_computed_in_full():
-    from pipeline.core.proposals import gazetteer_part, majority, majority_leads
+def test_the_gazetteer_part_lists_exactly_the_documents_whose_own_counts_flip_the_label():
+    from pipeline.core.proposals import documents_by_phrase, gazetteer_part, majority, majority_leads
 
     rng = random.Random(3)
     types = list(SCHEMA.entity_types)
-    for _ in range(200):
+    flips = 0
+    for _ in range(300):
         phrases = [f"P{k}" for k in range(rng.randint(1, 6))]
         own = {
             f"d{n}": {
@@ -99,5 +100,28 @@ def test_the_gazetteer_part_with_majority_leads_is_the_part_computed_in_full():
         labels = {phrase: majority(found, types) for phrase, found in counts.items()}
         tokens = {phrase: (phrase,) for phrase in counts}
         vocabulary = set(rng.sample(sorted(counts), rng.randint(1, len(counts))))
-        full = gazetteer_part(counts, labels, tokens, vocabulary, own, types)
-        assert gazetteer_part(counts, labels, tokens, vocabulary, own, types, majority_leads(counts, labels)) == full
+        # by hand: every document that has the phrase, its majority left out, where it differs
+        expected = []
+        for phrase in sorted(vocabulary):
+            flipped = []
+            for doc_id in sorted(own):
+                if phrase in own[doc_id]:
+                    rest = {name: count - own[doc_id][phrase].get(name, 0) for name, count in counts[phrase].items()}
+                    if majority(rest, types) != labels[phrase]:
+                        flipped.append([doc_id, majority(rest, types)])
+            expected.append([phrase, labels[phrase], flipped])
+            flips += len(flipped)
+        by_phrase = documents_by_phrase(own)
+        maxima = {phrase: entry["max"] for phrase, entry in by_phrase.items()}
+        found = gazetteer_part(
+            counts,
+            labels,
+            tokens,
+            vocabulary,
+            maxima,
+            lambda phrase, by_phrase=by_phrase: by_phrase[phrase]["documents"],
+            types,
+            majority_leads(counts, labels),
+        )
+        assert found == expected
+    assert flips > 50, "the random counts exercise flipped labels"
