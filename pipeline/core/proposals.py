@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pipeline.core.spans import AnnotationRecord
+from pipeline.core.token_patterns import TokenPatternFilter
 
 SOURCE = "preannotation:gazetteer"
 GAZETTEER_ID = "gazetteer"
@@ -167,215 +168,12 @@ class Proposer:
         return self.propose_doc(self.nlp.make_doc(text))
 
     def propose_doc(self, doc: Any) -> tuple[list[tuple[int, int, str]], list[tuple[int, int, str]]]:
-        """:meth:`propose` for a ``Doc`` of this pipeline's tokenizer (e.g. :func:`doc_from_tokens`)."""
+        """:meth:`propose` for a ``Doc`` of this pipeline's tokenizer (e.g. :func:`pipeline.core.token_docs.doc_from_tokens`)."""
         for _, component in self.nlp.pipeline:
             doc = component(doc)
         ents = list(doc.ents)
         spans = [(e.start_char, e.end_char, e.label_) for e in ents]
         return spans, role_relations(doc, ents, self.schema)
-
-
-def token_words(nlp: Any, text: str, starts: Sequence[int], ends: Sequence[int]) -> tuple[list[str], list[bool]]:
-    """The words and trailing spaces of the ``Doc`` that ``nlp``'s tokenizer (:func:`blank_pipeline`)
-    makes of ``text``, from the tokens ingest already cut (code-point ``starts``/``ends``, whitespace
-    tokens dropped): :func:`doc_from_tokens` builds the ``Doc`` of them.
-
-    spaCy splits text at whitespace first and tokenizes each whitespace-free chunk on its own, so
-    ingest's tokens of a chunk are this tokenizer's tokens unless the chunk has a hyphen (the only
-    rule :func:`blank_pipeline` adds): such chunks are tokenized again, the rest taken as they are.
-    Whitespace is rebuilt as spaCy does: a single space after a token is its trailing space, any
-    other run of whitespace is a token of its own. Several times faster than tokenizing the text.
-    """
-    count = len(starts)
-    words = [text[start:end] for start, end in zip(starts, ends, strict=True)]
-    spaces = [False] * count
-    # What goes after token k (k = -1: before the first): whitespace, beyond one trailing space.
-    inserted: dict[int, str] = {}
-
-    def gap(after: int, run: str) -> None:
-        if run[0] == " " and after >= 0:
-            spaces[after] = True
-            run = run[1:]
-        if run:
-            inserted[after] = run
-
-    if count and starts[0] > 0:
-        gap(-1, text[: starts[0]])
-    for k in range(count - 1):
-        if starts[k + 1] != ends[k] and (starts[k + 1] - ends[k] != 1 or text[ends[k]] != " "):
-            gap(k, text[ends[k] : starts[k + 1]])
-        elif starts[k + 1] != ends[k]:
-            spaces[k] = True
-    tail = ends[-1] if count else 0
-    if tail < len(text):
-        gap(count - 1, text[tail:])
-    # Runs of tokens with no whitespace between them that hold a hyphen, tokenized again.
-    retokenized: dict[int, tuple[int, list[str]]] = {}
-    if "-" in text:
-        for k in [k for k, word in enumerate(words) if "-" in word]:
-            if any(first <= k < last for first, (last, _) in retokenized.items()):
-                continue
-            first = last = k
-            while first > 0 and starts[first] == ends[first - 1]:
-                first -= 1
-            while last + 1 < count and starts[last + 1] == ends[last]:
-                last += 1
-            retokenized[first] = (last + 1, _chunk_words(nlp, text[starts[first] : ends[last]]))
-    if not inserted and not retokenized:
-        return words, spaces
-    out_words: list[str] = []
-    out_spaces: list[bool] = []
-    if -1 in inserted:
-        out_words.append(inserted[-1])
-        out_spaces.append(False)
-    k = 0
-    while k < count:
-        if k in retokenized:
-            last, pieces = retokenized[k]
-            out_words.extend(pieces)
-            out_spaces.extend([False] * len(pieces))
-            out_spaces[-1] = spaces[last - 1]
-            k = last
-        else:
-            out_words.append(words[k])
-            out_spaces.append(spaces[k])
-            k += 1
-        if k - 1 in inserted:
-            out_words.append(inserted[k - 1])
-            out_spaces.append(False)
-    return out_words, out_spaces
-
-
-_CHUNKS: dict[int, dict[str, list[str]]] = {}
-
-
-def _chunk_words(nlp: Any, chunk: str) -> list[str]:
-    """The token texts ``nlp``'s tokenizer cuts a whitespace-free ``chunk`` into (kept per tokenizer)."""
-    known = _CHUNKS.setdefault(id(nlp.tokenizer), {})
-    if chunk not in known:
-        if len(known) > 200_000:
-            known.clear()
-        known[chunk] = [token.text for token in nlp.tokenizer(chunk)]
-    return known[chunk]
-
-
-def doc_from_tokens(nlp: Any, text: str, starts: Sequence[int], ends: Sequence[int]) -> Any:
-    """The ``Doc`` of :func:`token_words`: what ``nlp``'s tokenizer makes of ``text``, from ingest's tokens."""
-    from spacy.tokens import Doc
-
-    words, spaces = token_words(nlp, text, starts, ends)
-    return Doc(nlp.vocab, words=words, spaces=spaces)
-
-
-# Token attributes whose value is the lexeme's: the same for every token with the same text.
-LEXICAL_ATTRIBUTES = frozenset(
-    {
-        "ORTH", "TEXT", "LOWER", "LENGTH", "SHAPE", "PREFIX", "SUFFIX", "IS_ALPHA", "IS_ASCII", "IS_DIGIT", "IS_LOWER",
-        "IS_UPPER", "IS_TITLE", "IS_PUNCT", "IS_SPACE", "IS_STOP", "IS_BRACKET", "IS_QUOTE", "IS_LEFT_PUNCT",
-        "IS_RIGHT_PUNCT", "IS_CURRENCY", "LIKE_NUM", "LIKE_URL", "LIKE_EMAIL",
-    }
-)  # fmt: skip
-
-
-class TokenPatternFilter:
-    """Where in a text a match of the token ``patterns`` (EntityRuler token patterns) can be, so
-    that the ``Matcher`` runs on those stretches only, not on the whole text.
-
-    Each token of a match is consumed by one position of its pattern, so it satisfies that
-    position's token spec. For one pattern, a match therefore lies inside a run of tokens that each
-    satisfy one of its specs, and that run holds a token for each of its required positions (no
-    ``OP``, or ``+``). The stretches are those runs, over all patterns, merged where they overlap or
-    touch. When every spec tests lexical attributes only (:data:`LEXICAL_ATTRIBUTES`), whether a
-    token satisfies a spec depends on its text alone: a ``Matcher`` of the specs as one-token
-    patterns decides it once per distinct text. A spec with another attribute (POS, ENT_TYPE,
-    ``_``, …) or a negated one (``OP: "!"``) makes the whole text one stretch.
-    """
-
-    def __init__(self, vocab: Any, patterns: Sequence[Sequence[Mapping[str, Any]]]) -> None:
-        import numpy as np
-        from spacy.matcher import Matcher
-
-        index_of: dict[str, int] = {}
-        self.every = False
-        self.patterns: list[tuple[list[int], list[int]]] = []
-        for pattern in patterns:
-            columns, required = [], []
-            for spec in pattern:
-                if spec.get("OP") == "!" or any(name.upper() not in LEXICAL_ATTRIBUTES for name in spec if name != "OP"):
-                    self.every = True
-                plain = {name: value for name, value in spec.items() if name != "OP"}
-                column = index_of.setdefault(repr(sorted(plain.items())), len(index_of))
-                columns.append(column)
-                if spec.get("OP") in (None, "+"):
-                    required.append(column)
-            self.patterns.append((sorted(set(columns)), sorted(set(required))))
-        self.vocab = vocab
-        self.matcher = Matcher(vocab)
-        for key, column in index_of.items():
-            self.matcher.add(f"spec-{column}", [[eval_spec(key)]])
-        self.columns = len(index_of)
-        self.row_of: dict[str, int] = {}
-        self.table = np.zeros((1, self.columns), dtype=bool)
-
-    def _rows(self, words: Sequence[str]) -> Any:
-        """The row of each word in :attr:`table` (word × spec: does its token satisfy the spec?);
-        rows for words not seen before are added (row 0 satisfies nothing: the separator)."""
-        import numpy as np
-
-        unknown = sorted(set(words).difference(self.row_of))
-        if unknown:
-            from spacy.tokens import Doc
-
-            added = np.zeros((len(unknown), self.columns), dtype=bool)
-            strings = self.vocab.strings
-            for match_id, start, _ in self.matcher(Doc(self.vocab, words=unknown, spaces=[True] * len(unknown))):
-                added[start, int(strings[match_id].removeprefix("spec-"))] = True
-            self.row_of.update((word, len(self.table) + row) for row, word in enumerate(unknown))
-            self.table = np.concatenate([self.table, added])
-        row_of = self.row_of
-        return np.fromiter((row_of[word] for word in words), dtype=np.int64, count=len(words))
-
-    def stretches(self, documents: Sequence[Sequence[str]]) -> list[list[tuple[int, int]]]:
-        """Per document (its token texts), the stretches ``[start, end)`` a match can be in, in order."""
-        import numpy as np
-
-        if self.every:
-            return [[(0, len(words))] if words else [] for words in documents]
-        if not self.columns:
-            return [[] for _ in documents]
-        # All documents at once, with a row that satisfies nothing after each.
-        firsts = np.cumsum([0] + [len(document) + 1 for document in documents])
-        rows = np.zeros(int(firsts[-1]), dtype=np.int64)
-        inside = np.ones(len(rows), dtype=bool)
-        inside[firsts[1:] - 1] = False
-        rows[inside] = self._rows([word for document in documents for word in document])
-        table = self.table[rows]
-        covered = np.zeros(len(rows) + 1, dtype=np.int64)
-        for columns, required in self.patterns:
-            candidate = table[:, columns].any(axis=1)
-            edges = np.diff(np.concatenate(([0], candidate.astype(np.int8), [0])))
-            starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-            keep = np.ones(len(starts), dtype=bool)
-            for column in required:
-                seen = np.concatenate(([0], np.cumsum(table[:, column])))
-                keep &= seen[ends] > seen[starts]
-            np.add.at(covered, starts[keep], 1)
-            np.add.at(covered, ends[keep], -1)
-        inside = np.cumsum(covered)[:-1] > 0
-        edges = np.diff(np.concatenate(([0], inside.astype(np.int8), [0])))
-        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-        result: list[list[tuple[int, int]]] = [[] for _ in documents]
-        owners = np.searchsorted(firsts, starts, side="right") - 1
-        for owner, start, end in zip(owners.tolist(), starts.tolist(), ends.tolist(), strict=True):
-            result[owner].append((start - int(firsts[owner]), end - int(firsts[owner])))
-        return result
-
-
-def eval_spec(key: str) -> dict[str, Any]:
-    """The token spec whose ``repr(sorted(spec.items()))`` is ``key`` (:class:`TokenPatternFilter`)."""
-    import ast
-
-    return dict(ast.literal_eval(key))
 
 
 class GazetteerProposer:
@@ -419,7 +217,7 @@ class GazetteerProposer:
         """The ruler's token-pattern matches (``(match_id, start, end)`` in its order): only the hand
         patterns have token patterns, so these do not depend on the gazetteer and can be kept.
 
-        The ``Matcher`` runs on the stretches where a match can be (:class:`TokenPatternFilter`;
+        The ``Matcher`` runs on the stretches where a match can be (:class:`pipeline.core.token_patterns.TokenPatternFilter`;
         ``stretches`` when computed for many documents at once, else from ``words``, the token
         texts), one after the other. No match crosses the tokens between them and none of them
         ends a match, so the matches and their order are those of the whole ``doc``."""
@@ -435,7 +233,7 @@ class GazetteerProposer:
     def propose(
         self, doc: Any, token_matches: Sequence[tuple[int, int, int]] | None = None
     ) -> tuple[list[tuple[int, int, str]], list[tuple[int, int, str]]]:
-        """:meth:`Proposer.propose` for a ``Doc`` of :attr:`nlp`'s tokenizer (:func:`doc_from_tokens`);
+        """:meth:`Proposer.propose` for a ``Doc`` of :attr:`nlp`'s tokenizer (:func:`pipeline.core.token_docs.doc_from_tokens`);
         ``token_matches``: :meth:`token_matches` of this doc, kept from an earlier run."""
         return self.propose_without(doc, {}, token_matches)
 

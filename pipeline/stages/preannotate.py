@@ -53,7 +53,6 @@ from pipeline.core.labels import LabelSchema
 from pipeline.core.proposals import (
     GazetteerProposer,
     blank_pipeline,
-    doc_from_tokens,
     documents_by_phrase,
     gazetteer_counts,
     gazetteer_part,
@@ -61,10 +60,10 @@ from pipeline.core.proposals import (
     majority_leads,
     phrase_tokens,
     proposed_record,
-    token_words,
 )
 from pipeline.core.scoring import Sentence, add_tallies, evaluate_external, leave_one_out_result, leave_one_out_tally
 from pipeline.core.spans import AnnotationRecord, nesting
+from pipeline.core.token_docs import doc_from_tokens, token_words
 from pipeline.formats import ImportFailed, conll
 from pipeline.formats.build import ImportOptions
 from pipeline.formats.mapping import LabelMapping, load_mapping
@@ -178,7 +177,7 @@ def germeval_sentences(path: Path, mapping: LabelMapping, schema: LabelSchema, n
 #    documents, keyed by the shard's documents and the hand patterns + label schema. Both kinds of
 #    job run in the same pass (the hand jobs with a model of the hand patterns only), so the pool
 #    starts once and neither waits for the other; the ``Matcher`` runs only on the stretches where
-#    a token pattern can match (:class:`pipeline.core.proposals.TokenPatternFilter`).
+#    a token pattern can match (:class:`pipeline.core.token_patterns.TokenPatternFilter`).
 # 2. ``propose``: the shard's proposals and its leave-one-document-out tallies, keyed by the shard,
 #    the hand patterns + label schema, and only the part of the gazetteer that can match in the
 #    shard (:func:`pipeline.core.proposals.gazetteer_part`: the phrases whose tokens are all in its
@@ -190,7 +189,7 @@ def germeval_sentences(path: Path, mapping: LabelMapping, schema: LabelSchema, n
 #
 # A worker builds the model once per process (:func:`model_for`), from a file in the cache that
 # the main process wrote (so any worker process, on any machine that sees the cache, can), and
-# tokenizes nothing that ingest tokenized already (:func:`pipeline.core.proposals.doc_from_tokens`).
+# tokenizes nothing that ingest tokenized already (:func:`pipeline.core.token_docs.doc_from_tokens`).
 # The proposals are merged in ``doc_id`` order as they are read; the external evaluation is cached
 # by its inputs (model, corpus file, mapping) and, when it must run, runs in the pool beside the
 # proposal shards.

@@ -20,6 +20,7 @@ from pipeline.core import proposals, scoring
 from pipeline.core.segment import segment
 from pipeline.core.spans import record_from_json
 from pipeline.core.text import text_sha256
+from pipeline.core.token_docs import doc_from_tokens
 from pipeline.formats.mapping import load_mapping
 from pipeline.io.schemas import load_json_schema, load_label_schema
 from pipeline.stages import ingest, preannotate
@@ -317,7 +318,7 @@ def test_tokens_rebuilt_from_ingest_are_the_proposers_own():
     ]
     for text in texts:
         seg = segment(text)
-        rebuilt = proposals.doc_from_tokens(nlp, text, seg.starts.tolist(), seg.ends.tolist())
+        rebuilt = doc_from_tokens(nlp, text, seg.starts.tolist(), seg.ends.tolist())
         assert [(t.text, t.whitespace_) for t in rebuilt] == [(t.text, t.whitespace_) for t in nlp.make_doc(text)]
 
 
