@@ -230,6 +230,26 @@ class GazetteerProposer:
             found.extend((match_id, start + first, start + last) for match_id, first, last in self.ruler.matcher(doc[start:end]))
         return found
 
+    def token_matches_of_words(
+        self, words: Sequence[str], spaces: Sequence[bool], stretches: Sequence[tuple[int, int]]
+    ) -> list[tuple[int, int, int]]:
+        """:meth:`token_matches` of the ``Doc`` of ``words`` and ``spaces`` without building it: a
+        small ``Doc`` of each stretch is matched instead (the token specs test lexical attributes
+        only, which are a token's text's, whatever ``Doc`` it is in); the whole ``Doc`` when a
+        spec tests another attribute."""
+        from spacy.tokens import Doc
+
+        if self.ruler is None:
+            return []
+        vocab = self.nlp.vocab
+        if self.token_filter.every:
+            return self.token_matches(Doc(vocab, words=list(words), spaces=list(spaces)), stretches=stretches)
+        found: list[tuple[int, int, int]] = []
+        for start, end in stretches:
+            part = Doc(vocab, words=list(words[start:end]), spaces=list(spaces[start:end]))
+            found.extend((match_id, start + first, start + last) for match_id, first, last in self.ruler.matcher(part))
+        return found
+
     def propose(
         self, doc: Any, token_matches: Sequence[tuple[int, int, int]] | None = None
     ) -> tuple[list[tuple[int, int, str]], list[tuple[int, int, str]]]:

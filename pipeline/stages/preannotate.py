@@ -286,8 +286,6 @@ def hand_shard(job: ShardJob) -> tuple[int, str]:
     costliest matching, and independent of the gazetteer, so kept while only gold changes), and
     the shard's vocabulary (every token text of its documents, which says which gazetteer
     phrases can match in it: :func:`pipeline.core.proposals.gazetteer_part`)."""
-    from spacy.tokens import Doc
-
     proposer = model_for(job.model, job.model_dir, job.labels_path, job.language)
     interim = read_shard(Path(job.ingest_dir), f"part-{part_name(job.shard)}.parquet")
     texts, offsets = shard_texts(interim)
@@ -297,7 +295,7 @@ def hand_shard(job: ShardJob) -> tuple[int, str]:
     cut = [token_words(proposer.nlp, texts[doc_id], *offsets.get(doc_id, ([], []))) for doc_id in doc_ids]
     stretches = proposer.token_filter.stretches([words for words, _ in cut])
     for doc_id, (words, spaces), where in zip(doc_ids, cut, stretches, strict=True):
-        found[doc_id] = proposer.token_matches(Doc(proposer.nlp.vocab, words=words, spaces=spaces), stretches=where)
+        found[doc_id] = proposer.token_matches_of_words(words, spaces, where)
         vocabulary.update(words)
     Path(job.staging, "matches.json").write_text(json.dumps(found, sort_keys=True), encoding="utf-8")
     Path(job.staging, "vocabulary.json").write_text(json.dumps(sorted(vocabulary), ensure_ascii=False), encoding="utf-8")

@@ -62,3 +62,13 @@ def test_a_spec_on_a_non_lexical_attribute_or_a_negation_makes_the_whole_text_on
 
 def test_no_token_patterns_means_no_stretch():
     assert TokenPatternFilter(blank_pipeline().vocab, []).stretches([["Anna", "Berg"]]) == [[]]
+
+
+def test_matches_of_the_stretches_own_docs_are_the_matches_of_the_whole_doc(proposer: GazetteerProposer):
+    rng = random.Random(5)
+    texts = [[rng.choice(WORDS) for _ in range(rng.randint(0, 60))] for _ in range(200)]
+    for words, where in zip(texts, proposer.token_filter.stretches(texts), strict=True):
+        spaces = [True] * len(words)
+        assert proposer.token_matches_of_words(words, spaces, where) == whole_doc(
+            proposer, Doc(proposer.nlp.vocab, words=words, spaces=spaces)
+        )
