@@ -203,11 +203,10 @@ def cohen_kappa(first: Sequence[str], second: Sequence[str]) -> float | None:
 
 def fleiss_kappa(items: Sequence[Sequence[str]]) -> float | None:
     """Fleiss' κ (statsmodels) of items each tagged by the same number of raters; ``None`` where undefined."""
-    from statsmodels.stats.inter_rater import fleiss_kappa as fleiss
-
     categories = sorted({tag for item in items for tag in item})
     if not items or len(categories) < 2 or len(items[0]) < 2:
         return None
+    from statsmodels.stats.inter_rater import fleiss_kappa as fleiss  # seconds to import: only when needed
     index = {c: i for i, c in enumerate(categories)}
     table = np.zeros((len(items), len(categories)))
     for row, item in enumerate(items):
@@ -220,11 +219,10 @@ def fleiss_kappa(items: Sequence[Sequence[str]]) -> float | None:
 
 def krippendorff_alpha(rows: Sequence[Sequence[str | None]]) -> float | None:
     """Krippendorff's α, nominal (the ``krippendorff`` package); one row per rater, ``None`` = missing."""
-    import krippendorff
-
     categories = sorted({tag for row in rows for tag in row if tag is not None})
     if len(rows) < 2 or len(categories) < 2:
         return None
+    import krippendorff
     index = {c: i for i, c in enumerate(categories)}
     data = np.array([[np.nan if tag is None else index[tag] for tag in row] for row in rows], dtype=float)
     return _round(krippendorff.alpha(reliability_data=data, level_of_measurement="nominal"))
