@@ -207,6 +207,7 @@ def fleiss_kappa(items: Sequence[Sequence[str]]) -> float | None:
     if not items or len(categories) < 2 or len(items[0]) < 2:
         return None
     from statsmodels.stats.inter_rater import fleiss_kappa as fleiss  # seconds to import: only when needed
+
     index = {c: i for i, c in enumerate(categories)}
     table = np.zeros((len(items), len(categories)))
     for row, item in enumerate(items):
@@ -223,6 +224,7 @@ def krippendorff_alpha(rows: Sequence[Sequence[str | None]]) -> float | None:
     if len(rows) < 2 or len(categories) < 2:
         return None
     import krippendorff
+
     index = {c: i for i, c in enumerate(categories)}
     data = np.array([[np.nan if tag is None else index[tag] for tag in row] for row in rows], dtype=float)
     return _round(krippendorff.alpha(reliability_data=data, level_of_measurement="nominal"))
