@@ -489,7 +489,8 @@ def run(config: StageConfig) -> dict[str, Any]:
         for shard, key in propose_keys.items()
         if not cache.has(key)
     ]
-    external, evaluations = external_jobs(config, model, models.ref(model))
+    scores = ShardCache(runtime.local_cache_dir(), "preannotate-external")
+    external, evaluations = external_jobs(config, model, models.ref(model), scores)
     if (propose_todo or evaluations) and forked:
         model_for(model, str(model_dir), str(labels_path), language)
     for evaluation, result in zip(
@@ -521,6 +522,7 @@ def run(config: StageConfig) -> dict[str, Any]:
     atomic.write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     cache.prune()
     models.prune()
+    scores.prune()
     micro = metrics["gold_leave_one_document_out"]["entities"]["micro"]
     log.info(
         "preannotate: %d documents proposed, %d shards (%d gazetteer and %d proposal shards computed, %d hand-pattern shards); "
@@ -563,10 +565,11 @@ class ExternalJob:
     cached: str
 
 
-def external_jobs(config: StageConfig, model: str, model_dir: str) -> tuple[dict[str, Any], list[ExternalJob]]:
+def external_jobs(config: StageConfig, model: str, model_dir: str, scores: ShardCache) -> tuple[dict[str, Any], list[ExternalJob]]:
     """The external evaluations known already (cached by the model, the corpus file's bytes and the
-    mapping file: ``<cache_dir>/preannotate-external/<key>.json``, or not available here), and the
-    jobs for the others, which run beside the proposal shards."""
+    mapping file: ``<local cache>/preannotate-external/<key>.json``, ``scores``, whose prune drops
+    the files no run used for a while), or not available here, and the jobs for the others, which
+    run beside the proposal shards."""
     section = config.preannotate
     found: dict[str, Any] = {}
     jobs = []
@@ -578,6 +581,7 @@ def external_jobs(config: StageConfig, model: str, model_dir: str) -> tuple[dict
             continue
         key = digest(model, name, spec.file, file_sha256(path), Path(spec.mapping).read_text(encoding="utf-8"))
         cached = config.runtime.local_cache_dir() / "preannotate-external" / f"{key}.json"
+        scores.used.add(cached.name)
         if cached.exists():
             found[name] = json.loads(cached.read_text(encoding="utf-8"))
             continue

@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import re
 import shutil
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -351,3 +353,28 @@ def test_a_changed_gold_label_recomputes_only_the_shards_where_its_phrase_can_ma
     ingest.run(for_stage(fresh, "ingest"))
     preannotate.run(for_stage(fresh, "preannotate"))
     assert tree_bytes(root / "pre") == tree_bytes(scratch / "pre")
+
+
+def test_external_scores_no_run_used_for_two_weeks_are_pruned_and_the_one_used_is_kept(tmp_path: Path):
+    root = tmp_path / "c"
+    corpus(root, 10)
+    params = sharded_params(root, tmp_path / "cache")
+    external = tmp_path / "external"
+    external.mkdir()
+    (external / "germeval2014-dev.tsv").write_text(GERMEVAL, encoding="utf-8")
+    params["preannotate"]["external_dir"] = str(external)
+    params["preannotate"]["external"] = {
+        "germeval2014_dev": {"file": "germeval2014-dev.tsv", "mapping": str(REPO / "schemas" / "mappings" / "germeval2014.yaml")}
+    }
+    scores = tmp_path / "cache" / "preannotate-external"
+    scores.mkdir(parents=True)
+    stale = scores / "0123abcd.json"
+    stale.write_text("{}", encoding="utf-8")
+    month_ago = time.time() - 30 * 86400
+    os.utime(stale, (month_ago, month_ago))
+    ingest.run(for_stage(params, "ingest"))
+    metrics = preannotate.run(for_stage(params, "preannotate"))
+    assert metrics["external"]["germeval2014_dev"]["available"] is True
+    kept = [path.name for path in scores.iterdir()]
+    assert len(kept) == 1 and stale.name not in kept
+    assert json.loads((scores / kept[0]).read_text(encoding="utf-8")) == metrics["external"]["germeval2014_dev"]
