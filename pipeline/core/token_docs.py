@@ -6,6 +6,7 @@ Pure: text and offsets in, words and ``Doc`` s out (spaCy is imported when a ``D
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,8 +48,9 @@ def token_words(nlp: Any, text: str, starts: Sequence[int], ends: Sequence[int])
     # Runs of tokens with no whitespace between them that hold a hyphen, tokenized again.
     retokenized: dict[int, tuple[int, list[str]]] = {}
     if "-" in text:
+        reach = 0  # the end of the last run tokenized again: hyphens before it are done
         for k in [k for k, word in enumerate(words) if "-" in word]:
-            if any(first <= k < last for first, (last, _) in retokenized.items()):
+            if k < reach:
                 continue
             first = last = k
             while first > 0 and starts[first] == ends[first - 1]:
@@ -56,6 +58,7 @@ def token_words(nlp: Any, text: str, starts: Sequence[int], ends: Sequence[int])
             while last + 1 < count and starts[last + 1] == ends[last]:
                 last += 1
             retokenized[first] = (last + 1, _chunk_words(nlp, text[starts[first] : ends[last]]))
+            reach = last + 1
     if not inserted and not retokenized:
         return words, spaces
     out_words: list[str] = []
@@ -81,12 +84,13 @@ def token_words(nlp: Any, text: str, starts: Sequence[int], ends: Sequence[int])
     return out_words, out_spaces
 
 
-_CHUNKS: dict[int, dict[str, list[str]]] = {}
+_CHUNKS: weakref.WeakKeyDictionary[Any, dict[str, list[str]]] = weakref.WeakKeyDictionary()
 
 
 def _chunk_words(nlp: Any, chunk: str) -> list[str]:
-    """The token texts ``nlp``'s tokenizer cuts a whitespace-free ``chunk`` into (kept per tokenizer)."""
-    known = _CHUNKS.setdefault(id(nlp.tokenizer), {})
+    """The token texts ``nlp``'s tokenizer cuts a whitespace-free ``chunk`` into (kept per pipeline,
+    for as long as the pipeline lives)."""
+    known = _CHUNKS.setdefault(nlp, {})
     if chunk not in known:
         if len(known) > 200_000:
             known.clear()

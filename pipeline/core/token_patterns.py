@@ -39,6 +39,7 @@ class TokenPatternFilter:
         from spacy.matcher import Matcher
 
         index_of: dict[str, int] = {}
+        specs: list[dict[str, Any]] = []
         self.every = False
         self.patterns: list[tuple[list[int], list[int]]] = []
         for pattern in patterns:
@@ -48,15 +49,17 @@ class TokenPatternFilter:
                     self.every = True
                 plain = {name: value for name, value in spec.items() if name != "OP"}
                 column = index_of.setdefault(repr(sorted(plain.items())), len(index_of))
+                if column == len(specs):
+                    specs.append(plain)
                 columns.append(column)
                 if spec.get("OP") in (None, "+"):
                     required.append(column)
             self.patterns.append((sorted(set(columns)), sorted(set(required))))
         self.vocab = vocab
         self.matcher = Matcher(vocab)
-        for key, column in index_of.items():
-            self.matcher.add(f"spec-{column}", [[eval_spec(key)]])
-        self.columns = len(index_of)
+        for column, spec in enumerate(specs):
+            self.matcher.add(f"spec-{column}", [[spec]])
+        self.columns = len(specs)
         self.row_of: dict[str, int] = {}
         self.table = np.zeros((1, self.columns), dtype=bool)
 
@@ -112,10 +115,3 @@ class TokenPatternFilter:
         for owner, start, end in zip(owners.tolist(), starts.tolist(), ends.tolist(), strict=True):
             result[owner].append((start - int(firsts[owner]), end - int(firsts[owner])))
         return result
-
-
-def eval_spec(key: str) -> dict[str, Any]:
-    """The token spec whose ``repr(sorted(spec.items()))`` is ``key`` (:class:`TokenPatternFilter`)."""
-    import ast
-
-    return dict(ast.literal_eval(key))

@@ -580,7 +580,7 @@ def external_jobs(config: StageConfig, model: str, model_dir: str, scores: Shard
             log.warning("preannotate: %s not found, external evaluation %s skipped", path, name)
             continue
         key = digest(model, name, spec.file, file_sha256(path), Path(spec.mapping).read_text(encoding="utf-8"))
-        cached = config.runtime.local_cache_dir() / "preannotate-external" / f"{key}.json"
+        cached = scores.dir / f"{key}.json"
         scores.used.add(cached.name)
         if cached.exists():
             found[name] = json.loads(cached.read_text(encoding="utf-8"))
