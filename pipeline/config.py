@@ -272,6 +272,8 @@ class RuntimeConfig(_Checked):
 
     KEY: ClassVar[str] = "runtime"
     shards: int = _setting(64, _at_least(1))
+    # Chunks per shard: what a stage recomputes of a shard when some of its documents changed.
+    chunks: int = _setting(16, _at_least(1))
     # A folder, or an fsspec URL (s3://bucket/prefix) the workers of a cluster share.
     cache_dir: Path | str = _setting(LOCAL_CACHE_DIR, _cache_location)
     # With a URL cache_dir: the folder for what only the main process reads; null: .cache/pipeline.
@@ -466,7 +468,7 @@ class Reads:
 
 
 # How fast a stage runs and where it keeps its per-shard cache: never what it writes.
-SPEED = ("runtime.cache_dir", "runtime.local_dir", "runtime.workers", "runtime.executor", "runtime.dask_scheduler")
+SPEED = ("runtime.cache_dir", "runtime.chunks", "runtime.local_dir", "runtime.workers", "runtime.executor", "runtime.dask_scheduler")
 
 # The one table of which stage reads which values; dvc.yaml's `params:` follow it.
 READS: dict[str, Reads] = {

@@ -47,12 +47,14 @@ def corpus(root: Path, count: int) -> None:
     )
 
 
-def params_for(root: Path, cache: Path | None = None, workers: int | None = None, shards: int | None = None) -> dict[str, Any]:
+def params_for(
+    root: Path, cache: Path | None = None, workers: int | None = None, shards: int | None = None, chunks: int | None = None
+) -> dict[str, Any]:
     """The repository's params with every input and output under ``root`` (the schemas stay the
-    repository's); ``cache``, ``workers`` and ``shards`` replace the ``runtime`` values given."""
+    repository's); ``cache``, ``workers``, ``shards`` and ``chunks`` replace the ``runtime`` values given."""
     params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
     params["schemas"] = {k: str(REPO / v) for k, v in params["schemas"].items()}
-    runtime = {"cache_dir": None if cache is None else str(cache), "workers": workers, "shards": shards}
+    runtime = {"cache_dir": None if cache is None else str(cache), "workers": workers, "shards": shards, "chunks": chunks}
     params["runtime"].update({k: v for k, v in runtime.items() if v is not None})
     params["ingest"].update(seeds_dir=str(root / "seeds"), out_dir=str(root / "interim" / "ingest"))
     params["annotate"].update(annotations_dir=str(root / "annotations"), out_dir=str(root / "interim" / "tables"))

@@ -45,6 +45,9 @@ CACHE_MAX_AGE_DAYS = 14
 # this age are dropped.
 REFRESH_SECONDS = 86400
 MARKER = ".complete"
+# An entry's record of the chunks it was built from (:mod:`pipeline.runtime.chunks`): read by the
+# next job of its shard, never linked into a stage's output.
+CHUNKS_FILE = "chunks.json"
 # What a job's field holds instead of a local folder on a URL cache (:class:`StoreTask`).
 STAGING_REF = "cache-staging+"
 ENTRY_REF = "cache-entry+"
@@ -119,7 +122,7 @@ class ShardCache:
         os.utime(source)
         linked = []
         for path in sorted(source.rglob("*")):
-            if path.is_dir() or path.name == MARKER:
+            if path.is_dir() or path.name in (MARKER, CHUNKS_FILE):
                 continue
             target = out_dir / path.relative_to(source)
             atomic.link_or_copy(path, target)

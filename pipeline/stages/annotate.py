@@ -43,10 +43,11 @@ from pipeline.io.layers import LayerLine, entity_homes_for, index_layers, load_r
 from pipeline.io.problemlog import read_problems, write_problems
 from pipeline.io.schemas import load_json_schema, load_label_schema
 from pipeline.runtime.cache import ShardCache
+from pipeline.runtime.chunks import LastEntries, PreviousChunks, write_chunks
 from pipeline.runtime.executor import shard_map
 from pipeline.runtime.fingerprint import code_fingerprint, digest, file_sha256
 from pipeline.runtime.progress import progress
-from pipeline.runtime.shards import clean_dir, group, part_name, shard_of
+from pipeline.runtime.shards import chunk_of, clean_dir, group, part_name, shard_of
 
 log = logging.getLogger(__name__)
 
@@ -170,30 +171,37 @@ def dataset_info(config: StageConfig, schema: LabelSchema) -> dict[str, Any]:
     return {"dataset": publish.dataset_name, "version": publish.version, **schema.to_metadata()}
 
 
-def shard_files(name: str, shard: int, table: pa.Table, splits: Sequence[str]) -> dict[str, pa.Table]:
-    """Relative path → rows for one shard of one table; training views are split per ``split``."""
+def shard_files(name: str, shard: int, table: pa.Table | None, splits: Sequence[str]) -> dict[str, pa.Table]:
+    """Relative path → rows for one shard of one table; training views are split per ``split``
+    (a split without rows has no file). With ``table`` None: every path the shard's rows may have."""
     if name not in tables.SPLIT_TABLES:
-        return {f"{name}/part-{part_name(shard)}.parquet": table}
+        return {f"{name}/part-{part_name(shard)}.parquet": table}  # type: ignore[dict-item]
     files = {}
     for split in splits:
-        part = table.filter(pc.equal(table.column("split"), split))
-        if part.num_rows:
+        part = None if table is None else table.filter(pc.equal(table.column("split"), split))
+        if part is None or part.num_rows:
             files[f"{name}/{split}-{part_name(shard)}.parquet"] = part
-    return files
+    return files  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
 class ShardJob:
+    """One shard to build: its records by chunk (chunk → the chunk's key and records; every chunk
+    with a document or a record), the knobs, and the shard's previous entry to reuse chunks of."""
+
     shard: int
     ingest_dir: str
     staging: str
-    lines: list[LayerLine]
+    chunks: dict[int, tuple[str, list[LayerLine]]]
+    layout: tuple[int, int]
+    """(shards, chunks per shard): which chunk a document of the shard falls into."""
     labels_path: str
     ratios: dict[str, float]
     info: dict[str, Any]
     priority: list[str]
     whitespace: str
     entity_homes: dict[tuple[str, str], list[str]]
+    previous: str = ""
 
 
 BATCH_DOCUMENTS = 256
@@ -211,8 +219,7 @@ def build_in_batches(
     doc_ids = sorted(interim["documents"].column("doc_id").to_pylist())
     results = []
     for first in range(0, max(len(doc_ids), 1), batch):
-        wanted = pa.array(doc_ids[first : first + batch], pa.string())
-        part = {name: table.filter(pc.is_in(table.column("doc_id"), value_set=wanted)) for name, table in interim.items()}
+        part = documents_of(interim, doc_ids[first : first + batch])
         results.append(build_shard(part["documents"], part["sentences"], part["tokens"], chosen, schema, ratios))
     layers: Counter[str] = Counter()
     for result in results:
@@ -224,30 +231,69 @@ def build_in_batches(
     )
 
 
-def annotate_shard(job: ShardJob) -> tuple[int, str]:
-    """Worker: check one shard's records against its documents, choose one per document, build
-    the shard's publishable tables and write them with their metadata and the problems found."""
-    schema = load_label_schema(job.labels_path)
-    part = f"part-{part_name(job.shard)}.parquet"
-    interim = read_shard(Path(job.ingest_dir), part)
+def documents_of(interim: dict[str, pa.Table], doc_ids: Sequence[str]) -> dict[str, pa.Table]:
+    """The rows of ``doc_ids`` in each interim table."""
+    wanted = pa.array(doc_ids, pa.string())
+    return {name: table.filter(pc.is_in(table.column("doc_id"), value_set=wanted)) for name, table in interim.items()}
+
+
+def build_chunk(job: ShardJob, interim: dict[str, pa.Table], doc_ids: list[str], lines: list[LayerLine], schema: LabelSchema) -> Result:
+    """Check one chunk's records against its documents, choose one per document and build the
+    chunk's tables; its problems in file and line order."""
+    part = documents_of(interim, doc_ids)
     chosen, problems = check_and_select(
-        load_records(job.lines),
-        document_infos(interim["documents"]),
+        load_records(lines),
+        document_infos(part["documents"]),
         schema,
         priority=job.priority,
         whitespace=Severity(job.whitespace),
         entity_homes=job.entity_homes,
     )
-    result = build_in_batches(interim, chosen, schema, job.ratios)
+    result = build_in_batches(part, chosen, schema, job.ratios)
+    return Result(result.tables, sorted(problems + result.problems, key=problem_order), result.layers)
+
+
+def annotate_shard(job: ShardJob) -> tuple[int, str, int, int]:
+    """Worker: build the changed chunks of one shard (:func:`build_chunk`), take the others' rows
+    from the shard's previous entry, and write the shard's publishable tables with their metadata
+    and the problems found; returns the shard, the staging folder, chunks computed and reused."""
+    schema = load_label_schema(job.labels_path)
+    part = f"part-{part_name(job.shard)}.parquet"
+    interim = read_shard(Path(job.ingest_dir), part)
+    shards, chunk_count = job.layout
+    docs_by_chunk = group(sorted(interim["documents"].column("doc_id").to_pylist()), lambda doc_id: chunk_of(doc_id, shards, chunk_count))
+    prior = PreviousChunks(job.previous)
+    keys = {chunk: key for chunk, (key, _) in job.chunks.items()}
+    reused = prior.reusable(keys)
+    built: list[Result] = []
+    metas: dict[int, dict[str, Any]] = {}
+    for chunk, (_, lines) in sorted(job.chunks.items()):
+        if chunk in reused:
+            metas[chunk] = prior.meta(chunk)
+            continue
+        result = build_chunk(job, interim, docs_by_chunk.get(chunk, []), lines, schema)
+        built.append(result)
+        metas[chunk] = {"problems": [problem.to_json() for problem in result.problems], "layers": result.layers}
+    kept = [doc_id for chunk in sorted(reused) for doc_id in docs_by_chunk.get(chunk, [])]
+    splits = list(job.ratios)
     staging = Path(job.staging)
-    for name, table in result.tables.items():
+    for name, table_schema in tables.SCHEMAS.items():
+        previous = prior.rows(list(shard_files(name, job.shard, None, splits)), table_schema, kept)
+        table = tables.sort_table(name, pa.concat_tables([previous] + [result.tables[name] for result in built]))
         metadata = tables.corpus_metadata({**job.info, "table": name}) | tables.huggingface_metadata(name, schema.bio_labels)
-        for relative, rows in shard_files(name, job.shard, tables.with_metadata(table, metadata), list(job.ratios)).items():
+        for relative, rows in shard_files(name, job.shard, tables.with_metadata(table, metadata), splits).items():
             tables.write_parquet(rows, staging / relative)
-    write_problems(sorted(problems + result.problems, key=problem_order), staging / "problems" / f"{part_name(job.shard)}.jsonl")
+    problems = [Problem.from_json(data) for chunk in sorted(metas) for data in metas[chunk]["problems"]]
+    layers: Counter[str] = Counter()
+    for meta in metas.values():
+        layers.update(meta["layers"])
+    write_problems(sorted(problems, key=problem_order), staging / "problems" / f"{part_name(job.shard)}.jsonl")
     (staging / "layers").mkdir(parents=True, exist_ok=True)
-    (staging / "layers" / f"{part_name(job.shard)}.json").write_text(json.dumps(result.layers, sort_keys=True), encoding="utf-8")
-    return job.shard, job.staging
+    (staging / "layers" / f"{part_name(job.shard)}.json").write_text(
+        json.dumps(dict(sorted(layers.items())), sort_keys=True), encoding="utf-8"
+    )
+    write_chunks(staging, keys, metas)
+    return job.shard, job.staging, len(keys) - len(reused), len(reused)
 
 
 def problem_order(problem: Problem) -> tuple[str, int, str, str, str]:
@@ -285,41 +331,52 @@ def run(config: StageConfig) -> list[Problem]:
     problems.extend(check_and_select(load_records(orphans), {}, schema, priority=priority, entity_homes=homes)[1])
     info = dataset_info(config, schema)
     cache = ShardCache(runtime.cache_dir, "annotate", runtime.local_cache_dir())
+    last = LastEntries(runtime.local_cache_dir() / "last" / "annotate.json")
+    ingest_chunks = json.loads((ingest_dir / "shard-chunks.json").read_text(encoding="utf-8"))
     labels_sha = file_sha256(Path(labels_path))
     keys: dict[int, str] = {}
     todo = []
     for shard in shards:
+        part = part_name(shard)
         shard_lines = by_shard.get(shard, [])
         shard_homes = {key: homes[key] for key in sorted(homes) if any(line.layer == key[0] for line in shard_lines)}
-        keys[shard] = digest(
-            fingerprint,
-            ingest_keys[part_name(shard)],
-            info,
-            labels_sha,
-            section.splits,
-            priority,
-            whitespace,
-            sorted(shard_homes.items()),
-            [line.fingerprint() for line in shard_lines],
-        )
-        if not cache.has(keys[shard]):
-            job = ShardJob(
+        knobs = digest(fingerprint, info, labels_sha, section.splits, priority, whitespace, sorted(shard_homes.items()))
+        keys[shard] = digest(knobs, ingest_keys[part], [line.fingerprint() for line in shard_lines])
+        if cache.has(keys[shard]):
+            continue
+        lines_by_chunk = group(shard_lines, lambda line: chunk_of(line.ref.key, runtime.shards, runtime.chunks))
+        chunk_ids = sorted({int(chunk) for chunk in ingest_chunks.get(part, {})} | set(lines_by_chunk))
+        chunks = {
+            chunk: (
+                digest(knobs, ingest_chunks.get(part, {}).get(str(chunk)), [line.fingerprint() for line in lines_by_chunk.get(chunk, [])]),
+                lines_by_chunk.get(chunk, []),
+            )
+            for chunk in chunk_ids
+        }
+        previous = last.get(part)
+        todo.append(
+            ShardJob(
                 shard,
                 str(ingest_dir),
                 str(cache.staging(keys[shard])),
-                shard_lines,
+                chunks,
+                (runtime.shards, runtime.chunks),
                 labels_path,
                 dict(section.splits),
                 info,
                 priority,
                 whitespace,
                 shard_homes,
+                cache.ref(previous) if previous and cache.has(previous) else "",
             )
-            todo.append(job)
-    for shard, staging in progress(
+        )
+    computed = reused = 0
+    for shard, staging, chunks_computed, chunks_reused in progress(
         shard_map(cache.task(annotate_shard), todo, runtime), total=len(todo), description="annotate", minimum=2
     ):
         cache.commit(keys[shard], Path(staging))
+        computed += chunks_computed
+        reused += chunks_reused
     clean_dir(out_dir)
     layers: Counter[str] = Counter()
     for shard in shards:
@@ -332,8 +389,17 @@ def run(config: StageConfig) -> list[Problem]:
     )
     (out_dir / "layers.json").write_text(json.dumps(dict(sorted(layers.items())), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     write_problems(problems, out_dir / "problems.jsonl")
+    last.save({part_name(s): k for s, k in keys.items()})
     cache.prune()
-    log.info("annotate: %d records, %d shards (%d computed), %d problems", len(lines), len(shards), len(todo), len(problems))
+    log.info(
+        "annotate: %d records, %d shards (%d computed; chunks: %d computed, %d reused), %d problems",
+        len(lines),
+        len(shards),
+        len(todo),
+        computed,
+        reused,
+        len(problems),
+    )
     return problems
 
 

@@ -40,10 +40,11 @@ from pipeline.io.jsonl import (
 from pipeline.io.problemlog import write_problems
 from pipeline.io.schemas import load_json_schema
 from pipeline.runtime.cache import ShardCache
+from pipeline.runtime.chunks import LastEntries, PreviousChunks, write_chunks
 from pipeline.runtime.executor import shard_map
 from pipeline.runtime.fingerprint import code_fingerprint, digest
 from pipeline.runtime.progress import progress
-from pipeline.runtime.shards import clean_dir, group, part_name, shard_of
+from pipeline.runtime.shards import chunk_of, clean_dir, group, part_name, shard_of
 
 log = logging.getLogger(__name__)
 
@@ -223,24 +224,47 @@ def segment_documents(documents: list[SourcedDocument], language: str) -> tuple[
 BATCH_DOCUMENTS = 256
 
 
-def segment_shard(job: tuple[int, list[LineRef], str, str]) -> tuple[int, str]:
-    """Worker: read one shard's documents, segment them and write its three tables into ``staging``."""
-    shard, refs, language, staging = job
+@dataclass(frozen=True)
+class ShardJob:
+    """One shard to segment: its documents by chunk (chunk → its key and its documents), where to
+    write, and the shard's previous cache entry to take unchanged chunks from (or "")."""
+
+    shard: int
+    chunks: dict[int, tuple[str, list[LineRef]]]
+    language: str
+    staging: str
+    previous: str = ""
+
+
+def segment_shard(job: ShardJob) -> tuple[int, str, int, int]:
+    """Worker: segment the documents of one shard's changed chunks, take the other chunks' rows
+    from the shard's previous entry, and write its three tables into ``staging``; returns the
+    shard, the staging folder and how many chunks were computed and reused."""
+    prior = PreviousChunks(job.previous)
+    keys = {chunk: key for chunk, (key, _) in job.chunks.items()}
+    reused = prior.reusable(keys)
+    refs = [ref for chunk, (_, chunk_refs) in sorted(job.chunks.items()) if chunk not in reused for ref in chunk_refs]
+    kept = [ref.key for chunk in sorted(reused) for ref in job.chunks[chunk][1]]
     # A batch at a time: the Python objects per token exist for one batch, the shard only as Arrow.
     batches = [
-        segment_documents(load_seeds(refs[first : first + BATCH_DOCUMENTS]), language) for first in range(0, len(refs), BATCH_DOCUMENTS)
+        segment_documents(load_seeds(refs[first : first + BATCH_DOCUMENTS]), job.language) for first in range(0, len(refs), BATCH_DOCUMENTS)
     ]
-    for index, name in enumerate(tables.INTERIM_SCHEMAS):
-        table = tables.sort_interim_table(name, pa.concat_tables([batch[index] for batch in batches]))
-        tables.write_parquet(table, Path(staging) / name / f"part-{part_name(shard)}.parquet")
-    return shard, staging
+    part = f"part-{part_name(job.shard)}.parquet"
+    for index, (name, schema) in enumerate(tables.INTERIM_SCHEMAS.items()):
+        previous = prior.rows([f"{name}/{part}"], schema, kept)
+        table = tables.sort_interim_table(name, pa.concat_tables([previous] + [batch[index] for batch in batches]))
+        tables.write_parquet(table, Path(job.staging) / name / part)
+    write_chunks(job.staging, keys)
+    return job.shard, job.staging, len(keys) - len(reused), len(reused)
 
 
 def run(config: StageConfig) -> list[Problem]:
     """Index the seeds, segment them shard by shard (cached, parallel), write the interim tables.
 
     The main process keeps only where each document is (:class:`LineRef`); each worker reads its
-    shard's documents itself, so memory is bounded by a shard, not by the corpus.
+    shard's documents itself, so memory is bounded by a shard, not by the corpus. A shard whose
+    documents changed is recomputed chunk by chunk (:mod:`pipeline.runtime.chunks`): only the
+    chunks with a changed document are segmented again.
     """
     section = config.ingest
     runtime = config.runtime
@@ -252,27 +276,52 @@ def run(config: StageConfig) -> list[Problem]:
     refs, problems = index_seeds(section.seeds_dir, document_schema, memo=memo)
     memo.save()
     cache = ShardCache(runtime.cache_dir, "ingest", runtime.local_cache_dir())
+    last = LastEntries(runtime.local_cache_dir() / "last" / "ingest.json")
     groups = group(refs, lambda ref: shard_of(ref.key, runtime.shards))
     keys = {shard: digest(fingerprint, language, [ref.fingerprint() for ref in shard_refs]) for shard, shard_refs in groups.items()}
-    todo = [
-        (shard, shard_refs, language, str(cache.staging(keys[shard]))) for shard, shard_refs in groups.items() if not cache.has(keys[shard])
-    ]
-    for shard, staging in progress(shard_map(cache.task(segment_shard), todo, runtime), total=len(todo), description="ingest", minimum=2):
+    chunk_keys: dict[int, dict[int, tuple[str, list[LineRef]]]] = {}
+    for shard, shard_refs in groups.items():
+        by_chunk = group(shard_refs, lambda ref: chunk_of(ref.key, runtime.shards, runtime.chunks))
+        chunk_keys[shard] = {
+            chunk: (digest(fingerprint, language, [ref.fingerprint() for ref in chunk_refs]), chunk_refs)
+            for chunk, chunk_refs in by_chunk.items()
+        }
+    todo = []
+    for shard in groups:
+        if cache.has(keys[shard]):
+            continue
+        previous = last.get(part_name(shard))
+        previous_ref = cache.ref(previous) if previous and cache.has(previous) else ""
+        todo.append(ShardJob(shard, chunk_keys[shard], language, str(cache.staging(keys[shard])), previous_ref))
+    computed = reused = 0
+    for shard, staging, chunks_computed, chunks_reused in progress(
+        shard_map(cache.task(segment_shard), todo, runtime), total=len(todo), description="ingest", minimum=2
+    ):
         cache.commit(keys[shard], Path(staging))
+        computed += chunks_computed
+        reused += chunks_reused
     clean_dir(out_dir)
     for shard in groups:
         cache.link_into(keys[shard], out_dir)
     (out_dir / "shards.json").write_text(
         json.dumps({part_name(s): k for s, k in keys.items()}, indent=1, sort_keys=True) + "\n", encoding="utf-8"
     )
+    (out_dir / "shard-chunks.json").write_text(
+        json.dumps({part_name(s): {str(c): key for c, (key, _) in chunks.items()} for s, chunks in chunk_keys.items()}, sort_keys=True)
+        + "\n",
+        encoding="utf-8",
+    )
     write_problems(problems, out_dir / "problems.jsonl")
+    last.save({part_name(s): k for s, k in keys.items()})
     cache.prune()
     log.info(
-        "ingest: %d documents in %d shards (%d computed, %d from cache), %d problems",
+        "ingest: %d documents in %d shards (%d computed, %d from cache; chunks: %d computed, %d reused), %d problems",
         len(refs),
         len(groups),
         len(todo),
         len(groups) - len(todo),
+        computed,
+        reused,
         len(problems),
     )
     return problems
