@@ -467,7 +467,8 @@ def run(config: StageConfig) -> dict[str, Any]:
     # Pass 2: proposals and leave-one-document-out tallies, per shard, keyed by the part of the
     # gazetteer that can match in the shard (not all of it: one changed gold label recomputes only
     # the shards where its phrase can match).
-    tokens = phrase_tokens(blank_pipeline(language), sorted(counts)) if counts else {}
+    nlp = blank_pipeline(language)
+    tokens = phrase_tokens(nlp, sorted(counts)) if counts else {}
     labels = {phrase: majority(found, schema.entity_types) for phrase, found in counts.items()}
     leads = majority_leads(counts, labels)
     propose_keys = {}
@@ -490,7 +491,11 @@ def run(config: StageConfig) -> dict[str, Any]:
         if not cache.has(key)
     ]
     scores = ShardCache(runtime.local_cache_dir(), "preannotate-external")
-    external, evaluations = external_jobs(config, model, models.ref(model), scores)
+
+    def model_part(vocabulary: set[str]) -> Any:
+        return [hand_key, gazetteer_part(counts, labels, tokens, vocabulary, {}, lambda _: [], schema.entity_types, leads)]
+
+    external, evaluations = external_jobs(config, model, models.ref(model), scores, model_part, nlp)
     if (propose_todo or evaluations) and forked:
         model_for(model, str(model_dir), str(labels_path), language)
     for evaluation, result in zip(
@@ -526,12 +531,13 @@ def run(config: StageConfig) -> dict[str, Any]:
     micro = metrics["gold_leave_one_document_out"]["entities"]["micro"]
     log.info(
         "preannotate: %d documents proposed, %d shards (%d gazetteer and %d proposal shards computed, %d hand-pattern shards); "
-        "gold LOO entity P/R/F1 %.3f/%.3f/%.3f",
+        "%d external evaluation(s) computed; gold LOO entity P/R/F1 %.3f/%.3f/%.3f",
         metrics["preannotations"]["documents"],
         len(shards),
         len(count_todo),
         len(propose_todo),
         len(match_todo),
+        len(evaluations),
         micro["precision"],
         micro["recall"],
         micro["f1"],
@@ -565,12 +571,41 @@ class ExternalJob:
     cached: str
 
 
-def external_jobs(config: StageConfig, model: str, model_dir: str, scores: ShardCache) -> tuple[dict[str, Any], list[ExternalJob]]:
-    """The external evaluations known already (cached by the model, the corpus file's bytes and the
-    mapping file: ``<local cache>/preannotate-external/<key>.json``, ``scores``, whose prune drops
-    the files no run used for a while), or not available here, and the jobs for the others, which
-    run beside the proposal shards."""
+def external_vocabulary(path: Path, mapping_path: Path, config: StageConfig, nlp: Any, scores: ShardCache, key: str) -> set[str]:
+    """Every token text of a third-party corpus as the proposer's tokenizer cuts its sentences
+    (``nlp``: :func:`pipeline.core.proposals.blank_pipeline`), kept in ``scores`` by ``key``
+    (the file's bytes, the mapping, the code and the language)."""
+    cached = scores.dir / f"{key}.vocabulary.json"
+    scores.used.add(cached.name)
+    if cached.exists():
+        return set(json.loads(cached.read_text(encoding="utf-8")))
+    schema = load_label_schema(config.schemas.labels)
+    mapping, _ = load_mapping(mapping_path, config.schemas.labels)
+    texts = [sentence.text for sentence in germeval_sentences(path, mapping, schema)]
+    vocabulary = {token.text for doc in nlp.tokenizer.pipe(texts) for token in doc}
+    atomic.write_text(cached, json.dumps(sorted(vocabulary), ensure_ascii=False))
+    return vocabulary
+
+
+def external_jobs(
+    config: StageConfig,
+    model: str,
+    model_dir: str,
+    scores: ShardCache,
+    model_part: Callable[[set[str]], Any],
+    nlp: Any,
+) -> tuple[dict[str, Any], list[ExternalJob]]:
+    """The external evaluations known already, or not available here, and the jobs for the others,
+    which run beside the proposal shards.
+
+    An evaluation is cached (``<local cache>/preannotate-external/<key>.json``, ``scores``, whose
+    prune drops the files no run used for a while) by the corpus file's bytes, the mapping file and
+    the part of the model that can match in the corpus (``model_part`` of its vocabulary: the hand
+    patterns and the gazetteer phrases whose tokens all occur in it, with their labels): a changed
+    gold label of a phrase the corpus does not contain leaves the score as it is.
+    """
     section = config.preannotate
+    fingerprint = code_fingerprint(__name__)
     found: dict[str, Any] = {}
     jobs = []
     for name, spec in sorted(section.external.items()):
@@ -579,7 +614,14 @@ def external_jobs(config: StageConfig, model: str, model_dir: str, scores: Shard
             found[name] = {"available": False, "note": f"{path} not found: not evaluated on this machine"}
             log.warning("preannotate: %s not found, external evaluation %s skipped", path, name)
             continue
-        key = digest(model, name, spec.file, file_sha256(path), Path(spec.mapping).read_text(encoding="utf-8"))
+        corpus = digest(
+            fingerprint, name, spec.file, file_sha256(path), Path(spec.mapping).read_text(encoding="utf-8"), config.ingest.language
+        )
+        try:
+            vocabulary = external_vocabulary(path, Path(spec.mapping), config, nlp, scores, corpus)
+        except ImportFailed as error:
+            raise ValueError(f"preannotate.external.{name}.mapping: {error}") from None
+        key = digest(corpus, model_part(vocabulary))
         cached = scores.dir / f"{key}.json"
         scores.used.add(cached.name)
         if cached.exists():

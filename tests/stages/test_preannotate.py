@@ -375,6 +375,57 @@ def test_external_scores_no_run_used_for_two_weeks_are_pruned_and_the_one_used_i
     ingest.run(for_stage(params, "ingest"))
     metrics = preannotate.run(for_stage(params, "preannotate"))
     assert metrics["external"]["germeval2014_dev"]["available"] is True
-    kept = [path.name for path in scores.iterdir()]
-    assert len(kept) == 1 and stale.name not in kept
-    assert json.loads((scores / kept[0]).read_text(encoding="utf-8")) == metrics["external"]["germeval2014_dev"]
+    kept = sorted(path.name for path in scores.iterdir())
+    assert len(kept) == 2 and stale.name not in kept
+    score, vocabulary = (kept[0], kept[1]) if kept[1].endswith(".vocabulary.json") else (kept[1], kept[0])
+    assert json.loads((scores / score).read_text(encoding="utf-8")) == metrics["external"]["germeval2014_dev"]
+    assert {"Angela", "Merkel", "Peru"} <= set(json.loads((scores / vocabulary).read_text(encoding="utf-8")))
+
+
+def test_the_external_score_is_recomputed_only_when_a_phrase_it_contains_changes_label(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    external = tmp_path / "external"
+    external.mkdir()
+    (external / "germeval2014-dev.tsv").write_text(GERMEVAL, encoding="utf-8")
+
+    def build(root: Path, quast: str, peru: str) -> dict:
+        corpus(root, 10)
+        for doc_id, text, phrase, label in (
+            ("quast", "Xaverius Quast sprach.", "Xaverius Quast", quast),
+            ("peru", "Sie reist nach Peru.", "Peru", peru),
+        ):
+            start = text.index(phrase)
+            with open(root / "seeds" / "docs.jsonl", "a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"id": doc_id, "text": text}, ensure_ascii=False) + "\n")
+            record = {"doc_id": doc_id, "text_sha256": text_sha256(text), "source": "gold", "relations": [],
+                      "entities": [{"id": "T1", "start": start, "end": start + len(phrase), "label": label}]}  # fmt: skip
+            with open(root / "annotations" / "gold" / "g.jsonl", "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        params = sharded_params(root, root.parent / f"{root.name}-cache")
+        params["preannotate"]["external_dir"] = str(external)
+        params["preannotate"]["external"] = {
+            "germeval2014_dev": {"file": "germeval2014-dev.tsv", "mapping": str(REPO / "schemas" / "mappings" / "germeval2014.yaml")}
+        }
+        return params
+
+    def evaluations() -> int:
+        return int(re.findall(r"(\d+) external evaluation\(s\) computed", caplog.text)[-1])
+
+    root = tmp_path / "incremental"
+    params = build(root, "PER", "GPE")
+    caplog.set_level(logging.INFO, logger="pipeline")
+    ingest.run(for_stage(params, "ingest"))
+    preannotate.run(for_stage(params, "preannotate"))
+    assert evaluations() == 1
+    relabel(root, -2, "ORG")  # "Xaverius Quast": not in the external corpus
+    first = preannotate.run(for_stage(params, "preannotate"))
+    assert evaluations() == 0
+    relabel(root, -1, "ORG")  # "Peru": in it
+    second = preannotate.run(for_stage(params, "preannotate"))
+    assert evaluations() == 1
+    assert second["external"] != first["external"]
+
+    for name, metrics, quast, peru in (("s1", first, "ORG", "GPE"), ("s2", second, "ORG", "ORG")):
+        scratch = tmp_path / name
+        fresh = build(scratch, quast, peru)
+        ingest.run(for_stage(fresh, "ingest"))
+        assert preannotate.run(for_stage(fresh, "preannotate"))["external"] == metrics["external"]
