@@ -186,15 +186,13 @@ def shard_files(name: str, shard: int, table: pa.Table | None, splits: Sequence[
 
 @dataclass(frozen=True)
 class ShardJob:
-    """One shard to build: its records by chunk (chunk → the chunk's key and records; every chunk
-    with a document or a record), the knobs, and the shard's previous entry to reuse chunks of."""
+    """A shard to build: chunk → (key, records), the knobs, the previous entry to reuse chunks of."""
 
     shard: int
     ingest_dir: str
     staging: str
     chunks: dict[int, tuple[str, list[LayerLine]]]
-    layout: tuple[int, int]
-    """(shards, chunks per shard): which chunk a document of the shard falls into."""
+    layout: tuple[int, int]  # (shards, chunks per shard): which chunk a document falls into
     labels_path: str
     ratios: dict[str, float]
     info: dict[str, Any]
@@ -391,15 +389,8 @@ def run(config: StageConfig) -> list[Problem]:
     write_problems(problems, out_dir / "problems.jsonl")
     last.save({part_name(s): k for s, k in keys.items()})
     cache.prune()
-    log.info(
-        "annotate: %d records, %d shards (%d computed; chunks: %d computed, %d reused), %d problems",
-        len(lines),
-        len(shards),
-        len(todo),
-        computed,
-        reused,
-        len(problems),
-    )
+    counts = (len(lines), len(shards), len(todo), computed, reused, len(problems))
+    log.info("annotate: %d records, %d shards (%d computed; chunks: %d computed, %d reused), %d problems", *counts)
     return problems
 
 

@@ -50,6 +50,7 @@ def test_one_added_document_recomputes_one_chunk_in_ingest_and_annotate(tmp_path
     build(params)
     corpus(root, 61)
     caplog.set_level(logging.INFO, logger="pipeline")
+    caplog.clear()
     build(params)
     assert chunk_counts(caplog.text, "ingest") == [(1, 3)]
     assert chunk_counts(caplog.text, "annotate") == [(1, 3)]
@@ -76,6 +77,7 @@ def test_the_problems_of_reused_chunks_are_kept(tmp_path: Path, caplog: pytest.L
     records[other]["entities"][0]["label"] = "ORG"
     layer.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
     caplog.set_level(logging.INFO, logger="pipeline")
+    caplog.clear()
     problems = annotate.run(for_stage(params, "annotate"))
     assert chunk_counts(caplog.text, "annotate") == [(1, 7)]
     assert [(p.doc_id, p.kind) for p in problems if p.doc_id == "doc-005"] == [("doc-005", "unknown-label")]
@@ -97,6 +99,7 @@ def test_without_the_previous_entry_the_shard_is_computed_whole(tmp_path: Path, 
     (cache / "last" / "ingest.json").unlink()
     corpus(root, 31)
     caplog.set_level(logging.INFO, logger="pipeline")
+    caplog.clear()
     ingest.run(for_stage(params, "ingest"))
     assert chunk_counts(caplog.text, "ingest") == [(4, 0)]
 
