@@ -498,7 +498,11 @@ READS: dict[str, Reads] = {
         ("agreement", "schemas.labels", "schemas.annotation", "validate.whitespace_spans"),
         untracked=("annotate.annotations_dir", "ingest.out_dir"),
     ),
-    "publish": Reads(("publish", "annotate.splits", "schemas.labels"), untracked=("annotate.out_dir", "validate.report")),
+    "publish": Reads(
+        ("publish", "annotate.splits", "schemas.labels"),
+        # the cache folders: where the facts of published files are remembered (:mod:`pipeline.io.memo`)
+        untracked=("annotate.out_dir", "validate.report", "runtime.cache_dir", "runtime.local_dir"),
+    ),
     # `python -m pipeline doccano push|pull` (not a dvc.yaml stage).
     "doccano": Reads(
         (

@@ -29,7 +29,7 @@ from typing import Any
 from pipeline.core.characters import FORBIDDEN, ForbiddenCharacters, escape_forbidden, forbidden_characters
 from pipeline.core.problems import Problem, Severity
 from pipeline.core.text import normalise_text
-from pipeline.io import atomic
+from pipeline.io.memo import Memo
 
 UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -88,38 +88,13 @@ class ScannedLine:
     summary: Any
 
 
-class LineMemo:
+class LineMemo(Memo):
     """What :func:`scan_jsonl` kept of lines already checked, by the sha256 of their bytes.
 
     Re-running a stage after a few lines changed then parses and validates only those lines
-    (JSON parsing is most of the cost of indexing a large file). Stored as JSON under the
-    pipeline's cache directory, valid only for the same ``key`` (hash of the schema and the code
-    that summarises a line), and rewritten with just the lines seen in the last run.
+    (JSON parsing is most of the cost of indexing a large file); valid only for the same ``key``
+    (hash of the schema and the code that summarises a line).
     """
-
-    def __init__(self, path: Path, key: str) -> None:
-        self.path, self.key = path, key
-        self.known: dict[str, Any] = {}
-        self.seen: dict[str, Any] = {}
-        if path.exists():
-            try:
-                stored = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                stored = {}
-            if isinstance(stored, dict) and stored.get("key") == key:
-                self.known = stored.get("lines", {})
-
-    def get(self, sha256: str) -> Any:
-        summary = self.known.get(sha256)
-        if summary is not None:
-            self.seen[sha256] = summary
-        return summary
-
-    def put(self, sha256: str, summary: Any) -> None:
-        self.seen[sha256] = summary
-
-    def save(self) -> None:
-        atomic.write_text(self.path, json.dumps({"key": self.key, "lines": self.seen}, sort_keys=True))
 
 
 class _NotJson(ValueError):

@@ -41,7 +41,7 @@ import json
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -74,10 +74,11 @@ from pipeline.io.layers import LayerLine, index_layers, load_records
 from pipeline.io.schemas import load_label_schema
 from pipeline.io.tables import read_parquet
 from pipeline.runtime.cache import ShardCache
+from pipeline.runtime.chunks import LastEntries, PreviousChunks, write_chunks
 from pipeline.runtime.executor import shard_map
 from pipeline.runtime.fingerprint import code_fingerprint, digest, file_sha256
 from pipeline.runtime.progress import progress
-from pipeline.runtime.shards import group, part_name, shard_of
+from pipeline.runtime.shards import chunk_of, group, part_name, shard_of
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +208,10 @@ class ShardJob:
     labels_path: str = ""
     language: str = "de"
     matches: str = ""
+    # chunk → key, (shards, chunks per shard), and the shard's previous entry (runtime/chunks.py)
+    chunk_keys: dict[int, str] = field(default_factory=dict)
+    layout: tuple[int, int] = (1, 1)
+    previous: str = ""
 
 
 def shard_gold(job: ShardJob, documents: pa.Table) -> tuple[list[AnnotationRecord], dict[str, str]]:
@@ -281,25 +286,37 @@ def model_for(key: str, model_dir: str, labels_path: str, language: str) -> Gaze
     return _MODELS[key]
 
 
-def hand_shard(job: ShardJob) -> tuple[int, str]:
+def hand_shard(job: ShardJob) -> tuple[int, str, int, int]:
     """Worker, pass 1b: the hand patterns' token matches of every document of one shard (the
     costliest matching, and independent of the gazetteer, so kept while only gold changes), and
     the shard's vocabulary (every token text of its documents, which says which gazetteer
-    phrases can match in it: :func:`pipeline.core.proposals.gazetteer_part`)."""
+    phrases can match in it: :func:`pipeline.core.proposals.gazetteer_part`). Only the changed
+    chunks are matched; the others' matches and vocabularies come from the previous entry."""
     proposer = model_for(job.model, job.model_dir, job.labels_path, job.language)
     interim = read_shard(Path(job.ingest_dir), f"part-{part_name(job.shard)}.parquet")
     texts, offsets = shard_texts(interim)
-    found = {}
-    vocabulary: set[str] = set()
-    doc_ids = sorted(texts)
+    prior = PreviousChunks(job.previous)
+    reused = prior.reusable(job.chunk_keys)
+    by_chunk = group(sorted(texts), lambda doc_id: chunk_of(doc_id, *job.layout))
+    found: dict[str, Any] = {}
+    if reused:
+        previous = json.loads((prior.folder / "matches.json").read_text(encoding="utf-8"))  # type: ignore[operator]
+        found.update((doc_id, previous[doc_id]) for chunk in reused for doc_id in by_chunk.get(chunk, []))
+    vocabularies = {chunk: prior.meta(chunk)["vocabulary"] for chunk in reused}
+    doc_ids = [doc_id for chunk, ids in by_chunk.items() if chunk not in reused for doc_id in ids]
     cut = [token_words(proposer.nlp, texts[doc_id], *offsets.get(doc_id, ([], []))) for doc_id in doc_ids]
     stretches = proposer.token_filter.stretches([words for words, _ in cut])
+    words_of: dict[int, set[str]] = defaultdict(set)
     for doc_id, (words, spaces), where in zip(doc_ids, cut, stretches, strict=True):
         found[doc_id] = proposer.token_matches_of_words(words, spaces, where)
-        vocabulary.update(words)
+        words_of[chunk_of(doc_id, *job.layout)].update(words)
+    vocabularies.update({chunk: sorted(words) for chunk, words in words_of.items()})
+    vocabulary = set().union(*vocabularies.values()) if vocabularies else set()
     Path(job.staging, "matches.json").write_text(json.dumps(found, sort_keys=True), encoding="utf-8")
     Path(job.staging, "vocabulary.json").write_text(json.dumps(sorted(vocabulary), ensure_ascii=False), encoding="utf-8")
-    return job.shard, job.staging
+    chunks = {chunk: key for chunk, key in job.chunk_keys.items() if chunk in by_chunk}
+    write_chunks(job.staging, chunks, {chunk: {"vocabulary": vocabularies.get(chunk, [])} for chunk in chunks})
+    return job.shard, job.staging, len(chunks) - len(reused & set(chunks)), len(reused & set(chunks))
 
 
 def shard_texts(interim: dict[str, pa.Table]) -> tuple[dict[str, str], dict[str, tuple[list[int], list[int]]]]:
@@ -320,9 +337,10 @@ def shard_texts(interim: dict[str, pa.Table]) -> tuple[dict[str, str], dict[str,
     return texts, offsets
 
 
-def propose_shard(job: ShardJob) -> tuple[int, str]:
+def propose_shard(job: ShardJob) -> tuple[int, str, int, int]:
     """Worker, pass 2: one shard's proposals (documents without gold, or all) and the
-    leave-one-document-out tallies of its gold records, from ingest's tokens."""
+    leave-one-document-out tallies of its gold records, from ingest's tokens. Only the changed
+    chunks are computed; the others' proposals and tallies come from the previous entry."""
     proposer = model_for(job.model, job.model_dir, job.labels_path, job.language)
     interim = read_shard(Path(job.ingest_dir), f"part-{part_name(job.shard)}.parquet")
     documents = interim["documents"]
@@ -333,32 +351,57 @@ def propose_shard(job: ShardJob) -> tuple[int, str]:
     by_doc: dict[str, list[AnnotationRecord]] = defaultdict(list)
     for record in records:
         by_doc[record.doc_id].append(record)
+    prior = PreviousChunks(job.previous)
+    reused = prior.reusable(job.chunk_keys)
+    lines: dict[str, str] = {}
+    if reused and prior.folder is not None:
+        ids = json.loads((prior.folder / "summary.json").read_text(encoding="utf-8"))["ids"]
+        with open(prior.folder / "proposals.jsonl", encoding="utf-8") as handle:
+            lines = {doc_id: line for doc_id, line in zip(ids, handle, strict=True) if chunk_of(doc_id, *job.layout) in reused}
+    metas: dict[int, dict[str, Any]] = {chunk: prior.meta(chunk) for chunk in reused}
+
+    def meta(chunk: int) -> dict[str, Any]:
+        return metas.setdefault(chunk, {"entities": {}, "relations": {}, "records": 0, "proposed": dict.fromkeys(PROPOSED, 0)})
+
+    for doc_id, sha in sorted(zip(documents.column("doc_id").to_pylist(), documents.column("text_sha256").to_pylist(), strict=True)):
+        chunk = chunk_of(doc_id, *job.layout)
+        if chunk in reused:
+            continue
+        mine = meta(chunk)
+        mine["records"] += len(by_doc.get(doc_id, []))
+        wanted = job.documents == "all" or doc_id not in annotated
+        if not wanted and doc_id not in by_doc:
+            continue
+        text = texts[doc_id]
+        starts, ends = offsets.get(doc_id, ([], []))
+        matches = [tuple(m) for m in kept[doc_id]]
+        if doc_id in by_doc:
+            doc = doc_from_tokens(proposer.nlp, text, starts, ends)
+            leave_one_out_tally(proposer, by_doc[doc_id], text, doc, mine["entities"], mine["relations"], matches)
+        if wanted:
+            record = proposed_record(doc_id, text, sha, *proposer.propose(doc_from_tokens(proposer.nlp, text, starts, ends), matches))
+            lines[doc_id] = json.dumps(record, ensure_ascii=False) + "\n"
+            mine["proposed"]["documents"] += 1
+            mine["proposed"]["entities"] += len(record["entities"])
+            mine["proposed"]["relations"] += len(record["relations"])
+    staging = Path(job.staging)
+    ids = sorted(lines)
+    with open(staging / "proposals.jsonl", "w", encoding="utf-8") as out:
+        out.writelines(lines[doc_id] for doc_id in ids)
     entity_tally: dict[str, list[int]] = {}
     relation_tally: dict[str, list[int]] = {}
-    proposed = {"documents": 0, "entities": 0, "relations": 0}
-    staging = Path(job.staging)
-    ids = []
-    with open(staging / "proposals.jsonl", "w", encoding="utf-8") as out:
-        for doc_id, sha in sorted(zip(documents.column("doc_id").to_pylist(), documents.column("text_sha256").to_pylist(), strict=True)):
-            wanted = job.documents == "all" or doc_id not in annotated
-            if not wanted and doc_id not in by_doc:
-                continue
-            text = texts[doc_id]
-            starts, ends = offsets.get(doc_id, ([], []))
-            matches = [tuple(m) for m in kept[doc_id]]
-            if doc_id in by_doc:
-                doc = doc_from_tokens(proposer.nlp, text, starts, ends)
-                leave_one_out_tally(proposer, by_doc[doc_id], text, doc, entity_tally, relation_tally, matches)
-            if wanted:
-                record = proposed_record(doc_id, text, sha, *proposer.propose(doc_from_tokens(proposer.nlp, text, starts, ends), matches))
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-                ids.append(doc_id)
-                proposed["documents"] += 1
-                proposed["entities"] += len(record["entities"])
-                proposed["relations"] += len(record["relations"])
-    summary = {"ids": ids, "proposed": proposed, "records": len(records), "entities": entity_tally, "relations": relation_tally}
+    for chunk in sorted(metas):
+        add_tallies(entity_tally, metas[chunk]["entities"])
+        add_tallies(relation_tally, metas[chunk]["relations"])
+    proposed = {name: sum(metas[chunk]["proposed"][name] for chunk in metas) for name in PROPOSED}
+    records_count = sum(metas[chunk]["records"] for chunk in metas)
+    summary = {"ids": ids, "proposed": proposed, "records": records_count, "entities": entity_tally, "relations": relation_tally}
     (staging / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, sort_keys=True), encoding="utf-8")
-    return job.shard, job.staging
+    write_chunks(staging, {chunk: key for chunk, key in job.chunk_keys.items() if chunk in metas}, metas)
+    return job.shard, job.staging, len(metas) - len(reused), len(reused)
+
+
+PROPOSED = ("documents", "entities", "relations")
 
 
 def merged_proposals(parts: list[Path], out: Path) -> None:
@@ -387,15 +430,19 @@ def _computed(
     runtime: Any,
     name: str,
     extra: Sequence[tuple[Callable[[Any], Any], Any]] = (),
+    chunks: Counter[str] | None = None,
 ) -> list[Any]:
     """Run ``jobs`` (function, job, cache key) and ``extra`` tasks (function, argument) in one
-    pass; commit each job's staging folder under its key; the extra tasks' results, in order."""
+    pass; commit each job's staging folder under its key; the extra tasks' results, in order.
+    A job that returns how many chunks it computed and reused adds them to ``chunks``."""
     keys = {str(job.staging): key for _, job, key in jobs}
     tasks = [(cache.task(function), job) for function, job, _ in jobs] + list(extra)
     results = []
     for index, result in enumerate(progress(shard_map(run_task, tasks, runtime), total=len(tasks), description=name, minimum=2)):
         if index < len(jobs):
             cache.commit(keys[str(result[1])], result[1])
+            if chunks is not None and len(result) == 4:
+                chunks.update(computed=result[2], reused=result[3])
         else:
             results.append(result)
     return results
@@ -426,8 +473,24 @@ def run(config: StageConfig) -> dict[str, Any]:
     by_shard = group(lines, lambda line: shard_of(line.ref.key, runtime.shards))
     cache = ShardCache(runtime.cache_dir, "preannotate", runtime.local_cache_dir())
 
+    ingest_chunks = json.loads((ingest_dir / "shard-chunks.json").read_text(encoding="utf-8")) if ingest_keys else {}
+    last = {name: LastEntries(runtime.local_cache_dir() / "last" / f"preannotate-{name}.json") for name in ("match", "propose")}
+
     def job(shard: int, key: str, **more: Any) -> ShardJob:
         return ShardJob(shard, str(ingest_dir), str(cache.staging(key)), by_shard.get(shard, []), **more)
+
+    def chunked(name: str, shard: int, prefix: str) -> dict[str, Any]:
+        """A job's chunk fields: each chunk keyed by ``prefix`` (what the whole shard's key holds
+        besides its documents and records), its ingest chunk key and its records."""
+        part = part_name(shard)
+        lines = group(by_shard.get(shard, []), lambda line: chunk_of(line.ref.key, runtime.shards, runtime.chunks))
+        chunk_keys = {
+            int(chunk): digest(prefix, key, [line.fingerprint() for line in lines.get(int(chunk), [])])
+            for chunk, key in ingest_chunks.get(part, {}).items()
+        }
+        previous = last[name].get(part)
+        previous_ref = cache.ref(previous) if previous and cache.has(previous) else ""
+        return {"chunk_keys": chunk_keys, "layout": (runtime.shards, runtime.chunks), "previous": previous_ref}
 
     # Pass 1, in one go: the gazetteer counts of each shard, and the hand patterns' token matches
     # and vocabulary of each shard (these need no gazetteer: a model of the hand patterns only).
@@ -443,14 +506,19 @@ def run(config: StageConfig) -> dict[str, Any]:
     match_keys = {shard: digest(hand_key, ingest_keys[part_name(shard)]) for shard in shards}
     count_todo = [(count_shard, job(shard, key), key) for shard, key in count_keys.items() if not cache.has(key)]
     match_todo = [
-        (hand_shard, job(shard, key, model=hand_model, model_dir=models.ref(hand_model), **common), key)
+        (
+            hand_shard,
+            job(shard, key, model=hand_model, model_dir=models.ref(hand_model), **common, **chunked("match", shard, hand_key)),
+            key,
+        )
         for shard, key in match_keys.items()
         if not cache.has(key)
     ]
     forked = runtime.executor == "local" and runtime.worker_count() > 1
     if match_todo and forked:
         model_for(hand_model, str(models.path(hand_model)), str(labels_path), language)  # inherited by the forked workers
-    _computed(cache, count_todo + match_todo, runtime, "preannotate (gazetteer, hand patterns)")
+    chunks: Counter[str] = Counter()
+    _computed(cache, count_todo + match_todo, runtime, "preannotate (gazetteer, hand patterns)", chunks=chunks)
     cache.used.update(match_keys.values())
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for shard in shards:
@@ -471,22 +539,22 @@ def run(config: StageConfig) -> dict[str, Any]:
     tokens = phrase_tokens(nlp, sorted(counts)) if counts else {}
     labels = {phrase: majority(found, schema.entity_types) for phrase, found in counts.items()}
     leads = majority_leads(counts, labels)
-    propose_keys = {}
+    propose_keys: dict[int, str] = {}
+    propose_prefix: dict[int, str] = {}
     for shard in shards:
         vocabulary = set(json.loads((cache.path(match_keys[shard]) / "vocabulary.json").read_text(encoding="utf-8")))
         own = PhraseDocuments(cache.path(count_keys[shard]))
         part = gazetteer_part(counts, labels, tokens, vocabulary, own.maxima, own.documents, schema.entity_types, leads)
+        propose_prefix[shard] = digest(fingerprint, "propose", hand_key, part, section.documents)
         propose_keys[shard] = digest(
-            fingerprint,
-            "propose",
-            hand_key,
-            part,
-            section.documents,
-            ingest_keys[part_name(shard)],
-            [line.fingerprint() for line in by_shard.get(shard, [])],
+            propose_prefix[shard], ingest_keys[part_name(shard)], [line.fingerprint() for line in by_shard.get(shard, [])]
         )
     propose_todo = [
-        (propose_shard, job(shard, key, **more, matches=cache.ref(match_keys[shard])), key)
+        (
+            propose_shard,
+            job(shard, key, **more, matches=cache.ref(match_keys[shard]), **chunked("propose", shard, propose_prefix[shard])),
+            key,
+        )
         for shard, key in propose_keys.items()
         if not cache.has(key)
     ]
@@ -499,7 +567,9 @@ def run(config: StageConfig) -> dict[str, Any]:
     if (propose_todo or evaluations) and forked:
         model_for(model, str(model_dir), str(labels_path), language)
     for evaluation, result in zip(
-        evaluations, _computed(cache, propose_todo, runtime, "preannotate", [(cache.task(evaluate), e) for e in evaluations]), strict=True
+        evaluations,
+        _computed(cache, propose_todo, runtime, "preannotate", [(cache.task(evaluate), e) for e in evaluations], chunks),
+        strict=True,
     ):
         atomic.write_text(Path(evaluation.cached), json.dumps(result, ensure_ascii=False, sort_keys=True))
         external[evaluation.name] = result
@@ -525,19 +595,24 @@ def run(config: StageConfig) -> dict[str, Any]:
     out_dir = section.out_dir
     merged_proposals(parts, out_dir / "preannotations.jsonl")
     atomic.write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    last["match"].save({part_name(shard): key for shard, key in match_keys.items()})
+    last["propose"].save({part_name(shard): key for shard, key in propose_keys.items()})
     cache.prune()
     models.prune()
     scores.prune()
     micro = metrics["gold_leave_one_document_out"]["entities"]["micro"]
     log.info(
         "preannotate: %d documents proposed, %d shards (%d gazetteer and %d proposal shards computed, %d hand-pattern shards); "
-        "%d external evaluation(s) computed; gold LOO entity P/R/F1 %.3f/%.3f/%.3f",
+        "%d external evaluation(s) computed; chunks of hand-pattern and proposal shards: %d computed, %d reused; "
+        "gold LOO entity P/R/F1 %.3f/%.3f/%.3f",
         metrics["preannotations"]["documents"],
         len(shards),
         len(count_todo),
         len(propose_todo),
         len(match_todo),
         len(evaluations),
+        chunks["computed"],
+        chunks["reused"],
         micro["precision"],
         micro["recall"],
         micro["f1"],

@@ -26,9 +26,10 @@ from pipeline.config import StageConfig
 from pipeline.core import features
 from pipeline.core.labels import LabelSchema
 from pipeline.io import atomic, tables
+from pipeline.io.memo import Memo, file_identity
 from pipeline.io.schemas import load_label_schema
 from pipeline.runtime import faults
-from pipeline.runtime.fingerprint import file_sha256
+from pipeline.runtime.fingerprint import code_fingerprint, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -83,18 +84,43 @@ def table_files(tables_dir: Path) -> dict[str, list[Path]]:
     return {name: sorted((tables_dir / name).glob("*.parquet")) for name in tables.SCHEMAS}
 
 
-def metrics(files: dict[str, list[Path]]) -> dict[str, Any]:
-    """Counts for ``corpus/metrics.json``, reading only the columns they need."""
+# The column of a table whose values the metrics count.
+COUNTED = {"entities": "label", "relations": "label", "documents": "split", "re": "label"}
 
-    def column_counts(name: str, column: str) -> dict[str, int]:
+
+def file_facts(path: Path, table: str) -> dict[str, Any]:
+    """What the manifest and the metrics need of one file of ``table``: its rows, bytes and sha256
+    and, for a table in :data:`COUNTED`, how often each value of that column occurs."""
+    facts: dict[str, Any] = {"rows": pq.ParquetFile(path).metadata.num_rows, "bytes": path.stat().st_size, "sha256": file_sha256(path)}
+    if table in COUNTED:
+        column = COUNTED[table]
+        counts = pc.value_counts(pq.read_table(path, columns=[column]).column(column)).to_pylist()
+        facts["counts"] = {pair["values"]: pair["counts"] for pair in counts}
+    return facts
+
+
+def remembered_facts(memo: Memo, path: Path, table: str) -> dict[str, Any]:
+    """:func:`file_facts`, remembered by the file's identity: the tables' files are hard links of
+    cache entries, never modified in place, so an unchanged shard is neither hashed nor read again."""
+    identity = f"{table}:{file_identity(path)}"
+    facts = memo.get(identity)
+    if facts is None:
+        facts = file_facts(path, table)
+        memo.put(identity, facts)
+    return facts
+
+
+def metrics(facts: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Counts for ``corpus/metrics.json`` from the :func:`file_facts` of each table's files."""
+
+    def column_counts(name: str) -> dict[str, int]:
         counter: Counter[str] = Counter()
-        for path in files[name]:
-            for pair in pc.value_counts(pq.read_table(path, columns=[column]).column(column)).to_pylist():
-                counter[pair["values"]] += pair["counts"]
+        for found in facts[name]:
+            counter.update(found["counts"])
         return dict(sorted(counter.items()))
 
     def rows(name: str) -> int:
-        return sum(pq.ParquetFile(path).metadata.num_rows for path in files[name])
+        return sum(found["rows"] for found in facts[name])
 
     return {
         "documents": rows("documents"),
@@ -102,10 +128,10 @@ def metrics(files: dict[str, list[Path]]) -> dict[str, Any]:
         "tokens": rows("tokens"),
         "entities": rows("entities"),
         "relations": rows("relations"),
-        "entities_by_label": column_counts("entities", "label"),
-        "relations_by_label": column_counts("relations", "label"),
-        "documents_by_split": column_counts("documents", "split"),
-        "re_candidates_by_label": column_counts("re", "label"),
+        "entities_by_label": column_counts("entities"),
+        "relations_by_label": column_counts("relations"),
+        "documents_by_split": column_counts("documents"),
+        "re_candidates_by_label": column_counts("re"),
     }
 
 
@@ -252,20 +278,22 @@ def assemble(config: StageConfig, staging: Path) -> dict[str, Any]:
     tables_dir = config.annotate.out_dir
     schema = load_label_schema(config.schemas.labels)
     files = table_files(tables_dir)
+    memo = Memo(config.runtime.local_cache_dir() / "publish" / "files.json", code_fingerprint(__name__))
     listed: dict[str, dict[str, Any]] = {}
+    facts: dict[str, list[dict[str, Any]]] = {}
     for name, paths in files.items():
+        facts[name] = []
         for source in paths:
             written = len(listed) + 1
             relative = f"{name}/{source.name}"
             target = staging / relative
             atomic.link_or_copy(source, target)  # tables' files are never modified in place once written
             checkpoint(f"wrote:{written}")
-            listed[relative] = {
-                "rows": pq.ParquetFile(target).metadata.num_rows,
-                "bytes": target.stat().st_size,
-                "sha256": file_sha256(target),
-            }
-    stats = metrics(files)
+            found = remembered_facts(memo, target, name)
+            facts[name].append(found)
+            listed[relative] = {key: found[key] for key in ("rows", "bytes", "sha256")}
+    memo.save()
+    stats = metrics(facts)
     layers = json.loads((tables_dir / "layers.json").read_text(encoding="utf-8"))
     manifest = {
         "dataset": config.publish.dataset_name,

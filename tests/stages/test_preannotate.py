@@ -25,6 +25,7 @@ from pipeline.core.text import text_sha256
 from pipeline.core.token_docs import doc_from_tokens
 from pipeline.formats.mapping import load_mapping
 from pipeline.io.schemas import load_json_schema, load_label_schema
+from pipeline.runtime.shards import chunk_of, shard_of
 from pipeline.stages import ingest, preannotate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -226,8 +227,8 @@ def computed(caplog: pytest.LogCaptureFixture) -> tuple[int, int, int, int]:
     return tuple(int(n) for n in found[-1])  # type: ignore[return-value]
 
 
-def sharded_params(root: Path, cache: Path, workers: int = 1) -> dict:
-    params = params_for(root, cache, workers, shards=8)
+def sharded_params(root: Path, cache: Path, workers: int = 1, chunks: int | None = None) -> dict:
+    params = params_for(root, cache, workers, shards=8, chunks=chunks)
     params["preannotate"].update(
         patterns_dir=str(REPO / "corpus" / "patterns"), out_dir=str(root / "pre"), external_dir=str(root.parent / "no-external")
     )
@@ -429,3 +430,35 @@ def test_the_external_score_is_recomputed_only_when_a_phrase_it_contains_changes
         fresh = build(scratch, quast, peru)
         ingest.run(for_stage(fresh, "ingest"))
         assert preannotate.run(for_stage(fresh, "preannotate"))["external"] == metrics["external"]
+
+
+def chunk_counts(caplog: pytest.LogCaptureFixture) -> tuple[int, int]:
+    """(chunks computed, chunks reused) of the hand-pattern and proposal shards of the last run."""
+    found = re.findall(r"chunks of hand-pattern and proposal shards: (\d+) computed, (\d+) reused", caplog.text)
+    assert found, caplog.text
+    return int(found[-1][0]), int(found[-1][1])
+
+
+def test_a_new_gold_document_recomputes_only_its_chunk_of_the_hand_and_proposal_passes(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    root = tmp_path / "incremental"
+    corpus(root, 40)
+    params = sharded_params(root, tmp_path / "cache", chunks=4)
+    ingest.run(for_stage(params, "ingest"))
+    preannotate.run(for_stage(params, "preannotate"))
+    corpus(root, 41)  # doc-040, with a gold "Trump" or "Kim Jong Un" as PER: no label changes
+    caplog.set_level(logging.INFO, logger="pipeline")
+    caplog.clear()
+    ingest.run(for_stage(params, "ingest"))
+    preannotate.run(for_stage(params, "preannotate"))
+    shard = shard_of("doc-040", 8)
+    before = {chunk_of(f"doc-{n:03d}", 8, 4) for n in range(40) if shard_of(f"doc-{n:03d}", 8) == shard}
+    reused = len(before - {chunk_of("doc-040", 8, 4)})
+    assert computed(caplog)[1:] == (1, 1, 1)  # its gazetteer, proposal and hand-pattern shards
+    assert chunk_counts(caplog) == (2, 2 * reused)
+
+    scratch = tmp_path / "scratch"
+    corpus(scratch, 41)
+    fresh = sharded_params(scratch, tmp_path / "empty-cache", chunks=1)
+    ingest.run(for_stage(fresh, "ingest"))
+    preannotate.run(for_stage(fresh, "preannotate"))
+    assert tree_bytes(root / "pre") == tree_bytes(scratch / "pre")
