@@ -11,6 +11,10 @@ deterministic split (:mod:`pipeline.core.splits`) and builds every table that ``
 ship, training views included (:mod:`pipeline.core.views`). Problems are collected, never raised
 one at a time, so that ``validate`` reports all of them; a record with an error contributes
 nothing to the tables.
+
+The module is over 400 lines because the shard job beside the core also keeps what each chunk of
+the shard contributed (:mod:`pipeline.runtime.chunks`), so that a changed shard rebuilds only its
+changed chunks; both read the same records and tables.
 """
 
 from __future__ import annotations
@@ -54,11 +58,12 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Result:
-    """What a shard (or a batch of it) gives: its tables, its problems, records used per layer."""
+    """What a shard (or a batch of it) gives: its tables, its problems, the layer of each
+    document's record (documents whose record was used)."""
 
     tables: dict[str, pa.Table]
     problems: list[Problem]
-    layers: dict[str, int]
+    layer_of: dict[str, str]
 
 
 def document_infos(documents: pa.Table) -> dict[str, DocumentInfo]:
@@ -89,7 +94,7 @@ def build_shard(
     token_columns: dict[str, list[Any]] = {name: [] for name in tables.TOKENS.names}
     inner_tags: list[str] = []
     ner_spans: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    layers: dict[str, int] = defaultdict(int)
+    layer_of: dict[str, str] = {}
     split_of: dict[str, str] = {}
     for doc_id in sorted(docs):
         document = docs[doc_id]
@@ -108,7 +113,7 @@ def build_shard(
                 refined, doc_sentences, token_sentences, _ = segment_for(text, tokens_by_doc[doc_id], sentences_by_doc[doc_id], [])
                 spans = [(t[0], t[1]) for t in refined]
             else:
-                layers[record.layer] += 1
+                layer_of[doc_id] = record.layer
         tags = bio_tags(spans, entities)
         levels = nesting(entities)
         inner_tags.extend(bio_tags(spans, [e for e in entities if levels[e.id].level == 1]))
@@ -162,7 +167,7 @@ def build_shard(
     }
     for name in ("sentences", "entities", "relations", "re"):
         result_tables[name] = tables.from_rows(name, rows[name])
-    return Result(result_tables, problems, dict(sorted(layers.items())))
+    return Result(result_tables, problems, layer_of)
 
 
 def dataset_info(config: StageConfig, schema: LabelSchema) -> dict[str, Any]:
@@ -219,25 +224,23 @@ def build_in_batches(
     for first in range(0, max(len(doc_ids), 1), batch):
         part = documents_of(interim, doc_ids[first : first + batch])
         results.append(build_shard(part["documents"], part["sentences"], part["tokens"], chosen, schema, ratios))
-    layers: Counter[str] = Counter()
-    for result in results:
-        layers.update(result.layers)
     return Result(
         {name: tables.sort_table(name, pa.concat_tables([r.tables[name] for r in results])) for name in results[0].tables},
         [problem for result in results for problem in result.problems],
-        dict(sorted(layers.items())),
+        {doc_id: layer for result in results for doc_id, layer in result.layer_of.items()},
     )
 
 
 def documents_of(interim: dict[str, pa.Table], doc_ids: Sequence[str]) -> dict[str, pa.Table]:
     """The rows of ``doc_ids`` in each interim table."""
-    wanted = pa.array(doc_ids, pa.string())
-    return {name: table.filter(pc.is_in(table.column("doc_id"), value_set=wanted)) for name, table in interim.items()}
+    return {
+        name: table.filter(pc.is_in(table.column("doc_id"), value_set=pa.array(doc_ids, pa.string()))) for name, table in interim.items()
+    }
 
 
-def build_chunk(job: ShardJob, interim: dict[str, pa.Table], doc_ids: list[str], lines: list[LayerLine], schema: LabelSchema) -> Result:
-    """Check one chunk's records against its documents, choose one per document and build the
-    chunk's tables; its problems in file and line order."""
+def build_documents(job: ShardJob, interim: dict[str, pa.Table], doc_ids: list[str], lines: list[LayerLine], schema: LabelSchema) -> Result:
+    """Check the records ``lines`` against their documents, choose one per document and build the
+    tables of the documents ``doc_ids`` (the shard's changed chunks, all at once)."""
     part = documents_of(interim, doc_ids)
     chosen, problems = check_and_select(
         load_records(lines),
@@ -248,11 +251,11 @@ def build_chunk(job: ShardJob, interim: dict[str, pa.Table], doc_ids: list[str],
         entity_homes=job.entity_homes,
     )
     result = build_in_batches(part, chosen, schema, job.ratios)
-    return Result(result.tables, sorted(problems + result.problems, key=problem_order), result.layers)
+    return Result(result.tables, problems + result.problems, result.layer_of)
 
 
 def annotate_shard(job: ShardJob) -> tuple[int, str, int, int]:
-    """Worker: build the changed chunks of one shard (:func:`build_chunk`), take the others' rows
+    """Worker: build the changed chunks of one shard (:func:`build_documents`), take the others' rows
     from the shard's previous entry, and write the shard's publishable tables with their metadata
     and the problems found; returns the shard, the staging folder, chunks computed and reused."""
     schema = load_label_schema(job.labels_path)
@@ -263,21 +266,30 @@ def annotate_shard(job: ShardJob) -> tuple[int, str, int, int]:
     prior = PreviousChunks(job.previous)
     keys = {chunk: key for chunk, (key, _) in job.chunks.items()}
     reused = prior.reusable(keys)
-    built: list[Result] = []
-    metas: dict[int, dict[str, Any]] = {}
-    for chunk, (_, lines) in sorted(job.chunks.items()):
-        if chunk in reused:
-            metas[chunk] = prior.meta(chunk)
-            continue
-        result = build_chunk(job, interim, docs_by_chunk.get(chunk, []), lines, schema)
-        built.append(result)
-        metas[chunk] = {"problems": [problem.to_json() for problem in result.problems], "layers": result.layers}
+    changed = sorted(chunk for chunk in job.chunks if chunk not in reused)
+    built = build_documents(
+        job,
+        interim,
+        sorted(doc_id for chunk in changed for doc_id in docs_by_chunk.get(chunk, [])),
+        [line for chunk in changed for line in job.chunks[chunk][1]],
+        schema,
+    )
+    # what each changed chunk contributed besides rows, for the next run of the shard to reuse
+    metas: dict[int, dict[str, Any]] = {chunk: prior.meta(chunk) for chunk in reused}
+    metas.update({chunk: {"problems": [], "layers": Counter()} for chunk in changed})
+    for problem in sorted(built.problems, key=problem_order):
+        chunk = chunk_of(problem.doc_id, shards, chunk_count) if problem.doc_id is not None else None
+        if chunk not in changed:  # every problem here is of a record, whose document is in its chunk
+            raise ValueError(f"annotate: problem {problem.format()} names no document of a recomputed chunk")
+        metas[chunk]["problems"].append(problem.to_json())  # type: ignore[index]
+    for doc_id, layer in built.layer_of.items():
+        metas[chunk_of(doc_id, shards, chunk_count)]["layers"][layer] += 1
     kept = [doc_id for chunk in sorted(reused) for doc_id in docs_by_chunk.get(chunk, [])]
     splits = list(job.ratios)
     staging = Path(job.staging)
     for name, table_schema in tables.SCHEMAS.items():
         previous = prior.rows(list(shard_files(name, job.shard, None, splits)), table_schema, kept)
-        table = tables.sort_table(name, pa.concat_tables([previous] + [result.tables[name] for result in built]))
+        table = tables.sort_table(name, pa.concat_tables([previous, built.tables[name]]))
         metadata = tables.corpus_metadata({**job.info, "table": name}) | tables.huggingface_metadata(name, schema.bio_labels)
         for relative, rows in shard_files(name, job.shard, tables.with_metadata(table, metadata), splits).items():
             tables.write_parquet(rows, staging / relative)

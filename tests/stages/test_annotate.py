@@ -60,7 +60,7 @@ def test_building_in_batches_gives_the_tables_of_one_build():
     assert set(batched.tables) == set(whole.tables)
     for name, table in whole.tables.items():
         assert batched.tables[name].equals(table), name
-    assert batched.layers == whole.layers == {"gold": 5}
+    assert batched.layer_of == whole.layer_of and sorted(whole.layer_of.values()) == ["gold"] * 5
 
 
 def test_a_record_whose_entity_crosses_a_paragraph_contributes_nothing():
@@ -69,7 +69,7 @@ def test_a_record_whose_entity_crosses_a_paragraph_contributes_nothing():
     record = gold("d1", text, [ent("T1", text, "Kim Jong\n\nUn", "PER"), ent("T2", text, "Seoul", "GPE")])
     result = build_shard(documents, sentences, tokens, {"d1": record}, SCHEMA, RATIOS)
     assert [p.kind for p in result.problems] == ["entity-crosses-paragraph"]
-    assert result.tables["entities"].num_rows == 0 and result.layers == {}
+    assert result.tables["entities"].num_rows == 0 and result.layer_of == {}
     assert set(result.tables["tokens"].column("ner_tag").to_pylist()) == {"O"}
 
 
