@@ -29,7 +29,7 @@ import math
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -151,19 +151,37 @@ def load_frames(tables_dir: Path, parts: Sequence[str], suites: dict[str, list[d
     }
 
 
-def read_document_lengths(tables_dir: Path) -> pd.DataFrame:
+def read_document_lengths(tables_dir: Path, stored: ShardCache | None = None, shard_keys: Mapping[str, str] | None = None) -> pd.DataFrame:
     """annotate's documents table (every shard) as its suite checks it: ``doc_id``,
-    ``text_sha256``, ``split`` and ``doc_length`` (code points) instead of the text."""
+    ``text_sha256``, ``split`` and ``doc_length`` (code points) instead of the text.
+
+    With ``stored`` (validate's cache) and annotate's ``shard_keys``, each shard's lengths are kept
+    under its shard's key: a run after one shard changed reads the others' texts no more.
+    """
     columns = ["doc_id", "text", "text_sha256", "split"]
 
     def lengths(table: pa.Table) -> pa.Table:
         return table.append_column("doc_length", pc.utf8_length(table.column("text"))).drop_columns(["text"])
 
+    def shard_lengths(path: Path) -> pa.Table:
+        shard_key = (shard_keys or {}).get(path.stem.rsplit("-", 1)[-1])
+        if stored is None or shard_key is None:
+            return lengths(_read_files([path], columns))
+        key = digest("document lengths", shard_key)
+        stored.used.add(key)
+        if stored.has(key):
+            return pq.read_table(stored.path(key) / "lengths.parquet")
+        table = lengths(_read_files([path], columns))
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd")
+        stored.put(key, {"lengths.parquet": sink.getvalue().to_pybytes()})
+        return table
+
     files = sorted((tables_dir / "documents").glob("*.parquet"))
     if not files:
         return lengths(tables.SCHEMAS["documents"].empty_table().select(columns)).to_pandas()
     # one shard's texts at a time: the texts of the corpus are never in memory together
-    return pa.concat_tables(lengths(_read_files([path], columns)) for path in files).to_pandas()
+    return pa.concat_tables(shard_lengths(path) for path in files).to_pandas()
 
 
 # --------------------------------------------------------------------------- the pass cache
@@ -238,7 +256,7 @@ def validate(config: StageConfig) -> tuple[dict[str, Any], list[Problem]]:
         # GX takes seconds to import: do it while the documents are read.
         importer = threading.Thread(target=import_gx, name="import-gx", daemon=True)
         importer.start()
-        documents = read_document_lengths(tables_dir)
+        documents = read_document_lengths(tables_dir, passes, shard_keys)
         workers = config.runtime.worker_count()
         groups = chunks(todo, tables_dir, config.validate.chunk_rows, workers)
         _WORK.update(

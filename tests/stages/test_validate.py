@@ -326,3 +326,33 @@ def test_the_pass_key_stays_when_a_module_validate_does_not_import_changes(monke
         assert suite_key(suites, schema, ["train", "dev", "test"]) == before
     finally:
         module_closure.cache_clear()
+
+
+def test_document_lengths_are_kept_per_shard_and_a_changed_shard_gives_the_report_of_a_fresh_run(tmp_path: Path):
+    from pipeline.stages import annotate, ingest, validate
+
+    root = tmp_path / "c"
+    corpus(root, 24)
+    cache = tmp_path / "cache"
+
+    def validated(cache_dir: Path) -> tuple[bytes, bytes]:
+        params = params_for(root, cache_dir, 1, shards=4)
+        ingest.run(for_stage(params, "ingest"))
+        annotate.run(for_stage(params, "annotate"))
+        validate.run(for_stage(params, "validate"))
+        return (root / "reports" / "v.json").read_bytes(), (root / "reports" / "p.jsonl").read_bytes()
+
+    validated(cache)
+    stored = sorted((cache / "validate").glob("*/lengths.parquet"))
+    assert len(stored) == 4  # one per shard
+    # one document shortened (its gold record no longer fits it): its shard's lengths are computed anew
+    seeds = root / "seeds" / "docs.jsonl"
+    lines = seeds.read_text(encoding="utf-8").splitlines()
+    first = json.loads(lines[0])
+    first["text"] = first["text"][:20]
+    lines[0] = json.dumps(first, ensure_ascii=False)
+    seeds.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    incremental = validated(cache)
+    assert len(sorted((cache / "validate").glob("*/lengths.parquet"))) == 5
+    assert b'"passed": false' in incremental[0]
+    assert validated(tmp_path / "empty-cache") == incremental
