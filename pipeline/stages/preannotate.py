@@ -481,9 +481,11 @@ def run(config: StageConfig) -> dict[str, Any]:
 
     def chunked(name: str, shard: int, prefix: str) -> dict[str, Any]:
         """A job's chunk fields: each chunk keyed by ``prefix`` (what the whole shard's key holds
-        besides its documents and records), its ingest chunk key and its records."""
+        besides its documents and records), its ingest chunk key and, for the proposals, its
+        records (the hand patterns' matches do not depend on them)."""
         part = part_name(shard)
-        lines = group(by_shard.get(shard, []), lambda line: chunk_of(line.ref.key, runtime.shards, runtime.chunks))
+        records = by_shard.get(shard, []) if name == "propose" else []
+        lines = group(records, lambda line: chunk_of(line.ref.key, runtime.shards, runtime.chunks))
         chunk_keys = {
             int(chunk): digest(prefix, key, [line.fingerprint() for line in lines.get(int(chunk), [])])
             for chunk, key in ingest_chunks.get(part, {}).items()
