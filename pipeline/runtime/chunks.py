@@ -17,16 +17,46 @@ sorted tables are the same bytes (the tests compare incremental and from-scratch
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.io import atomic
-from pipeline.runtime.cache import CHUNKS_FILE
+from pipeline.runtime.cache import CHUNKS_FILE, ShardCache
+from pipeline.runtime.fingerprint import digest
+from pipeline.runtime.shards import chunk_of, group
+
+
+class Fingerprinted(Protocol):
+    def fingerprint(self) -> list[Any]: ...
+
+
+T = TypeVar("T", bound=Fingerprinted)
+
+
+def chunk_keys(
+    prefix: Any,
+    items: Sequence[T],
+    doc_id_of: Callable[[T], str],
+    layout: tuple[int, int],
+    upstream: Mapping[str, str] | None = None,
+) -> dict[int, tuple[str, list[T]]]:
+    """chunk → (its key, its items) for one shard: every chunk with one of ``items`` (seed lines or
+    annotation records, put in the chunk of ``doc_id_of(item)``) or with a chunk of the upstream
+    stage (``upstream``: chunk → key, as ingest writes them in ``shard-chunks.json``). A chunk's
+    key is ``prefix`` (what the stage's shard key holds besides its inputs), the upstream chunk's
+    key and the items' fingerprints, in the order given."""
+    upstream = upstream or {}
+    by_chunk = group(items, lambda item: chunk_of(doc_id_of(item), *layout))
+    chunks = sorted(set(by_chunk) | {int(chunk) for chunk in upstream})
+    return {
+        chunk: (digest(prefix, upstream.get(str(chunk)), [item.fingerprint() for item in by_chunk.get(chunk, [])]), by_chunk.get(chunk, []))
+        for chunk in chunks
+    }
 
 
 class PreviousChunks:
@@ -81,8 +111,11 @@ class LastEntries:
         except (FileNotFoundError, ValueError):
             self.keys = {}
 
-    def get(self, part: str) -> str | None:
-        return self.keys.get(part)
+    def ref(self, part: str, cache: ShardCache) -> str:
+        """What the job of shard ``part`` names the shard's last entry by (:meth:`ShardCache.ref`),
+        or "" when there is none or the cache no longer holds it."""
+        key = self.keys.get(part)
+        return cache.ref(key) if key and cache.has(key) else ""
 
     def save(self, keys: Mapping[str, str]) -> None:
         self.keys = dict(sorted(keys.items()))

@@ -47,7 +47,7 @@ from pipeline.io.layers import LayerLine, entity_homes_for, index_layers, load_r
 from pipeline.io.problemlog import read_problems, write_problems
 from pipeline.io.schemas import load_json_schema, load_label_schema
 from pipeline.runtime.cache import ShardCache
-from pipeline.runtime.chunks import LastEntries, PreviousChunks, write_chunks
+from pipeline.runtime.chunks import LastEntries, PreviousChunks, chunk_keys, write_chunks
 from pipeline.runtime.executor import shard_map
 from pipeline.runtime.fingerprint import code_fingerprint, digest, file_sha256
 from pipeline.runtime.progress import progress
@@ -354,16 +354,7 @@ def run(config: StageConfig) -> list[Problem]:
         keys[shard] = digest(knobs, ingest_keys[part], [line.fingerprint() for line in shard_lines])
         if cache.has(keys[shard]):
             continue
-        lines_by_chunk = group(shard_lines, lambda line: chunk_of(line.ref.key, runtime.shards, runtime.chunks))
-        chunk_ids = sorted({int(chunk) for chunk in ingest_chunks.get(part, {})} | set(lines_by_chunk))
-        chunks = {
-            chunk: (
-                digest(knobs, ingest_chunks.get(part, {}).get(str(chunk)), [line.fingerprint() for line in lines_by_chunk.get(chunk, [])]),
-                lines_by_chunk.get(chunk, []),
-            )
-            for chunk in chunk_ids
-        }
-        previous = last.get(part)
+        chunks = chunk_keys(knobs, shard_lines, lambda line: line.ref.key, (runtime.shards, runtime.chunks), ingest_chunks.get(part))
         todo.append(
             ShardJob(
                 shard,
@@ -377,7 +368,7 @@ def run(config: StageConfig) -> list[Problem]:
                 priority,
                 whitespace,
                 shard_homes,
-                cache.ref(previous) if previous and cache.has(previous) else "",
+                last.ref(part, cache),
             )
         )
     computed = reused = 0

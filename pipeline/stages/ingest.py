@@ -40,11 +40,11 @@ from pipeline.io.jsonl import (
 from pipeline.io.problemlog import write_problems
 from pipeline.io.schemas import load_json_schema
 from pipeline.runtime.cache import ShardCache
-from pipeline.runtime.chunks import LastEntries, PreviousChunks, write_chunks
+from pipeline.runtime.chunks import LastEntries, PreviousChunks, chunk_keys, write_chunks
 from pipeline.runtime.executor import shard_map
 from pipeline.runtime.fingerprint import code_fingerprint, digest
 from pipeline.runtime.progress import progress
-from pipeline.runtime.shards import chunk_of, clean_dir, group, part_name, shard_of
+from pipeline.runtime.shards import clean_dir, group, part_name, shard_of
 
 log = logging.getLogger(__name__)
 
@@ -279,20 +279,15 @@ def run(config: StageConfig) -> list[Problem]:
     last = LastEntries(runtime.local_cache_dir() / "last" / "ingest.json")
     groups = group(refs, lambda ref: shard_of(ref.key, runtime.shards))
     keys = {shard: digest(fingerprint, language, [ref.fingerprint() for ref in shard_refs]) for shard, shard_refs in groups.items()}
-    chunk_keys: dict[int, dict[int, tuple[str, list[LineRef]]]] = {}
-    for shard, shard_refs in groups.items():
-        by_chunk = group(shard_refs, lambda ref: chunk_of(ref.key, runtime.shards, runtime.chunks))
-        chunk_keys[shard] = {
-            chunk: (digest(fingerprint, language, [ref.fingerprint() for ref in chunk_refs]), chunk_refs)
-            for chunk, chunk_refs in by_chunk.items()
-        }
-    todo = []
-    for shard in groups:
-        if cache.has(keys[shard]):
-            continue
-        previous = last.get(part_name(shard))
-        previous_ref = cache.ref(previous) if previous and cache.has(previous) else ""
-        todo.append(ShardJob(shard, chunk_keys[shard], language, str(cache.staging(keys[shard])), previous_ref))
+    layout = (runtime.shards, runtime.chunks)
+    chunks = {
+        shard: chunk_keys(digest(fingerprint, language), shard_refs, lambda ref: ref.key, layout) for shard, shard_refs in groups.items()
+    }
+    todo = [
+        ShardJob(shard, chunks[shard], language, str(cache.staging(keys[shard])), last.ref(part_name(shard), cache))
+        for shard in groups
+        if not cache.has(keys[shard])
+    ]
     computed = reused = 0
     for shard, staging, chunks_computed, chunks_reused in progress(
         shard_map(cache.task(segment_shard), todo, runtime), total=len(todo), description="ingest", minimum=2
@@ -307,7 +302,9 @@ def run(config: StageConfig) -> list[Problem]:
         json.dumps({part_name(s): k for s, k in keys.items()}, indent=1, sort_keys=True) + "\n", encoding="utf-8"
     )
     (out_dir / "shard-chunks.json").write_text(
-        json.dumps({part_name(s): {str(c): key for c, (key, _) in chunks.items()} for s, chunks in chunk_keys.items()}, sort_keys=True)
+        json.dumps(
+            {part_name(s): {str(c): key for c, (key, _) in shard_chunks.items()} for s, shard_chunks in chunks.items()}, sort_keys=True
+        )
         + "\n",
         encoding="utf-8",
     )

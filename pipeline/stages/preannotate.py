@@ -74,7 +74,7 @@ from pipeline.io.layers import LayerLine, index_layers, load_records
 from pipeline.io.schemas import load_label_schema
 from pipeline.io.tables import read_parquet
 from pipeline.runtime.cache import ShardCache
-from pipeline.runtime.chunks import LastEntries, PreviousChunks, write_chunks
+from pipeline.runtime.chunks import LastEntries, PreviousChunks, chunk_keys, write_chunks
 from pipeline.runtime.executor import shard_map
 from pipeline.runtime.fingerprint import code_fingerprint, digest, file_sha256
 from pipeline.runtime.progress import progress
@@ -485,14 +485,12 @@ def run(config: StageConfig) -> dict[str, Any]:
         records (the hand patterns' matches do not depend on them)."""
         part = part_name(shard)
         records = by_shard.get(shard, []) if name == "propose" else []
-        lines = group(records, lambda line: chunk_of(line.ref.key, runtime.shards, runtime.chunks))
-        chunk_keys = {
-            int(chunk): digest(prefix, key, [line.fingerprint() for line in lines.get(int(chunk), [])])
-            for chunk, key in ingest_chunks.get(part, {}).items()
+        layout = (runtime.shards, runtime.chunks)
+        keys = {
+            chunk: key
+            for chunk, (key, _) in chunk_keys(prefix, records, lambda line: line.ref.key, layout, ingest_chunks.get(part)).items()
         }
-        previous = last[name].get(part)
-        previous_ref = cache.ref(previous) if previous and cache.has(previous) else ""
-        return {"chunk_keys": chunk_keys, "layout": (runtime.shards, runtime.chunks), "previous": previous_ref}
+        return {"chunk_keys": keys, "layout": layout, "previous": last[name].ref(part, cache)}
 
     # Pass 1, in one go: the gazetteer counts of each shard, and the hand patterns' token matches
     # and vocabulary of each shard (these need no gazetteer: a model of the hand patterns only).

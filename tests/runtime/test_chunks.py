@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -13,7 +14,8 @@ from repo_helpers import tree_bytes
 from stage_helpers import corpus, for_stage, params_for
 
 from pipeline.io import tables
-from pipeline.runtime.chunks import LastEntries, PreviousChunks, write_chunks
+from pipeline.runtime.cache import ShardCache
+from pipeline.runtime.chunks import LastEntries, PreviousChunks, chunk_keys, write_chunks
 from pipeline.runtime.shards import chunk_of, shard_of
 from pipeline.stages import annotate, ingest, publish, validate
 
@@ -124,10 +126,40 @@ def test_previous_chunks_reuse_only_equal_keys_and_read_only_the_wanted_document
     assert PreviousChunks("").reusable({0: "k0"}) == set()
 
 
-def test_last_entries_survive_a_broken_file(tmp_path: Path):
+def test_last_entries_survive_a_broken_file_and_name_only_entries_the_cache_holds(tmp_path: Path):
     path = tmp_path / "last" / "ingest.json"
     path.parent.mkdir()
     path.write_text("{not json")
-    assert LastEntries(path).get("00000") is None
-    LastEntries(path).save({"00001": "k"})
-    assert LastEntries(path).get("00001") == "k"
+    cache = ShardCache(tmp_path / "cache", "ingest")
+    assert LastEntries(path).ref("00000", cache) == ""
+    LastEntries(path).save({"00001": "held", "00002": "pruned"})
+    cache.put("held", {"x.txt": b"x"})
+    assert LastEntries(path).ref("00001", cache) == str(cache.path("held"))
+    assert LastEntries(path).ref("00002", cache) == ""
+
+
+def test_chunk_keys_cover_upstream_chunks_and_change_with_an_item_or_the_upstream_key():
+    @dataclass
+    class Line:
+        key: str
+        text: str
+
+        def fingerprint(self) -> list[str]:
+            return [self.key, self.text]
+
+    layout = (1, 4)
+    lines = [Line(f"doc-{n}", "a") for n in range(12)]
+    keys = chunk_keys("p", lines, lambda line: line.key, layout, {"3": "up3", "2": "up2"})
+    assert {chunk for chunk in range(4) if any(chunk_of(line.key, *layout) == chunk for line in lines)} | {2, 3} == set(keys)
+    assert sorted(line.key for _, found in keys.values() for line in found) == sorted(line.key for line in lines)
+    changed = chunk_of("doc-5", *layout)
+    again = chunk_keys(
+        "p",
+        [Line(line.key, "b" if line.key == "doc-5" else "a") for line in lines],
+        lambda line: line.key,
+        layout,
+        {"3": "up3", "2": "up2"},
+    )
+    assert [chunk for chunk in keys if keys[chunk][0] != again[chunk][0]] == [changed]
+    other = chunk_keys("p", lines, lambda line: line.key, layout, {"3": "new", "2": "up2"})
+    assert [chunk for chunk in keys if keys[chunk][0] != other[chunk][0]] == [3]
