@@ -584,9 +584,7 @@ def run(config: StageConfig) -> dict[str, Any]:
         add_tallies(relation_tally, summary["relations"])
     metrics: dict[str, Any] = {
         "patterns": {"hand": len(hand), "gazetteer": len(counts)},
-        "preannotations": {
-            name: sum(summary["proposed"][name] for summary in summaries) for name in ("documents", "entities", "relations")
-        },
+        "preannotations": {name: sum(summary["proposed"][name] for summary in summaries) for name in PROPOSED},
         "gold_leave_one_document_out": leave_one_out_result(
             sum(summary["records"] for summary in summaries), entity_tally, relation_tally, schema
         ),
@@ -646,7 +644,7 @@ class ExternalJob:
     cached: str
 
 
-def external_vocabulary(path: Path, mapping_path: Path, config: StageConfig, nlp: Any, scores: ShardCache, key: str) -> set[str]:
+def external_vocabulary(path: Path, mapping: LabelMapping, schema: LabelSchema, nlp: Any, scores: ShardCache, key: str) -> set[str]:
     """Every token text of a third-party corpus as the proposer's tokenizer cuts its sentences
     (``nlp``: :func:`pipeline.core.proposals.blank_pipeline`), kept in ``scores`` by ``key``
     (the file's bytes, the mapping, the code and the language)."""
@@ -654,8 +652,6 @@ def external_vocabulary(path: Path, mapping_path: Path, config: StageConfig, nlp
     scores.used.add(cached.name)
     if cached.exists():
         return set(json.loads(cached.read_text(encoding="utf-8")))
-    schema = load_label_schema(config.schemas.labels)
-    mapping, _ = load_mapping(mapping_path, config.schemas.labels)
     texts = [sentence.text for sentence in germeval_sentences(path, mapping, schema)]
     vocabulary = {token.text for doc in nlp.tokenizer.pipe(texts) for token in doc}
     atomic.write_text(cached, json.dumps(sorted(vocabulary), ensure_ascii=False))
@@ -693,19 +689,16 @@ def external_jobs(
             fingerprint, name, spec.file, file_sha256(path), Path(spec.mapping).read_text(encoding="utf-8"), config.ingest.language
         )
         try:
-            vocabulary = external_vocabulary(path, Path(spec.mapping), config, nlp, scores, corpus)
+            mapping, _ = load_mapping(spec.mapping, config.schemas.labels)
         except ImportFailed as error:
             raise ValueError(f"preannotate.external.{name}.mapping: {error}") from None
+        vocabulary = external_vocabulary(path, mapping, load_label_schema(config.schemas.labels), nlp, scores, corpus)
         key = digest(corpus, model_part(vocabulary))
         cached = scores.dir / f"{key}.json"
         scores.used.add(cached.name)
         if cached.exists():
             found[name] = json.loads(cached.read_text(encoding="utf-8"))
             continue
-        try:
-            load_mapping(spec.mapping, config.schemas.labels)
-        except ImportFailed as error:
-            raise ValueError(f"preannotate.external.{name}.mapping: {error}") from None
         jobs.append(
             ExternalJob(
                 name,

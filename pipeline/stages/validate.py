@@ -167,7 +167,7 @@ def read_document_lengths(tables_dir: Path, stored: ShardCache | None = None, sh
         shard_key = (shard_keys or {}).get(path.stem.rsplit("-", 1)[-1])
         if stored is None or shard_key is None:
             return lengths(_read_files([path], columns))
-        key = digest("document lengths", shard_key)
+        key = digest(code_fingerprint(__name__), "document lengths", shard_key)
         stored.used.add(key)
         if stored.has(key):
             return pq.read_table(stored.path(key) / "lengths.parquet")
