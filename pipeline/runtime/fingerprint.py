@@ -82,9 +82,11 @@ def code_files(module: str) -> list[str]:
     return sorted(str(module_file(name).relative_to(root)) for name in module_closure(module))
 
 
+@cache
 def code_fingerprint(module: str, packages: Sequence[str] = ("spacy", "pyarrow")) -> str:
     """Hash of the source of every module ``module`` imports from the package (:func:`module_closure`)
-    and of the versions of the libraries (``packages``) whose behaviour shapes the output."""
+    and of the versions of the libraries (``packages``) whose behaviour shapes the output; computed
+    once per process (a stage keys many entries with it; the sources do not change while it runs)."""
     # Versions from the installed metadata: importing spaCy only to read its version costs seconds.
     sources = [(name, module_file(name).read_text(encoding="utf-8")) for name in module_closure(module)]
     return digest(sources, *(metadata.version(package) for package in packages))
