@@ -4,7 +4,8 @@ Files are read line by line, never whole, so that a stage can index a corpus of 
 bounded memory: :func:`scan_jsonl` checks every line and keeps only a small summary of it, the
 stage keeps a :class:`LineRef` (where the line is and a hash of its bytes), and a worker later
 re-reads exactly its lines with :func:`read_lines`. A :class:`LineMemo` spares re-parsing lines
-that did not change since the last run.
+that did not change since the last run; :class:`FileIndexes` spares reading a file that did not
+change at all since a stage scanned it.
 
 No input raises: undecodable bytes, lines that are not JSON (or JSON that Python reads but no
 other tool does: NaN, Infinity, numbers too large for a double or with more digits than Python
@@ -29,7 +30,8 @@ from typing import Any
 from pipeline.core.characters import FORBIDDEN, ForbiddenCharacters, escape_forbidden, forbidden_characters
 from pipeline.core.problems import Problem, Severity
 from pipeline.core.text import normalise_text
-from pipeline.io.memo import Memo
+from pipeline.io import atomic
+from pipeline.io.memo import Memo, file_identity
 
 UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -95,6 +97,44 @@ class LineMemo(Memo):
     (JSON parsing is most of the cost of indexing a large file); valid only for the same ``key``
     (hash of the schema and the code that summarises a line).
     """
+
+
+class FileIndexes:
+    """What :func:`scan_jsonl` found in whole files (its lines and problems), kept by each file's
+    identity (:func:`~pipeline.io.memo.file_identity`: device, inode, size, mtime): a stage or run
+    that scans a file no one changed since, with the same ``salt`` (the schema and the code that
+    summarise a line), takes both from here without reading the file. annotate and preannotate both
+    index the gold layer; the second reads one small file instead of hashing every line again.
+
+    One JSON file per input file under ``folder``; a missing, unreadable or foreign one is a miss
+    (the file is scanned), so losing it costs a scan, never a wrong index.
+    """
+
+    def __init__(self, folder: Path, salt: str) -> None:
+        self.folder, self.salt = folder, salt
+
+    def _entry(self, path: Path) -> Path:
+        name = hashlib.sha256(os.fsencode(path.resolve())).hexdigest()[:32]
+        return self.folder / f"{name}.json"
+
+    def get(self, path: Path, display: str, identity: str) -> tuple[list[ScannedLine], list[Problem]] | None:
+        try:
+            stored = json.loads(self._entry(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(stored, dict) or [stored.get(k) for k in ("salt", "display", "identity")] != [self.salt, display, identity]:
+            return None
+        return [ScannedLine(*line) for line in stored["lines"]], [Problem.from_json(problem) for problem in stored["problems"]]
+
+    def put(self, path: Path, display: str, identity: str, kept: list[ScannedLine], problems: list[Problem]) -> None:
+        entry = {
+            "salt": self.salt,
+            "display": display,
+            "identity": identity,
+            "lines": [[line.number, line.offset, line.length, line.sha256, line.summary] for line in kept],
+            "problems": [problem.to_json() for problem in problems],
+        }
+        atomic.write_text(self._entry(path), json.dumps(entry, ensure_ascii=False, separators=(",", ":")))
 
 
 class _NotJson(ValueError):
@@ -214,6 +254,7 @@ def scan_jsonl(
     summarise: Callable[[dict[str, Any]], Any],
     memo: LineMemo | None = None,
     normalised: Collection[str] = (),
+    indexes: FileIndexes | None = None,
 ) -> tuple[list[ScannedLine], list[Problem]]:
     """Every line of ``path`` that decodes, parses and matches the schema, with ``summarise(object)``
     (which must not be None), streaming the file; and every problem of the other lines.
@@ -225,12 +266,16 @@ def scan_jsonl(
     fields ``normalised`` are checked as normalised document texts) is rejected, unless all of them
     are non-characters (a warning; the line is kept but not memoised, so the warning is repeated on
     every run); one with a lone surrogate is not checked against the schema (the validator cannot
-    take it). A line whose hash ``memo`` knows is taken from there, not parsed again.
+    take it). A line whose hash ``memo`` knows is taken from there, not parsed again; a file that
+    ``indexes`` knows unchanged is not read at all.
     """
     kept: list[ScannedLine] = []
     problems = path_problems(display)
     if any(problem.severity is Severity.ERROR for problem in problems):
         return [], problems
+    identity = file_identity(path) if indexes is not None else ""
+    if indexes is not None and (known := indexes.get(path, display, identity)) is not None:
+        return known
     offset = 0
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
@@ -269,6 +314,8 @@ def scan_jsonl(
             if memo is not None and not found:
                 memo.put(sha256, summary)
             kept.append(ScannedLine(number, start, len(raw), sha256, summary))
+    if indexes is not None and file_identity(path) == identity:  # not changed while it was read
+        indexes.put(path, display, identity, kept, problems)
     return kept, problems
 
 

@@ -14,6 +14,8 @@ those of the layers matching fnmatch patterns (the annotators that ``agreement``
 from __future__ import annotations
 
 import fnmatch
+import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ from typing import Any
 
 from pipeline.core.problems import Problem
 from pipeline.core.spans import AnnotationRecord, record_from_json
-from pipeline.io.jsonl import LineMemo, LineRef, display_path, line_ref, read_lines, scan_jsonl
+from pipeline.io.jsonl import FileIndexes, LineMemo, LineRef, display_path, line_ref, read_lines, scan_jsonl
 
 
 def layer_name(path: Path, annotations_dir: Path) -> str:
@@ -48,12 +50,14 @@ def index_layers(
     root: Path | None = None,
     memo: LineMemo | None = None,
     patterns: Sequence[str] | None = None,
+    indexes: FileIndexes | None = None,
 ) -> tuple[list[LayerLine], list[Problem], set[tuple[str, str]]]:
     """Where every structurally valid record of every layer is, every structural problem, and the
     (layer, entity id) pairs that some relation names but its own record does not define; only of
     the layers whose name matches one of ``patterns`` (fnmatch) when given (the others are not read).
 
-    Streams the files and keeps no record, so memory does not grow with the annotations.
+    Streams the files and keeps no record, so memory does not grow with the annotations. With
+    ``indexes`` (:func:`layer_indexes`), a file indexed before and unchanged since is not read.
     """
     root = root or Path.cwd()
     lines: list[LayerLine] = []
@@ -72,13 +76,20 @@ def index_layers(
         layer = layer_name(path, annotations_dir)
         if patterns is not None and not any(fnmatch.fnmatchcase(layer, pattern) for pattern in patterns):
             continue
-        found, found_problems = scan_jsonl(path, display, validator, "doc_id", summarise, memo)
+        found, found_problems = scan_jsonl(path, display, validator, "doc_id", summarise, memo, indexes=indexes)
         for line in found:
             doc_id, missing = line.summary
             lines.append(LayerLine(layer, line_ref(path, display, line, doc_id)))
             dangling.update((layer, ref) for ref in missing)
         problems.extend(found_problems)
     return lines, problems, dangling
+
+
+def layer_indexes(folder: Path, schema: Path, code: str) -> FileIndexes:
+    """The :class:`~pipeline.io.jsonl.FileIndexes` of the layer files, the same for every stage that
+    indexes them with this annotation ``schema`` and this module's ``code`` (its
+    :func:`~pipeline.runtime.fingerprint.code_fingerprint`: the summary of a line is made here)."""
+    return FileIndexes(folder, hashlib.sha256(json.dumps([schema.read_text(encoding="utf-8"), code]).encode("utf-8")).hexdigest())
 
 
 def load_records(lines: Sequence[LayerLine]) -> list[AnnotationRecord]:

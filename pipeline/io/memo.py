@@ -41,6 +41,10 @@ class Memo:
         self.seen[key] = value
 
     def save(self) -> None:
+        """Rewrite the memo with the entries this run used; one that used none (its input came
+        whole from elsewhere, e.g. :class:`~pipeline.io.jsonl.FileIndexes`) leaves it as it is."""
+        if not self.seen and self.path.exists():
+            return
         atomic.write_text(self.path, json.dumps({"key": self.key, "lines": self.seen}, sort_keys=True))
 
 

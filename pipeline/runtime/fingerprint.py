@@ -82,13 +82,18 @@ def code_files(module: str) -> list[str]:
     return sorted(str(module_file(name).relative_to(root)) for name in module_closure(module))
 
 
-@cache
 def code_fingerprint(module: str, packages: Sequence[str] = ("spacy", "pyarrow")) -> str:
     """Hash of the source of every module ``module`` imports from the package (:func:`module_closure`)
-    and of the versions of the libraries (``packages``) whose behaviour shapes the output; computed
-    once per process (a stage keys many entries with it; the sources do not change while it runs)."""
+    and of the versions of the libraries (``packages``) whose behaviour shapes the output."""
+    return _fingerprint(tuple((name, module_file(name)) for name in module_closure(module)), tuple(packages))
+
+
+@cache
+def _fingerprint(files: tuple[tuple[str, Path], ...], packages: tuple[str, ...]) -> str:
+    """:func:`code_fingerprint` of these module files, computed once per process (a stage keys many
+    entries with it; the files do not change while it runs)."""
     # Versions from the installed metadata: importing spaCy only to read its version costs seconds.
-    sources = [(name, module_file(name).read_text(encoding="utf-8")) for name in module_closure(module)]
+    sources = [(name, path.read_text(encoding="utf-8")) for name, path in files]
     return digest(sources, *(metadata.version(package) for package in packages))
 
 

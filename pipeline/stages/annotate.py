@@ -43,7 +43,7 @@ from pipeline.core.views import ner_view, relation_candidates, sentence_spans
 from pipeline.io import tables
 from pipeline.io.interim import read_shard
 from pipeline.io.jsonl import LineMemo
-from pipeline.io.layers import LayerLine, entity_homes_for, index_layers, load_records
+from pipeline.io.layers import LayerLine, entity_homes_for, index_layers, layer_indexes, load_records
 from pipeline.io.problemlog import read_problems, write_problems
 from pipeline.io.schemas import load_json_schema, load_label_schema
 from pipeline.runtime.cache import ShardCache
@@ -328,7 +328,8 @@ def run(config: StageConfig) -> list[Problem]:
     memo = LineMemo(
         runtime.local_cache_dir() / "lines" / "annotate.json", digest(fingerprint, annotation_schema.read_text(encoding="utf-8"))
     )
-    lines, problems, dangling = index_layers(section.annotations_dir, load_json_schema(annotation_schema), memo=memo)
+    indexes = layer_indexes(runtime.local_cache_dir() / "index", annotation_schema, code_fingerprint("pipeline.io.layers"))
+    lines, problems, dangling = index_layers(section.annotations_dir, load_json_schema(annotation_schema), memo=memo, indexes=indexes)
     memo.save()
     homes = entity_homes_for(dangling, lines) if dangling else {}
     priority = list(section.layer_priority)

@@ -40,7 +40,7 @@ import heapq
 import json
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -70,7 +70,7 @@ from pipeline.formats.mapping import LabelMapping, load_mapping
 from pipeline.io import atomic
 from pipeline.io.interim import read_shard
 from pipeline.io.jsonl import LineMemo
-from pipeline.io.layers import LayerLine, index_layers, load_records
+from pipeline.io.layers import LayerLine, index_layers, layer_indexes, load_records
 from pipeline.io.schemas import load_label_schema
 from pipeline.io.tables import read_parquet
 from pipeline.runtime.cache import ShardCache
@@ -462,7 +462,10 @@ def run(config: StageConfig) -> dict[str, Any]:
     memo = LineMemo(
         runtime.local_cache_dir() / "lines" / "preannotate.json", digest(fingerprint, annotation_schema.read_text(encoding="utf-8"))
     )
-    lines, problems, _ = index_layers(config.annotate.annotations_dir / section.gold_layer, load_json_schema(annotation_schema), memo=memo)
+    indexes = layer_indexes(runtime.local_cache_dir() / "index", annotation_schema, code_fingerprint("pipeline.io.layers"))
+    lines, problems, _ = index_layers(
+        config.annotate.annotations_dir / section.gold_layer, load_json_schema(annotation_schema), memo=memo, indexes=indexes
+    )
     memo.save()
     if problems:
         log.warning(
@@ -539,16 +542,31 @@ def run(config: StageConfig) -> dict[str, Any]:
     tokens = phrase_tokens(nlp, sorted(counts)) if counts else {}
     labels = {phrase: majority(found, schema.entity_types) for phrase, found in counts.items()}
     leads = majority_leads(counts, labels)
-    propose_keys: dict[int, str] = {}
-    propose_prefix: dict[int, str] = {}
-    for shard in shards:
-        vocabulary = set(json.loads((cache.path(match_keys[shard]) / "vocabulary.json").read_text(encoding="utf-8")))
+    part_digests = PartDigests(
+        runtime.local_cache_dir() / "last" / "preannotate-parts.json",
+        digest(fingerprint, hand_key, section.documents),
+        models,
+        counts,
+        tokens,
+        nlp,
+    )
+
+    def shard_prefix(shard: int, vocabulary: set[str]) -> str:
         own = PhraseDocuments(cache.path(count_keys[shard]))
         part = gazetteer_part(counts, labels, tokens, vocabulary, own.maxima, own.documents, schema.entity_types, leads)
-        propose_prefix[shard] = digest(fingerprint, "propose", hand_key, part, section.documents)
-        propose_keys[shard] = digest(
-            propose_prefix[shard], ingest_keys[part_name(shard)], [line.fingerprint() for line in by_shard.get(shard, [])]
+        return digest(fingerprint, "propose", hand_key, part, section.documents)
+
+    propose_prefix: dict[int, str] = {}
+    propose_keys: dict[int, str] = {}
+    for shard in shards:
+        propose_prefix[shard] = part_digests.digest(
+            part_name(shard),
+            [count_keys[shard], match_keys[shard]],
+            lambda shard=shard: set(json.loads((cache.path(match_keys[shard]) / "vocabulary.json").read_text(encoding="utf-8"))),
+            lambda vocabulary, shard=shard: shard_prefix(shard, vocabulary),
         )
+        # the count key covers the ingest shard's key and the shard's gold lines
+        propose_keys[shard] = digest(propose_prefix[shard], count_keys[shard])
     propose_todo = [
         (
             propose_shard,
@@ -560,10 +578,15 @@ def run(config: StageConfig) -> dict[str, Any]:
     ]
     scores = ShardCache(runtime.local_cache_dir(), "preannotate-external")
 
-    def model_part(vocabulary: set[str]) -> Any:
-        return [hand_key, gazetteer_part(counts, labels, tokens, vocabulary, {}, lambda _: [], schema.entity_types, leads)]
+    def external_key(name: str, corpus: str, vocabulary: set[str]) -> str:
+        def compute(vocabulary: set[str]) -> str:
+            return digest(
+                corpus, [hand_key, gazetteer_part(counts, labels, tokens, vocabulary, {}, lambda _: [], schema.entity_types, leads)]
+            )
 
-    external, evaluations = external_jobs(config, model, models.ref(model), scores, model_part, nlp)
+        return part_digests.digest(f"external/{name}", [corpus], lambda: vocabulary, compute)
+
+    external, evaluations = external_jobs(config, model, models.ref(model), scores, external_key, nlp)
     if (propose_todo or evaluations) and forked:
         model_for(model, str(model_dir), str(labels_path), language)
     for evaluation, result in zip(
@@ -595,6 +618,7 @@ def run(config: StageConfig) -> dict[str, Any]:
     atomic.write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     last["match"].save({part_name(shard): key for shard, key in match_keys.items()})
     last["propose"].save({part_name(shard): key for shard, key in propose_keys.items()})
+    part_digests.save(model)
     cache.prune()
     models.prune()
     scores.prune()
@@ -602,6 +626,7 @@ def run(config: StageConfig) -> dict[str, Any]:
     log.info(
         "preannotate: %d documents proposed, %d shards (%d gazetteer and %d proposal shards computed, %d hand-pattern shards); "
         "%d external evaluation(s) computed; chunks of hand-pattern and proposal shards: %d computed, %d reused; "
+        "gazetteer parts: %d computed, %d reused; "
         "gold LOO entity P/R/F1 %.3f/%.3f/%.3f",
         metrics["preannotations"]["documents"],
         len(shards),
@@ -611,11 +636,79 @@ def run(config: StageConfig) -> dict[str, Any]:
         len(evaluations),
         chunks["computed"],
         chunks["reused"],
+        part_digests.computed,
+        part_digests.reused,
         micro["precision"],
         micro["recall"],
         micro["f1"],
     )
     return metrics
+
+
+class PartDigests:
+    """The digest of each shard's gazetteer part (:func:`~pipeline.core.proposals.gazetteer_part`,
+    what keys its proposals; also of each external corpus's), reused from the last run where the
+    part cannot have changed, so that one changed gold record does not make the main process read
+    every shard's vocabulary phrases and per-document counts again.
+
+    A shard's part reads the counts of the phrases whose tokens all occur in its vocabulary, and
+    the shard's own per-document counts. So when the shard's own counts and its vocabulary are
+    the same entries as last time (``keys``: its count and hand-pattern keys), and no phrase whose
+    counts changed since the last run (added and removed phrases included) has all its tokens in
+    the vocabulary, the part is the same, and so is its digest. The last run's counts are those of
+    its stored model; what it keyed each part by is kept in ``path`` (``<local cache>/last/``), valid
+    for the same ``salt`` (the code, the hand patterns, the documents setting). Only a hint, like
+    :class:`~pipeline.runtime.chunks.LastEntries`: without it every part is computed.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        salt: str,
+        models: ShardCache,
+        counts: Mapping[str, Mapping[str, int]],
+        tokens: Mapping[str, Sequence[str]],
+        nlp: Any,
+    ) -> None:
+        self.path, self.salt = path, salt
+        self.last: dict[str, list[str]] = {}
+        self.now: dict[str, list[str]] = {}
+        self.changed: set[str] | None = None
+        self.tokens: Mapping[str, Sequence[str]] = {}
+        self.computed = self.reused = 0
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return
+        if not isinstance(stored, dict) or stored.get("salt") != salt or not models.has(str(stored.get("model"))):
+            return
+        model = stored["model"]
+        before = json.loads((models.path(model) / f"{model}.json").read_text(encoding="utf-8"))["counts"]
+        self.last = stored.get("parts", {})
+        self.changed = {phrase for phrase in counts.keys() | before.keys() if dict(counts.get(phrase, {})) != before.get(phrase, {})}
+        removed = sorted(phrase for phrase in self.changed if phrase not in tokens)
+        self.tokens = {phrase: tokens[phrase] for phrase in self.changed if phrase in tokens} | phrase_tokens(nlp, removed)
+
+    def digest(self, name: str, keys: list[str], vocabulary: Callable[[], set[str]], compute: Callable[[set[str]], str]) -> str:
+        """The part digest of ``name`` (a shard's part name): the last run's, or ``compute(vocabulary())``."""
+        last = self.last.get(name)
+        words = None
+        if self.changed is not None and last is not None and last[:-1] == keys:
+            if self.changed:
+                words = vocabulary()
+            if not self.changed or not any(all(token in words for token in self.tokens[phrase]) for phrase in self.changed):
+                self.reused += 1
+                self.now[name] = [*keys, last[-1]]
+                return last[-1]
+        found = compute(vocabulary() if words is None else words)
+        self.computed += 1
+        self.now[name] = [*keys, found]
+        return found
+
+    def save(self, model: str) -> None:
+        """Remember this run's digests, with ``model``: the stored model whose counts they were computed from."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_text(self.path, json.dumps({"salt": self.salt, "model": model, "parts": self.now}, indent=1, sort_keys=True) + "\n")
 
 
 def stored_model(models: ShardCache, fingerprint: str, data: dict[str, Any], schema: LabelSchema, language: str) -> str:
@@ -663,7 +756,7 @@ def external_jobs(
     model: str,
     model_dir: str,
     scores: ShardCache,
-    model_part: Callable[[set[str]], Any],
+    part_key: Callable[[str, str, set[str]], str],
     nlp: Any,
 ) -> tuple[dict[str, Any], list[ExternalJob]]:
     """The external evaluations known already, or not available here, and the jobs for the others,
@@ -671,9 +764,9 @@ def external_jobs(
 
     An evaluation is cached (``<local cache>/preannotate-external/<key>.json``, ``scores``, whose
     prune drops the files no run used for a while) by the corpus file's bytes, the mapping file and
-    the part of the model that can match in the corpus (``model_part`` of its vocabulary: the hand
-    patterns and the gazetteer phrases whose tokens all occur in it, with their labels): a changed
-    gold label of a phrase the corpus does not contain leaves the score as it is.
+    the part of the model that can match in the corpus (``part_key(name, corpus key, vocabulary)``:
+    the hand patterns and the gazetteer phrases whose tokens all occur in it, with their labels): a
+    changed gold label of a phrase the corpus does not contain leaves the score as it is.
     """
     section = config.preannotate
     fingerprint = code_fingerprint(__name__)
@@ -693,7 +786,7 @@ def external_jobs(
         except ImportFailed as error:
             raise ValueError(f"preannotate.external.{name}.mapping: {error}") from None
         vocabulary = external_vocabulary(path, mapping, load_label_schema(config.schemas.labels), nlp, scores, corpus)
-        key = digest(corpus, model_part(vocabulary))
+        key = part_key(name, corpus, vocabulary)
         cached = scores.dir / f"{key}.json"
         scores.used.add(cached.name)
         if cached.exists():

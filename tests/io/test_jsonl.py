@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline.io.jsonl import LineMemo, line_ref, read_lines, scan_jsonl
+from pipeline.io.jsonl import FileIndexes, LineMemo, line_ref, read_lines, scan_jsonl
 from pipeline.io.schemas import load_json_schema
 
 REPO = Path(__file__).resolve().parents[2]
@@ -84,3 +84,48 @@ def test_the_memo_never_hides_a_bad_line(tmp_path: Path):
         kept, problems = scan(path, memo)
         memo.save()
         assert kept == [] and [p.kind for p in problems] == ["schema"]
+
+
+def scan_indexed(path: Path, indexes: FileIndexes):
+    return scan_jsonl(path, path.name, DOCUMENT_SCHEMA, "id", lambda data: data["id"], indexes=indexes)
+
+
+def test_an_unchanged_file_comes_from_its_index_without_being_read(tmp_path: Path, monkeypatch):
+    lines = b'{"id": "a", "text": "Eins."}\n{"id": "b", "text": "Zwei \\ufdd0."}\n{"id": "c", "text": 3}\n'
+    path = write(tmp_path / "docs.jsonl", lines)
+    indexes = FileIndexes(tmp_path / "index", "salt")
+    first = scan_indexed(path, indexes)
+    assert [p.kind for p in first[1]] == ["noncharacter", "schema"]  # a warning and an error, both kept
+    assert first == scan(path)
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the file was read again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("builtins.open", no_reading)
+        assert scan_indexed(path, indexes) == first
+
+
+def test_a_changed_file_or_another_salt_is_scanned_again(tmp_path: Path):
+    path = write(tmp_path / "docs.jsonl", b'{"id": "a", "text": "Eins."}\n')
+    indexes = FileIndexes(tmp_path / "index", "salt")
+    scan_indexed(path, indexes)
+    with open(path, "ab") as handle:
+        handle.write(b'{"id": "b", "text": "Zwei."}\n')
+    assert [line.summary for line in scan_indexed(path, indexes)[0]] == ["a", "b"]
+    (entry,) = (tmp_path / "index").iterdir()
+    stored = json.loads(entry.read_text())
+    stored["lines"][0][4] = "remembered"  # what the index would give: only a scan with its salt sees it
+    entry.write_text(json.dumps(stored))
+    assert [line.summary for line in scan_indexed(path, indexes)[0]] == ["remembered", "b"]
+    assert [line.summary for line in scan_indexed(path, FileIndexes(tmp_path / "index", "other"))[0]] == ["a", "b"]
+
+
+def test_a_memo_that_no_line_used_keeps_its_entries(tmp_path: Path):
+    path = write(tmp_path / "docs.jsonl", b'{"id": "a", "text": "Eins."}\n')
+    memo = LineMemo(tmp_path / "memo.json", "k")
+    scan(path, memo)
+    memo.save()
+    unused = LineMemo(tmp_path / "memo.json", "k")
+    unused.save()  # the file came whole from its index: nothing was looked up
+    assert LineMemo(tmp_path / "memo.json", "k").known == memo.seen

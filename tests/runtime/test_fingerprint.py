@@ -60,10 +60,8 @@ def test_fingerprint_changes_when_an_imported_module_changes(monkeypatch, tmp_pa
 
     monkeypatch.setattr(fingerprint, "module_file", patched)
     fingerprint.module_closure.cache_clear()
-    fingerprint.code_fingerprint.cache_clear()
     try:
         assert code_fingerprint("pipeline.stages.ingest") != before
         assert code_fingerprint("pipeline.stages.publish") == publish_before  # it does not import core.text
     finally:
         fingerprint.module_closure.cache_clear()
-        fingerprint.code_fingerprint.cache_clear()

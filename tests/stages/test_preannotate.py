@@ -325,21 +325,23 @@ def test_tokens_rebuilt_from_ingest_are_the_proposers_own():
         assert [(t.text, t.whitespace_) for t in rebuilt] == [(t.text, t.whitespace_) for t in nlp.make_doc(text)]
 
 
+def build_with_solo(root: Path, label: str) -> None:
+    """The 30-document corpus plus "solo", whose gold phrase "Xaverius Quast" occurs in no other document."""
+    corpus(root, 30)
+    text = "Xaverius Quast sprach in Panmunjom."
+    with open(root / "seeds" / "docs.jsonl", "a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"id": "solo", "text": text}, ensure_ascii=False) + "\n")
+    record = {"doc_id": "solo", "text_sha256": text_sha256(text), "source": "gold", "relations": [],
+              "entities": [{"id": "T1", "start": 0, "end": 14, "label": label}]}  # fmt: skip
+    with open(root / "annotations" / "gold" / "g.jsonl", "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
 def test_a_changed_gold_label_recomputes_only_the_shards_where_its_phrase_can_match_and_equals_a_run_from_scratch(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ):
-    def build(root: Path, label: str) -> None:
-        corpus(root, 30)
-        text = "Xaverius Quast sprach in Panmunjom."
-        with open(root / "seeds" / "docs.jsonl", "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"id": "solo", "text": text}, ensure_ascii=False) + "\n")
-        record = {"doc_id": "solo", "text_sha256": text_sha256(text), "source": "gold", "relations": [],
-                  "entities": [{"id": "T1", "start": 0, "end": 14, "label": label}]}  # fmt: skip
-        with open(root / "annotations" / "gold" / "g.jsonl", "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-
     root = tmp_path / "incremental"
-    build(root, "PER")
+    build_with_solo(root, "PER")
     params = sharded_params(root, tmp_path / "cache", workers=2)
     ingest.run(for_stage(params, "ingest"))
     preannotate.run(for_stage(params, "preannotate"))
@@ -347,9 +349,10 @@ def test_a_changed_gold_label_recomputes_only_the_shards_where_its_phrase_can_ma
     caplog.set_level(logging.INFO, logger="pipeline")
     preannotate.run(for_stage(params, "preannotate"))
     assert computed(caplog) == (8, 1, 1, 0)  # "Xaverius Quast" is a phrase in no other shard
+    assert part_counts(caplog) == (1, 7)  # nor in any other shard's vocabulary: their parts are the last run's
 
     scratch = tmp_path / "scratch"
-    build(scratch, "ORG")
+    build_with_solo(scratch, "ORG")
     fresh = sharded_params(scratch, tmp_path / "empty-cache")
     ingest.run(for_stage(fresh, "ingest"))
     preannotate.run(for_stage(fresh, "preannotate"))
@@ -430,6 +433,33 @@ def test_the_external_score_is_recomputed_only_when_a_phrase_it_contains_changes
         fresh = build(scratch, quast, peru)
         ingest.run(for_stage(fresh, "ingest"))
         assert preannotate.run(for_stage(fresh, "preannotate"))["external"] == metrics["external"]
+
+
+def part_counts(caplog: pytest.LogCaptureFixture) -> tuple[int, int]:
+    """(gazetteer parts computed, reused from the last run) of the last preannotate run."""
+    found = re.findall(r"gazetteer parts: (\d+) computed, (\d+) reused", caplog.text)
+    assert found, caplog.text
+    return int(found[-1][0]), int(found[-1][1])
+
+
+def test_reused_gazetteer_part_digests_equal_the_ones_computed_from_scratch(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    root = tmp_path / "c"
+    build_with_solo(root, "PER")
+    params = sharded_params(root, tmp_path / "cache")
+    caplog.set_level(logging.INFO, logger="pipeline")
+    ingest.run(for_stage(params, "ingest"))
+    preannotate.run(for_stage(params, "preannotate"))
+    assert part_counts(caplog) == (8, 0)  # no last run to reuse from
+    last = tmp_path / "cache" / "last" / "preannotate-parts.json"  # the cache folder is the local cache
+    for edit, parts in ((-1, (1, 7)), (3, (8, 0))):  # solo's phrase; a phrase of every shard's vocabulary
+        relabel(root, edit, "ORG")
+        preannotate.run(for_stage(params, "preannotate"))
+        assert part_counts(caplog) == parts
+        incremental = json.loads(last.read_text(encoding="utf-8"))
+        last.unlink()
+        preannotate.run(for_stage(params, "preannotate"))
+        assert part_counts(caplog) == (8, 0)
+        assert json.loads(last.read_text(encoding="utf-8")) == incremental
 
 
 def chunk_counts(caplog: pytest.LogCaptureFixture) -> tuple[int, int]:
