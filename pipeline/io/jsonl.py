@@ -23,7 +23,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Collection, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -101,10 +101,12 @@ class LineMemo(Memo):
 
 class FileIndexes:
     """What :func:`scan_jsonl` found in whole files (its lines and problems), kept by each file's
-    identity (:func:`~pipeline.io.memo.file_identity`: device, inode, size, mtime): a stage or run
-    that scans a file no one changed since, with the same ``salt`` (the schema and the code that
-    summarise a line), takes both from here without reading the file. annotate and preannotate both
-    index the gold layer; the second reads one small file instead of hashing every line again.
+    identity (:func:`~pipeline.io.memo.file_identity`: device, inode, size, mtime) and the sha256
+    of its bytes: a stage or run that scans a file no one changed since, with the same ``salt``
+    (the schema and the code that summarise a line), takes both from here without reading it, and
+    of a file that only grew by whole lines (appended documents or records) it reads only the new
+    lines, after checking that the old bytes hash as before. annotate and preannotate both index
+    the gold layer; the second reads one small file instead of hashing every line again.
 
     One JSON file per input file under ``folder``; a missing, unreadable or foreign one is a miss
     (the file is scanned), so losing it costs a scan, never a wrong index.
@@ -117,24 +119,56 @@ class FileIndexes:
         name = hashlib.sha256(os.fsencode(path.resolve())).hexdigest()[:32]
         return self.folder / f"{name}.json"
 
-    def get(self, path: Path, display: str, identity: str) -> tuple[list[ScannedLine], list[Problem]] | None:
+    def get(self, path: Path, display: str) -> dict[str, Any] | None:
+        """The stored scan of ``path`` as ``display`` names it, if one was made with this salt."""
         try:
             stored = json.loads(self._entry(path).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        if not isinstance(stored, dict) or [stored.get(k) for k in ("salt", "display", "identity")] != [self.salt, display, identity]:
+        if not isinstance(stored, dict) or [stored.get("salt"), stored.get("display")] != [self.salt, display]:
             return None
-        return [ScannedLine(*line) for line in stored["lines"]], [Problem.from_json(problem) for problem in stored["problems"]]
+        return stored
 
-    def put(self, path: Path, display: str, identity: str, kept: list[ScannedLine], problems: list[Problem]) -> None:
+    def put(self, path: Path, display: str, identity: str, scanned: FileScan, kept: list[ScannedLine], problems: list[Problem]) -> None:
         entry = {
             "salt": self.salt,
             "display": display,
             "identity": identity,
+            "size": scanned.size,
+            "sha256": scanned.hasher.hexdigest(),
+            "read": scanned.lines,
             "lines": [[line.number, line.offset, line.length, line.sha256, line.summary] for line in kept],
             "problems": [problem.to_json() for problem in problems],
         }
         atomic.write_text(self._entry(path), json.dumps(entry, ensure_ascii=False, separators=(",", ":")))
+
+
+@dataclass
+class FileScan:
+    """How far a scan has read a file: bytes, lines, and the sha256 of those bytes so far."""
+
+    size: int = 0
+    lines: int = 0
+    hasher: Any = field(default_factory=hashlib.sha256)
+
+
+def _grown_from(path: Path, stored: dict[str, Any]) -> FileScan | None:
+    """Where to go on scanning ``path`` if it is the stored file with whole lines appended: its
+    first ``size`` bytes hash as they did and end a line (else None: scan it all)."""
+    size = stored.get("size")
+    if not isinstance(size, int) or size <= 0 or os.path.getsize(path) <= size:
+        return None
+    scan = FileScan(size, stored["read"])
+    with open(path, "rb") as handle:
+        left = size
+        while left:
+            chunk = handle.read(min(left, 1 << 20))
+            if not chunk:
+                return None
+            scan.hasher.update(chunk)
+            left -= len(chunk)
+            last = chunk[-1:]
+    return scan if last == b"\n" and scan.hasher.hexdigest() == stored["sha256"] else None
 
 
 class _NotJson(ValueError):
@@ -274,12 +308,23 @@ def scan_jsonl(
     if any(problem.severity is Severity.ERROR for problem in problems):
         return [], problems
     identity = file_identity(path) if indexes is not None else ""
-    if indexes is not None and (known := indexes.get(path, display, identity)) is not None:
-        return known
-    offset = 0
+    scanned = FileScan()
+    stored = indexes.get(path, display) if indexes is not None else None
+    if stored is not None:
+        known = [ScannedLine(*line) for line in stored["lines"]], [Problem.from_json(problem) for problem in stored["problems"]]
+        if stored["identity"] == identity:
+            return known
+        if (grown := _grown_from(path, stored)) is not None:
+            (kept, problems), scanned = known, grown
+            if memo is not None:
+                memo.retain(line.sha256 for line in kept)
     with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            start, offset = offset, offset + len(raw)
+        handle.seek(scanned.size)
+        for number, raw in enumerate(handle, start=scanned.lines + 1):
+            start = scanned.size
+            scanned.size, scanned.lines = start + len(raw), number
+            if indexes is not None:
+                scanned.hasher.update(raw)
             sha256 = hashlib.sha256(raw).hexdigest()
             summary = memo.get(sha256) if memo is not None else None
             if summary is not None:
@@ -315,7 +360,7 @@ def scan_jsonl(
                 memo.put(sha256, summary)
             kept.append(ScannedLine(number, start, len(raw), sha256, summary))
     if indexes is not None and file_identity(path) == identity:  # not changed while it was read
-        indexes.put(path, display, identity, kept, problems)
+        indexes.put(path, display, identity, scanned, kept, problems)
     return kept, problems
 
 

@@ -37,6 +37,12 @@ class Memo:
             self.seen[key] = value
         return value
 
+    def retain(self, keys: Any) -> None:
+        """Keep the known entries of ``keys`` as used in this run, without looking them up."""
+        for key in keys:
+            if key in self.known:
+                self.seen[key] = self.known[key]
+
     def put(self, key: str, value: Any) -> None:
         self.seen[key] = value
 

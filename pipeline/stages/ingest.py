@@ -26,6 +26,7 @@ from pipeline.core.spans import Document
 from pipeline.core.text import normalise_text, text_sha256
 from pipeline.io import tables
 from pipeline.io.jsonl import (
+    FileIndexes,
     LineMemo,
     LineRef,
     character_problem,
@@ -85,11 +86,13 @@ def _index_txt(path: Path, display: str, validator: Any) -> tuple[list[LineRef],
     return [LineRef(str(path), display, None, 0, len(data), doc_id, hashlib.sha256(data).hexdigest())], problems
 
 
-def _index_jsonl(path: Path, display: str, validator: Any, memo: LineMemo | None) -> tuple[list[LineRef], list[Problem]]:
+def _index_jsonl(
+    path: Path, display: str, validator: Any, memo: LineMemo | None, indexes: FileIndexes | None
+) -> tuple[list[LineRef], list[Problem]]:
     def summarise(data: dict[str, Any]) -> list[Any]:
         return [data["id"], not normalise_text(data["text"]).strip()]
 
-    kept, problems = scan_jsonl(path, display, validator, "id", summarise, memo, normalised=("text",))
+    kept, problems = scan_jsonl(path, display, validator, "id", summarise, memo, normalised=("text",), indexes=indexes)
     refs = []
     for line in kept:
         doc_id, empty = line.summary
@@ -101,12 +104,17 @@ def _index_jsonl(path: Path, display: str, validator: Any, memo: LineMemo | None
 
 
 def index_seeds(
-    seeds_dir: Path, document_schema: Path, root: Path | None = None, memo: LineMemo | None = None
+    seeds_dir: Path,
+    document_schema: Path,
+    root: Path | None = None,
+    memo: LineMemo | None = None,
+    indexes: FileIndexes | None = None,
 ) -> tuple[list[LineRef], list[Problem]]:
     """Where every document under ``seeds_dir`` is, in a stable order, and every problem found.
 
     Streams the files and keeps no text, so its memory does not grow with the documents' size;
-    :func:`load_seeds` reads the documents of one shard back.
+    :func:`load_seeds` reads the documents of one shard back. With ``indexes``, a JSONL file indexed
+    before is read again only where it changed (not at all, or only its appended lines).
     """
     validator = load_json_schema(document_schema)
     root = root or Path.cwd()
@@ -118,7 +126,7 @@ def index_seeds(
     for path in files:
         display = display_path(path, root)
         found, found_problems = (
-            _index_txt(path, display, validator) if path.suffix == ".txt" else _index_jsonl(path, display, validator, memo)
+            _index_txt(path, display, validator) if path.suffix == ".txt" else _index_jsonl(path, display, validator, memo, indexes)
         )
         refs.extend(found)
         problems.extend(found_problems)
@@ -272,8 +280,10 @@ def run(config: StageConfig) -> list[Problem]:
     language = section.language
     document_schema = config.schemas.document
     fingerprint = code_fingerprint(__name__)
-    memo = LineMemo(runtime.local_cache_dir() / "lines" / "ingest.json", digest(fingerprint, document_schema.read_text(encoding="utf-8")))
-    refs, problems = index_seeds(section.seeds_dir, document_schema, memo=memo)
+    salt = digest(fingerprint, document_schema.read_text(encoding="utf-8"))
+    memo = LineMemo(runtime.local_cache_dir() / "lines" / "ingest.json", salt)
+    indexes = FileIndexes(runtime.local_cache_dir() / "index", salt)
+    refs, problems = index_seeds(section.seeds_dir, document_schema, memo=memo, indexes=indexes)
     memo.save()
     cache = ShardCache(runtime.cache_dir, "ingest", runtime.local_cache_dir())
     last = LastEntries(runtime.local_cache_dir() / "last" / "ingest.json")

@@ -129,3 +129,36 @@ def test_a_memo_that_no_line_used_keeps_its_entries(tmp_path: Path):
     unused = LineMemo(tmp_path / "memo.json", "k")
     unused.save()  # the file came whole from its index: nothing was looked up
     assert LineMemo(tmp_path / "memo.json", "k").known == memo.seen
+
+
+def test_a_file_that_only_grew_by_whole_lines_is_read_from_where_it_ended(tmp_path: Path):
+    path = write(tmp_path / "docs.jsonl", b'{"id": "a", "text": "Eins."}\n\n{"id": "b", "text": 2}\n')
+    indexes = FileIndexes(tmp_path / "index", "salt")
+    scan_indexed(path, indexes)
+    (entry,) = (tmp_path / "index").iterdir()
+    stored = json.loads(entry.read_text())
+    stored["lines"][0][4] = "remembered"  # only a scan that did not read line 1 again keeps this
+    entry.write_text(json.dumps(stored))
+    with open(path, "ab") as handle:
+        handle.write(b'{"id": "c", "text": "Drei."}\n')
+    kept, problems = scan_indexed(path, indexes)
+    full_kept, full_problems = scan(path)
+    assert [line.summary for line in kept] == ["remembered", "c"]
+    assert [(line.number, line.offset, line.length, line.sha256) for line in kept] == [
+        (line.number, line.offset, line.length, line.sha256) for line in full_kept
+    ]
+    assert problems == full_problems  # line 3's schema problem, kept from the first scan
+
+
+def test_a_file_whose_old_bytes_changed_is_read_whole(tmp_path: Path):
+    for first, grown in ((b'{"id": "a", "text": "Eins."}\n', b'{"id": "A", "text": "Eins."}\n'), (b'{"id": "a", "text": "Eins."}', None)):
+        path = write(tmp_path / "docs.jsonl", first)
+        indexes = FileIndexes(tmp_path / f"index-{len(first)}", "salt")
+        scan_indexed(path, indexes)
+        (entry,) = indexes.folder.iterdir()
+        stored = json.loads(entry.read_text())
+        stored["lines"][0][4] = "remembered"
+        entry.write_text(json.dumps(stored))
+        # the same first line with another id (same size), or a last line without its line break
+        write(path, (grown or first) + (b"" if grown else b"\n") + b'{"id": "b", "text": "Zwei."}\n')
+        assert [line.summary for line in scan_indexed(path, indexes)[0]] == [(grown and "A") or "a", "b"]
