@@ -121,7 +121,7 @@ def gazetteer_part(
     order, for a cache key (the documents and their counts are in the key through the shard's gold lines).
     """
     part = []
-    for phrase in sorted(phrase for phrase in counts if all(token in vocabulary for token in tokens[phrase])):
+    for phrase in sorted(phrase for phrase in counts if vocabulary.issuperset(tokens[phrase])):
         label, lead = labels[phrase], leads[phrase]
         flipped = []
         if maxima.get(phrase, {}).get(label, 0) >= lead:  # type: ignore[call-overload]

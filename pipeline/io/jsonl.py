@@ -160,6 +160,12 @@ def _grown_from(path: Path, stored: dict[str, Any]) -> FileScan | None:
         return None
     scan = FileScan(size, stored["read"])
     with open(path, "rb") as handle:
+        if stored["lines"]:  # the last line kept must be where it was: an edit before it moved it
+            _, offset, length, sha256, _ = stored["lines"][-1]
+            handle.seek(offset)
+            if hashlib.sha256(handle.read(length)).hexdigest() != sha256:
+                return None
+            handle.seek(0)
         left = size
         while left:
             chunk = handle.read(min(left, 1 << 20))

@@ -80,7 +80,8 @@ def index_layers(
         for line in found:
             doc_id, missing = line.summary
             lines.append(LayerLine(layer, line_ref(path, display, line, doc_id)))
-            dangling.update((layer, ref) for ref in missing)
+            if missing:
+                dangling.update((layer, ref) for ref in missing)
         problems.extend(found_problems)
     return lines, problems, dangling
 

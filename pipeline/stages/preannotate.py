@@ -696,7 +696,7 @@ class PartDigests:
         if self.changed is not None and last is not None and last[:-1] == keys:
             if self.changed:
                 words = vocabulary()
-            if not self.changed or not any(all(token in words for token in self.tokens[phrase]) for phrase in self.changed):
+            if not self.changed or not any(words.issuperset(self.tokens[phrase]) for phrase in self.changed):  # type: ignore[union-attr]
                 self.reused += 1
                 self.now[name] = [*keys, last[-1]]
                 return last[-1]

@@ -162,3 +162,25 @@ def test_a_file_whose_old_bytes_changed_is_read_whole(tmp_path: Path):
         # the same first line with another id (same size), or a last line without its line break
         write(path, (grown or first) + (b"" if grown else b"\n") + b'{"id": "b", "text": "Zwei."}\n')
         assert [line.summary for line in scan_indexed(path, indexes)[0]] == [(grown and "A") or "a", "b"]
+
+
+def test_a_memo_that_differs_by_at_most_one_percent_is_not_rewritten(tmp_path: Path):
+    lines = [json.dumps({"id": f"d{n}", "text": f"Text {n}."}) + "\n" for n in range(200)]
+    path = write(tmp_path / "docs.jsonl", "".join(lines).encode())
+    memo = LineMemo(tmp_path / "memo.json", "k")
+    scan(path, memo)
+    memo.save()
+    stored = (tmp_path / "memo.json").read_bytes()
+    lines[7] = json.dumps({"id": "d7", "text": "Geändert."}) + "\n"  # one entry new, one gone: 2 of 200
+    write(path, "".join(lines).encode())
+    memo = LineMemo(tmp_path / "memo.json", "k")
+    kept, _ = scan(path, memo)
+    memo.save()
+    assert (tmp_path / "memo.json").read_bytes() == stored
+    assert [line.summary for line in kept] == [f"d{n}" for n in range(200)]
+    lines[8:12] = [json.dumps({"id": f"d{n}", "text": "Neu."}) + "\n" for n in range(8, 12)]  # now 10 of 200 differ
+    write(path, "".join(lines).encode())
+    memo = LineMemo(tmp_path / "memo.json", "k")
+    scan(path, memo)
+    memo.save()
+    assert set(json.loads((tmp_path / "memo.json").read_text())["lines"]) == set(memo.seen)
