@@ -47,17 +47,15 @@ class Memo:
         self.seen[key] = value
 
     def save(self) -> None:
-        """Rewrite the memo with the entries this run used, unless it differs from the stored one
-        by at most 1 % of them (a run after a few edits: the next run computes those few again
-        rather than this one rewriting every entry) or this run used none (its input came whole
-        from elsewhere, e.g. :class:`~pipeline.io.jsonl.FileIndexes`)."""
-        if self.path.exists():
-            if not self.seen:
-                return
-            changed = sum(1 for key in self.seen if key not in self.known) + sum(1 for key in self.known if key not in self.seen)
-            if changed <= len(self.seen) // 100:
-                return
+        """Rewrite the memo with the entries this run used, unless that would store what it holds
+        already (:meth:`worth_rewriting`) or this run used none (its input came whole from
+        elsewhere, e.g. :class:`~pipeline.io.jsonl.FileIndexes`)."""
+        if self.path.exists() and (not self.seen or not self.worth_rewriting()):
+            return
         atomic.write_text(self.path, json.dumps({"key": self.key, "lines": self.seen}, sort_keys=True))
+
+    def worth_rewriting(self) -> bool:
+        return self.seen != self.known
 
 
 def file_identity(path: Path) -> str:

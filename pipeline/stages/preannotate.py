@@ -71,6 +71,7 @@ from pipeline.io import atomic
 from pipeline.io.interim import read_shard
 from pipeline.io.jsonl import LineMemo
 from pipeline.io.layers import LayerLine, index_layers, layer_indexes, load_records
+from pipeline.io.memo import Memo
 from pipeline.io.schemas import load_label_schema
 from pipeline.io.tables import read_parquet
 from pipeline.runtime.cache import ShardCache
@@ -538,8 +539,8 @@ def run(config: StageConfig) -> dict[str, Any]:
     # Pass 2: proposals and leave-one-document-out tallies, per shard, keyed by the part of the
     # gazetteer that can match in the shard (not all of it: one changed gold label recomputes only
     # the shards where its phrase can match).
-    nlp = blank_pipeline(language)
-    tokens = phrase_tokens(nlp, sorted(counts)) if counts else {}
+    phrases = PhraseTokens(runtime.local_cache_dir() / "preannotate" / "phrase-tokens.json", digest(fingerprint, language), language)
+    tokens = phrases.of(sorted(counts))
     labels = {phrase: majority(found, schema.entity_types) for phrase, found in counts.items()}
     leads = majority_leads(counts, labels)
     part_digests = PartDigests(
@@ -548,7 +549,7 @@ def run(config: StageConfig) -> dict[str, Any]:
         models,
         counts,
         tokens,
-        nlp,
+        phrases,
     )
 
     def shard_prefix(shard: int, vocabulary: set[str]) -> str:
@@ -586,7 +587,7 @@ def run(config: StageConfig) -> dict[str, Any]:
 
         return part_digests.digest(f"external/{name}", [corpus], lambda: vocabulary, compute)
 
-    external, evaluations = external_jobs(config, model, models.ref(model), scores, external_key, nlp)
+    external, evaluations = external_jobs(config, model, models.ref(model), scores, external_key, phrases.pipeline)
     if (propose_todo or evaluations) and forked:
         model_for(model, str(model_dir), str(labels_path), language)
     for evaluation, result in zip(
@@ -619,6 +620,7 @@ def run(config: StageConfig) -> dict[str, Any]:
     last["match"].save({part_name(shard): key for shard, key in match_keys.items()})
     last["propose"].save({part_name(shard): key for shard, key in propose_keys.items()})
     part_digests.save(model)
+    phrases.memo.save()
     cache.prune()
     models.prune()
     scores.prune()
@@ -645,6 +647,29 @@ def run(config: StageConfig) -> dict[str, Any]:
     return metrics
 
 
+class PhraseTokens:
+    """Phrase → its tokens as the proposer's tokenizer cuts it (:func:`~pipeline.core.proposals.phrase_tokens`),
+    remembered across runs (``path``, valid for the same ``salt``: the code and the language), so
+    that a run whose gazetteer gained no phrase builds no spaCy pipeline in the main process;
+    :meth:`pipeline` builds one on first use."""
+
+    def __init__(self, path: Path, salt: str, language: str) -> None:
+        self.memo = Memo(path, salt)
+        self.language = language
+        self._nlp: Any = None
+
+    def pipeline(self) -> Any:
+        if self._nlp is None:
+            self._nlp = blank_pipeline(self.language)
+        return self._nlp
+
+    def of(self, phrases: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        missing = [phrase for phrase in phrases if self.memo.get(phrase) is None]
+        for phrase, cut in (phrase_tokens(self.pipeline(), missing) if missing else {}).items():
+            self.memo.put(phrase, list(cut))
+        return {phrase: tuple(self.memo.seen[phrase]) for phrase in phrases}
+
+
 class PartDigests:
     """The digest of each shard's gazetteer part (:func:`~pipeline.core.proposals.gazetteer_part`,
     what keys its proposals; also of each external corpus's), reused from the last run where the
@@ -668,7 +693,7 @@ class PartDigests:
         models: ShardCache,
         counts: Mapping[str, Mapping[str, int]],
         tokens: Mapping[str, Sequence[str]],
-        nlp: Any,
+        phrases: PhraseTokens,
     ) -> None:
         self.path, self.salt = path, salt
         self.last: dict[str, list[str]] = {}
@@ -687,7 +712,7 @@ class PartDigests:
         self.last = stored.get("parts", {})
         self.changed = {phrase for phrase in counts.keys() | before.keys() if dict(counts.get(phrase, {})) != before.get(phrase, {})}
         removed = sorted(phrase for phrase in self.changed if phrase not in tokens)
-        self.tokens = {phrase: tokens[phrase] for phrase in self.changed if phrase in tokens} | phrase_tokens(nlp, removed)
+        self.tokens = {phrase: tokens[phrase] for phrase in self.changed if phrase in tokens} | phrases.of(removed)
 
     def digest(self, name: str, keys: list[str], vocabulary: Callable[[], set[str]], compute: Callable[[set[str]], str]) -> str:
         """The part digest of ``name`` (a shard's part name): the last run's, or ``compute(vocabulary())``."""
@@ -737,16 +762,18 @@ class ExternalJob:
     cached: str
 
 
-def external_vocabulary(path: Path, mapping: LabelMapping, schema: LabelSchema, nlp: Any, scores: ShardCache, key: str) -> set[str]:
+def external_vocabulary(
+    path: Path, mapping: LabelMapping, schema: LabelSchema, pipeline: Callable[[], Any], scores: ShardCache, key: str
+) -> set[str]:
     """Every token text of a third-party corpus as the proposer's tokenizer cuts its sentences
-    (``nlp``: :func:`pipeline.core.proposals.blank_pipeline`), kept in ``scores`` by ``key``
+    (``pipeline()``: :func:`pipeline.core.proposals.blank_pipeline`), kept in ``scores`` by ``key``
     (the file's bytes, the mapping, the code and the language)."""
     cached = scores.dir / f"{key}.vocabulary.json"
     scores.used.add(cached.name)
     if cached.exists():
         return set(json.loads(cached.read_text(encoding="utf-8")))
     texts = [sentence.text for sentence in germeval_sentences(path, mapping, schema)]
-    vocabulary = {token.text for doc in nlp.tokenizer.pipe(texts) for token in doc}
+    vocabulary = {token.text for doc in pipeline().tokenizer.pipe(texts) for token in doc}
     atomic.write_text(cached, json.dumps(sorted(vocabulary), ensure_ascii=False))
     return vocabulary
 
@@ -757,7 +784,7 @@ def external_jobs(
     model_dir: str,
     scores: ShardCache,
     part_key: Callable[[str, str, set[str]], str],
-    nlp: Any,
+    pipeline: Callable[[], Any],
 ) -> tuple[dict[str, Any], list[ExternalJob]]:
     """The external evaluations known already, or not available here, and the jobs for the others,
     which run beside the proposal shards.
@@ -785,7 +812,7 @@ def external_jobs(
             mapping, _ = load_mapping(spec.mapping, config.schemas.labels)
         except ImportFailed as error:
             raise ValueError(f"preannotate.external.{name}.mapping: {error}") from None
-        vocabulary = external_vocabulary(path, mapping, load_label_schema(config.schemas.labels), nlp, scores, corpus)
+        vocabulary = external_vocabulary(path, mapping, load_label_schema(config.schemas.labels), pipeline, scores, corpus)
         key = part_key(name, corpus, vocabulary)
         cached = scores.dir / f"{key}.json"
         scores.used.add(cached.name)

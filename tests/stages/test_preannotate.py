@@ -492,3 +492,20 @@ def test_a_new_gold_document_recomputes_only_its_chunk_of_the_hand_and_proposal_
     ingest.run(for_stage(fresh, "ingest"))
     preannotate.run(for_stage(fresh, "preannotate"))
     assert tree_bytes(root / "pre") == tree_bytes(scratch / "pre")
+
+
+def test_phrase_tokens_are_remembered_so_a_run_without_new_phrases_builds_no_pipeline(tmp_path: Path, monkeypatch):
+    root = tmp_path / "c"
+    corpus(root, 30)
+    params = sharded_params(root, tmp_path / "cache")
+    built = []
+    real = preannotate.blank_pipeline
+    monkeypatch.setattr(preannotate, "blank_pipeline", lambda language="de": built.append(language) or real(language))
+    ingest.run(for_stage(params, "ingest"))
+    preannotate.run(for_stage(params, "preannotate"))
+    assert built == ["de"]
+    stored = json.loads((tmp_path / "cache" / "preannotate" / "phrase-tokens.json").read_text(encoding="utf-8"))["lines"]
+    assert stored == {phrase: list(cut) for phrase, cut in proposals.phrase_tokens(real(), sorted(stored)).items()}
+    relabel(root, 3, "ORG")  # a label changes, no phrase is new
+    preannotate.run(for_stage(params, "preannotate"))
+    assert built == ["de"]
