@@ -5,7 +5,8 @@ bounded memory: :func:`scan_jsonl` checks every line and keeps only a small summ
 stage keeps a :class:`LineRef` (where the line is and a hash of its bytes), and a worker later
 re-reads exactly its lines with :func:`read_lines`. A :class:`LineMemo` spares re-parsing lines
 that did not change since the last run; :class:`FileIndexes` spares reading a file that did not
-change at all since a stage scanned it.
+change at all since a stage scanned it. The module is over 400 lines because the scan loop and
+the two memos that let it skip work (by line, by file) share its records and must agree exactly.
 
 No input raises: undecodable bytes, lines that are not JSON (or JSON that Python reads but no
 other tool does: NaN, Infinity, numbers too large for a double or with more digits than Python
