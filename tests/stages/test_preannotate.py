@@ -435,11 +435,16 @@ def test_the_external_score_is_recomputed_only_when_a_phrase_it_contains_changes
         assert preannotate.run(for_stage(fresh, "preannotate"))["external"] == metrics["external"]
 
 
-def part_counts(caplog: pytest.LogCaptureFixture) -> tuple[int, int]:
-    """(gazetteer parts computed, reused from the last run) of the last preannotate run."""
-    found = re.findall(r"gazetteer parts: (\d+) computed, (\d+) reused", caplog.text)
+def logged_counts(caplog: pytest.LogCaptureFixture, pattern: str) -> tuple[int, int]:
+    """The two counts ``pattern`` captures in the last preannotate log line that has them."""
+    found = re.findall(pattern, caplog.text)
     assert found, caplog.text
     return int(found[-1][0]), int(found[-1][1])
+
+
+def part_counts(caplog: pytest.LogCaptureFixture) -> tuple[int, int]:
+    """(gazetteer parts computed, reused from the last run) of the last preannotate run."""
+    return logged_counts(caplog, r"gazetteer parts: (\d+) computed, (\d+) reused")
 
 
 def test_reused_gazetteer_part_digests_equal_the_ones_computed_from_scratch(tmp_path: Path, caplog: pytest.LogCaptureFixture):
@@ -464,9 +469,7 @@ def test_reused_gazetteer_part_digests_equal_the_ones_computed_from_scratch(tmp_
 
 def chunk_counts(caplog: pytest.LogCaptureFixture) -> tuple[int, int]:
     """(chunks computed, chunks reused) of the hand-pattern and proposal shards of the last run."""
-    found = re.findall(r"chunks of hand-pattern and proposal shards: (\d+) computed, (\d+) reused", caplog.text)
-    assert found, caplog.text
-    return int(found[-1][0]), int(found[-1][1])
+    return logged_counts(caplog, r"chunks of hand-pattern and proposal shards: (\d+) computed, (\d+) reused")
 
 
 def test_a_new_gold_document_recomputes_only_its_chunk_of_the_hand_and_proposal_passes(tmp_path: Path, caplog: pytest.LogCaptureFixture):
