@@ -539,7 +539,8 @@ def run(config: StageConfig) -> dict[str, Any]:
     # Pass 2: proposals and leave-one-document-out tallies, per shard, keyed by the part of the
     # gazetteer that can match in the shard (not all of it: one changed gold label recomputes only
     # the shards where its phrase can match).
-    phrases = PhraseTokens(runtime.local_cache_dir() / "preannotate" / "phrase-tokens.json", digest(fingerprint, language), language)
+    # not under preannotate/: with a local cache_dir that folder is the shard cache, whose prune drops foreign files
+    phrases = PhraseTokens(runtime.local_cache_dir() / "phrases" / "preannotate.json", digest(fingerprint, language), language)
     tokens = phrases.of(sorted(counts))
     labels = {phrase: majority(found, schema.entity_types) for phrase, found in counts.items()}
     leads = majority_leads(counts, labels)
@@ -674,7 +675,8 @@ class PartDigests:
     """The digest of each shard's gazetteer part (:func:`~pipeline.core.proposals.gazetteer_part`,
     what keys its proposals; also of each external corpus's), reused from the last run where the
     part cannot have changed, so that one changed gold record does not make the main process read
-    every shard's vocabulary phrases and per-document counts again.
+    every shard's per-document counts and walk its vocabulary's phrases again (the vocabulary
+    itself is read to decide, unless no phrase's counts changed).
 
     A shard's part reads the counts of the phrases whose tokens all occur in its vocabulary, and
     the shard's own per-document counts. So when the shard's own counts and its vocabulary are

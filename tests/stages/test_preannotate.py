@@ -507,8 +507,12 @@ def test_phrase_tokens_are_remembered_so_a_run_without_new_phrases_builds_no_pip
     ingest.run(for_stage(params, "ingest"))
     preannotate.run(for_stage(params, "preannotate"))
     assert built == ["de"]
-    stored = json.loads((tmp_path / "cache" / "preannotate" / "phrase-tokens.json").read_text(encoding="utf-8"))["lines"]
+    stored = json.loads((tmp_path / "cache" / "phrases" / "preannotate.json").read_text(encoding="utf-8"))["lines"]
     assert stored == {phrase: list(cut) for phrase, cut in proposals.phrase_tokens(real(), sorted(stored)).items()}
     relabel(root, 3, "ORG")  # a label changes, no phrase is new
+    memo = tmp_path / "cache" / "phrases" / "preannotate.json"
+    month_ago = time.time() - 30 * 86400
+    os.utime(memo, (month_ago, month_ago))  # a memo left as it was for a month: no cache prune drops it
     preannotate.run(for_stage(params, "preannotate"))
-    assert built == ["de"]
+    preannotate.run(for_stage(params, "preannotate"))
+    assert built == ["de"] and memo.exists()
