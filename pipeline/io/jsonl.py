@@ -323,14 +323,14 @@ def scan_jsonl(
     identity = file_identity(path) if indexes is not None else ""
     scanned = FileScan()
     stored = indexes.get(path, display) if indexes is not None else None
-    if stored is not None:
-        known = [ScannedLine(*line) for line in stored["lines"]], [Problem.from_json(problem) for problem in stored["problems"]]
+    if stored is not None and (stored["identity"] == identity or (grown := _grown_from(path, stored)) is not None):
+        kept = [ScannedLine(*line) for line in stored["lines"]]
+        problems = [Problem.from_json(problem) for problem in stored["problems"]]
         if stored["identity"] == identity:
-            return known
-        if (grown := _grown_from(path, stored)) is not None:
-            (kept, problems), scanned = known, grown
-            if memo is not None:
-                memo.retain(line.sha256 for line in kept)
+            return kept, problems
+        scanned = grown
+        if memo is not None:
+            memo.retain(line.sha256 for line in kept)
     with open(path, "rb") as handle:
         handle.seek(scanned.size)
         for number, raw in enumerate(handle, start=scanned.lines + 1):
