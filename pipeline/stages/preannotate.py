@@ -525,11 +525,16 @@ def run(config: StageConfig) -> dict[str, Any]:
     _computed(cache, count_todo + match_todo, runtime, "preannotate (gazetteer, hand patterns)", chunks=chunks)
     cache.used.update(match_keys.values())
     counts: dict[str, Counter[str]] = defaultdict(Counter)
+    # phrase → the most counts of one label it has in one shard: no document of a shard has more
+    shard_most: dict[str, int] = {}
     for shard in shards:
         cache.used.add(count_keys[shard])
         part = json.loads((cache.path(count_keys[shard]) / "counts.json").read_text(encoding="utf-8"))
         for phrase, labels in part["counts"].items():
             counts[phrase].update(labels)
+            most = max(labels.values())
+            if most > shard_most.get(phrase, 0):
+                shard_most[phrase] = most
     model = stored_model(
         models, fingerprint, {"hand": hand, "counts": {p: dict(sorted(c.items())) for p, c in sorted(counts.items())}}, schema, language
     )
@@ -548,7 +553,7 @@ def run(config: StageConfig) -> dict[str, Any]:
         runtime.local_cache_dir() / "last" / "preannotate-parts.json",
         digest(fingerprint, hand_key, section.documents),
         models,
-        counts,
+        Gazetteer(counts, labels, leads, shard_most, schema.entity_types),
         tokens,
         phrases,
     )
@@ -671,21 +676,56 @@ class PhraseTokens:
         return {phrase: tuple(self.memo.seen[phrase]) for phrase in phrases}
 
 
+@dataclass(frozen=True)
+class Gazetteer:
+    """This run's gazetteer as :func:`~pipeline.core.proposals.gazetteer_part` reads it: the summed
+    ``counts``, each phrase's majority ``labels`` and ``leads`` (:func:`~pipeline.core.proposals.majority_leads`),
+    and ``shard_most``, the most counts of one label a phrase has in one shard (a bound on what one
+    document of any shard has)."""
+
+    counts: Mapping[str, Mapping[str, int]]
+    labels: Mapping[str, str | None]
+    leads: Mapping[str, int]
+    shard_most: Mapping[str, int]
+    entity_types: Sequence[str]
+
+    def same_entries(self, before: Mapping[str, Mapping[str, int]], phrases: set[str]) -> set[str]:
+        """Those of ``phrases`` (whose counts changed since ``before``) whose entry in every part is
+        the same as with the counts ``before``, in whichever part they are (see :class:`PartDigests`)."""
+        had = {phrase: before[phrase] for phrase in phrases if phrase in before and phrase in self.counts}
+        labels = {phrase: majority(found, self.entity_types) for phrase, found in had.items()}
+        leads = majority_leads(had, labels)
+        return {
+            phrase
+            for phrase in had
+            if labels[phrase] == self.labels[phrase] and self.shard_most.get(phrase, 0) < min(leads[phrase], self.leads[phrase])
+        }
+
+
 class PartDigests:
     """The digest of each shard's gazetteer part (:func:`~pipeline.core.proposals.gazetteer_part`,
     what keys its proposals; also of each external corpus's), reused from the last run where the
     part cannot have changed, so that one changed gold record does not make the main process read
-    every shard's per-document counts and walk its vocabulary's phrases again (the vocabulary
-    itself is read to decide, unless no phrase's counts changed).
+    every shard's vocabulary and per-document counts and walk its vocabulary's phrases again.
 
     A shard's part reads the counts of the phrases whose tokens all occur in its vocabulary, and
-    the shard's own per-document counts. So when the shard's own counts and its vocabulary are
-    the same entries as last time (``keys``: its count and hand-pattern keys), and no phrase whose
-    counts changed since the last run (added and removed phrases included) has all its tokens in
-    the vocabulary, the part is the same, and so is its digest. The last run's counts are those of
-    its stored model; what it keyed each part by is kept in ``path`` (``<local cache>/last/``), valid
-    for the same ``salt`` (the code, the hand patterns, the documents setting). Only a hint, like
-    :class:`~pipeline.runtime.chunks.LastEntries`: without it every part is computed.
+    the shard's own per-document counts; it has an entry ``[phrase, label, flipped]`` for each such
+    phrase. Consider a shard whose own counts and vocabulary are the same entries as last time
+    (``keys``: its count and hand-pattern keys), and a phrase whose counts changed since the last
+    run. Its entry is the same as last time when the phrase was in the gazetteer then and is now,
+    with the same majority label, and no document can flip that label: ``flipped`` lists only
+    documents with at least the label's lead in counts (:func:`~pipeline.core.proposals.gazetteer_part`),
+    and no document of the shard has more than the phrase's ``shard_most``, so when that is below
+    the lead then and now, ``flipped`` is empty both times (:meth:`Gazetteer.same_entries`). One
+    more count of a frequent phrase is such a change. Every other changed phrase (added, removed,
+    relabelled, or one a document could flip) can change the part of the shards whose vocabulary
+    holds all its tokens; where none of them can, the part is the same, and so is its digest, and
+    when there is no such phrase at all no vocabulary is read.
+
+    The last run's counts are those of its stored model; what it keyed each part by is kept in
+    ``path`` (``<local cache>/last/``), valid for the same ``salt`` (the code, the hand patterns,
+    the documents setting). Only a hint, like :class:`~pipeline.runtime.chunks.LastEntries`:
+    without it every part is computed.
     """
 
     def __init__(
@@ -693,13 +733,14 @@ class PartDigests:
         path: Path,
         salt: str,
         models: ShardCache,
-        counts: Mapping[str, Mapping[str, int]],
+        gazetteer: Gazetteer,
         tokens: Mapping[str, Sequence[str]],
         phrases: PhraseTokens,
     ) -> None:
         self.path, self.salt = path, salt
         self.last: dict[str, list[str]] = {}
         self.now: dict[str, list[str]] = {}
+        # the changed phrases that can change the part of a shard whose vocabulary holds them (None: no last run)
         self.changed: set[str] | None = None
         self.tokens: Mapping[str, Sequence[str]] = {}
         self.computed = self.reused = 0
@@ -712,7 +753,9 @@ class PartDigests:
         model = stored["model"]
         before = json.loads((models.path(model) / f"{model}.json").read_text(encoding="utf-8"))["counts"]
         self.last = stored.get("parts", {})
-        self.changed = {phrase for phrase in counts.keys() | before.keys() if dict(counts.get(phrase, {})) != before.get(phrase, {})}
+        counts = gazetteer.counts
+        changed = {phrase for phrase in counts.keys() | before.keys() if dict(counts.get(phrase, {})) != before.get(phrase, {})}
+        self.changed = changed - gazetteer.same_entries(before, changed)
         removed = sorted(phrase for phrase in self.changed if phrase not in tokens)
         self.tokens = {phrase: tokens[phrase] for phrase in self.changed if phrase in tokens} | phrases.of(removed)
 

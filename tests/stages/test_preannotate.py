@@ -456,8 +456,18 @@ def test_reused_gazetteer_part_digests_equal_the_ones_computed_from_scratch(tmp_
     preannotate.run(for_stage(params, "preannotate"))
     assert part_counts(caplog) == (8, 0)  # no last run to reuse from
     last = tmp_path / "cache" / "last" / "preannotate-parts.json"  # the cache folder is the local cache
-    for edit, parts in ((-1, (1, 7)), (3, (8, 0))):  # solo's phrase; a phrase of every shard's vocabulary
-        relabel(root, edit, "ORG")
+    # the documents with the sentence of "Trump" (corpus: every one not divisible by 3)
+    with_trump = len({shard_of(f"doc-{number:03d}", 8) for number in range(30) if number % 3})
+    assert with_trump < 8
+    steps = (
+        ([-1], (1, 7)),  # solo's phrase, in no other shard's vocabulary
+        ([3], (1, 7)),  # one of 20 PER counts of "Kim Jong Un", in every shard's vocabulary: no document can flip it
+        ([1, 4, 7, 10], (with_trump, 8 - with_trump)),  # "Trump" PER 6, ORG 4: a document could now flip it
+        ([13, 16], (with_trump, 8 - with_trump)),  # "Trump" ORG 6, PER 4: its label changed
+    )
+    for edits, parts in steps:
+        for edit in edits:
+            relabel(root, edit, "ORG")
         preannotate.run(for_stage(params, "preannotate"))
         assert part_counts(caplog) == parts
         incremental = json.loads(last.read_text(encoding="utf-8"))
@@ -465,6 +475,58 @@ def test_reused_gazetteer_part_digests_equal_the_ones_computed_from_scratch(tmp_
         preannotate.run(for_stage(params, "preannotate"))
         assert part_counts(caplog) == (8, 0)
         assert json.loads(last.read_text(encoding="utf-8")) == incremental
+
+
+def test_a_part_whose_document_stops_flipping_a_phrase_is_recomputed_though_its_shard_did_not_change(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    # "Xaverius Quast": PER 3 times in one document, ORG once in each of two others (lead 1). Leaving
+    # the first out flips it to ORG. When one ORG becomes PER (lead 3) it no longer does (PER 1,
+    # ORG 1: PER by schema order), so the first document's shard has another part, though its own
+    # records and vocabulary are unchanged and the majority label stays PER.
+    phrase = "Xaverius Quast"
+    ids = iter(f"quast-{number}" for number in range(100))
+    shards: dict[int, str] = {}
+    while len(shards) < 3:
+        doc_id = next(ids)
+        shards.setdefault(shard_of(doc_id, 8), doc_id)
+    thrice, once, changed = shards.values()
+
+    def build(root: Path, last_label: str) -> None:
+        corpus(root, 10)
+        for doc_id, labels in ((thrice, ["PER"] * 3), (once, ["ORG"]), (changed, [last_label])):
+            text = " und ".join([phrase] * len(labels)) + " sprachen."
+            starts = [match.start() for match in re.finditer(phrase, text)]
+            entities = [{"id": f"T{n}", "start": start, "end": start + len(phrase), "label": label}
+                        for n, (start, label) in enumerate(zip(starts, labels, strict=True), start=1)]  # fmt: skip
+            record = {"doc_id": doc_id, "text_sha256": text_sha256(text), "source": "gold", "relations": [], "entities": entities}
+            with open(root / "seeds" / "docs.jsonl", "a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"id": doc_id, "text": text}, ensure_ascii=False) + "\n")
+            with open(root / "annotations" / "gold" / "g.jsonl", "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    root = tmp_path / "c"
+    build(root, "ORG")
+    params = sharded_params(root, tmp_path / "cache")
+    ingest.run(for_stage(params, "ingest"))
+    preannotate.run(for_stage(params, "preannotate"))
+    relabel(root, -1, "PER")
+    caplog.set_level(logging.INFO, logger="pipeline")
+    preannotate.run(for_stage(params, "preannotate"))
+    computed_parts, _ = part_counts(caplog)
+    assert computed_parts >= 2  # the changed document's shard and the one of the document that flipped it
+
+    scratch = tmp_path / "scratch"
+    build(scratch, "PER")
+    fresh = sharded_params(scratch, tmp_path / "empty-cache")
+    ingest.run(for_stage(fresh, "ingest"))
+    preannotate.run(for_stage(fresh, "preannotate"))
+    assert tree_bytes(root / "pre") == tree_bytes(scratch / "pre")
+    last = "last/preannotate-parts.json"
+    incremental, from_scratch = (
+        json.loads((folder / last).read_text(encoding="utf-8"))["parts"] for folder in (tmp_path / "cache", tmp_path / "empty-cache")
+    )
+    assert {name: entry[-1] for name, entry in incremental.items()} == {name: entry[-1] for name, entry in from_scratch.items()}
 
 
 def chunk_counts(caplog: pytest.LogCaptureFixture) -> tuple[int, int]:
