@@ -104,6 +104,7 @@ def gazetteer_part(
     documents_of: Callable[[str], Sequence[tuple[str, Mapping[str, int]]]],
     entity_types: Sequence[str],
     leads: Mapping[str, int],
+    most: Mapping[str, int] | None = None,
 ) -> list[list[Any]]:
     """The part of the gazetteer ``counts`` that can change what :class:`GazetteerProposer` proposes,
     also leaving one document out, for documents whose token texts are all in ``vocabulary``.
@@ -117,14 +118,16 @@ def gazetteer_part(
     unless the document has at least ``leads[phrase]`` (:func:`majority_leads`) of its counts, so
     only phrases whose ``maxima`` (the most one document of the shard has, per label) reach it are
     looked at, and only documents whose label flips are listed: one more count of a frequent
-    phrase changes no part. ``[phrase, label, [[doc_id, label left out], ...]]`` in phrase
+    phrase changes no part. ``most`` (optional): a bound on the counts of one label any one document
+    has of a phrase; a phrase whose bound is below its lead is not looked up in ``maxima`` (which
+    may then be read lazily). ``[phrase, label, [[doc_id, label left out], ...]]`` in phrase
     order, for a cache key (the documents and their counts are in the key through the shard's gold lines).
     """
     part = []
     for phrase in sorted(phrase for phrase in counts if vocabulary.issuperset(tokens[phrase])):
         label, lead = labels[phrase], leads[phrase]
         flipped = []
-        if maxima.get(phrase, {}).get(label, 0) >= lead:  # type: ignore[call-overload]
+        if (most is None or most.get(phrase, 0) >= lead) and maxima.get(phrase, {}).get(label, 0) >= lead:  # type: ignore[call-overload]
             for doc_id, mine in documents_of(phrase):
                 if mine.get(label, 0) < lead:
                     continue

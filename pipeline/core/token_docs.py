@@ -10,6 +10,10 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
+SPACE = ord(" ")
+
 
 def token_words(nlp: Any, text: str, starts: Sequence[int], ends: Sequence[int]) -> tuple[list[str], list[bool]]:
     """The words and trailing spaces of the ``Doc`` that ``nlp``'s tokenizer (:func:`pipeline.core.proposals.blank_pipeline`)
@@ -24,7 +28,11 @@ def token_words(nlp: Any, text: str, starts: Sequence[int], ends: Sequence[int])
     """
     count = len(starts)
     words = [text[start:end] for start, end in zip(starts, ends, strict=True)]
-    spaces = [False] * count
+    # one pass in numpy over every gap between tokens (a single space: the token's trailing space)
+    gap_starts = np.asarray(ends[:-1], np.int64)
+    gap_lengths = np.asarray(starts[1:], np.int64) - gap_starts
+    one_space = (gap_lengths == 1) & (np.frombuffer(text.encode("utf-32-le"), np.uint32)[gap_starts] == SPACE)
+    spaces = [*one_space.tolist(), False] if count else []
     # What goes after token k (k = -1: before the first): whitespace, beyond one trailing space.
     inserted: dict[int, str] = {}
 
@@ -37,11 +45,8 @@ def token_words(nlp: Any, text: str, starts: Sequence[int], ends: Sequence[int])
 
     if count and starts[0] > 0:
         gap(-1, text[: starts[0]])
-    for k in range(count - 1):
-        if starts[k + 1] != ends[k] and (starts[k + 1] - ends[k] != 1 or text[ends[k]] != " "):
-            gap(k, text[ends[k] : starts[k + 1]])
-        elif starts[k + 1] != ends[k]:
-            spaces[k] = True
+    for k in np.flatnonzero((gap_lengths != 0) & ~one_space).tolist():  # other whitespace: rare
+        gap(k, text[ends[k] : starts[k + 1]])
     tail = ends[-1] if count else 0
     if tail < len(text):
         gap(count - 1, text[tail:])

@@ -36,11 +36,12 @@ over 400 lines because the two shard passes, their merge and the GermEval readin
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import json
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -257,14 +258,27 @@ def write_phrase_documents(folder: Path, by_phrase: dict[str, dict[str, Any]]) -
     (folder / "documents.json").write_text(json.dumps(index, ensure_ascii=False, sort_keys=True), encoding="utf-8")
 
 
-class PhraseDocuments:
-    """What :func:`write_phrase_documents` wrote, read back: ``maxima`` at once, a phrase's
-    documents when asked for."""
+class PhraseDocuments(Mapping[str, Mapping[str, int]]):
+    """What :func:`write_phrase_documents` wrote, read back: as a mapping, each phrase's maxima (its
+    index is read on first use: a gazetteer part whose phrases no document can flip needs none);
+    a phrase's documents when asked for."""
 
     def __init__(self, folder: Path) -> None:
-        self.index = json.loads((folder / "documents.json").read_text(encoding="utf-8"))
-        self.maxima = {phrase: entry["max"] for phrase, entry in self.index.items()}
+        self.folder = folder
         self.path = folder / "documents.jsonl"
+
+    @functools.cached_property
+    def index(self) -> dict[str, Any]:
+        return json.loads((self.folder / "documents.json").read_text(encoding="utf-8"))
+
+    def __getitem__(self, phrase: str) -> Mapping[str, int]:
+        return self.index[phrase]["max"]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.index)
+
+    def __len__(self) -> int:
+        return len(self.index)
 
     def documents(self, phrase: str) -> list[tuple[str, dict[str, int]]]:
         if phrase not in self.index:
@@ -560,7 +574,7 @@ def run(config: StageConfig) -> dict[str, Any]:
 
     def shard_prefix(shard: int, vocabulary: set[str]) -> str:
         own = PhraseDocuments(cache.path(count_keys[shard]))
-        part = gazetteer_part(counts, labels, tokens, vocabulary, own.maxima, own.documents, schema.entity_types, leads)
+        part = gazetteer_part(counts, labels, tokens, vocabulary, own, own.documents, schema.entity_types, leads, shard_most)
         return digest(fingerprint, "propose", hand_key, part, section.documents)
 
     propose_prefix: dict[int, str] = {}

@@ -12,10 +12,22 @@ REPO = Path(__file__).resolve().parents[2]
 SCHEMA = load_label_schema(REPO / "schemas" / "labels.yaml")
 
 
+class LookupRecorder(dict):
+    """A mapping that records the keys ``get`` is asked for."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.looked_up: list[str] = []
+
+    def get(self, key, default=None):
+        self.looked_up.append(key)
+        return super().get(key, default)
+
+
 def test_the_gazetteer_part_lists_exactly_the_documents_whose_own_counts_flip_the_label():
     rng = random.Random(3)
     types = list(SCHEMA.entity_types)
-    flips = 0
+    flips = skipped = 0
     for _ in range(300):
         phrases = [f"P{k}" for k in range(rng.randint(1, 6))]
         own = {
@@ -58,4 +70,13 @@ def test_the_gazetteer_part_lists_exactly_the_documents_whose_own_counts_flip_th
             majority_leads(counts, labels),
         )
         assert found == expected
+        # with a bound on what one document has (here its most, plus slack), phrases below their lead are not looked up
+        most = {phrase: max(max(mine[phrase].values()) for mine in own.values() if phrase in mine) + rng.randint(0, 1) for phrase in counts}
+        leads = majority_leads(counts, labels)
+        recording = LookupRecorder(maxima)
+        by_documents = lambda phrase, by_phrase=by_phrase: by_phrase[phrase]["documents"]  # noqa: E731
+        assert gazetteer_part(counts, labels, tokens, vocabulary, recording, by_documents, types, leads, most) == expected
+        assert all(most[phrase] >= leads[phrase] for phrase in recording.looked_up)
+        skipped += len(vocabulary) - len(recording.looked_up)
     assert flips > 50, "the random counts exercise flipped labels"
+    assert skipped > 50, "the bound spares lookups"
