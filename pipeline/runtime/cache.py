@@ -339,15 +339,48 @@ def _mapped(value: Any, change: Callable[[Any], Any]) -> Any:
 # Entries a worker process downloaded for its jobs (URL → local folder), oldest first.
 _FETCHED: dict[str, Path] = {}
 FETCHED_KEPT = 8
+# The folder of this process's downloads: (process id, folder).
+_DOWNLOADS: tuple[int, Path] | None = None
+DOWNLOADS_DIR = "pipeline-entries"
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def downloads_folder() -> Path:
+    """This process's folder for the entries it downloads, ``<tmp>/pipeline-entries/<pid>-…``.
+
+    A pool worker ends with ``os._exit``, so no ``atexit`` handler removes its downloads; each new
+    process's folder therefore removes the folders of processes that no longer run. A forked child
+    forgets its parent's downloads (the parent may remove them) and makes its own folder."""
+    global _DOWNLOADS
+    if _DOWNLOADS is None or _DOWNLOADS[0] != os.getpid():
+        _FETCHED.clear()
+        root = Path(tempfile.gettempdir()) / DOWNLOADS_DIR
+        root.mkdir(exist_ok=True)
+        for folder in root.iterdir():
+            pid = folder.name.split("-", 1)[0]
+            if pid.isdigit() and not _running(int(pid)):
+                shutil.rmtree(folder, ignore_errors=True)
+        _DOWNLOADS = (os.getpid(), Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root)))
+        atexit.register(shutil.rmtree, _DOWNLOADS[1], True)
+    return _DOWNLOADS[1]
 
 
 def _fetched(url: str) -> Path:
     """A local copy of the committed entry at ``url``, downloaded once per worker process."""
+    downloads = downloads_folder()
     if url in _FETCHED:
         return _FETCHED[url]
     fs, path = _filesystem(url)
-    folder = Path(tempfile.mkdtemp(prefix="pipeline-entry-"))
-    atexit.register(shutil.rmtree, folder, True)
+    folder = Path(tempfile.mkdtemp(dir=downloads))
     try:
         _download(fs, path, folder)
     except BaseException:

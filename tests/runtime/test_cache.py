@@ -105,6 +105,30 @@ def test_a_job_reads_a_committed_entry_by_its_reference(s3, tmp_path: Path):
     assert (cache.path("k") / "a" / "b.json").read_bytes() == b"[1]"
 
 
+def test_downloads_of_a_process_that_ended_with_os_exit_are_removed_by_the_next_process_s_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import subprocess
+    import sys
+    import tempfile
+
+    from pipeline.runtime import cache as cache_module
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(cache_module, "_DOWNLOADS", None)
+    # a worker downloads an entry and ends as a pool worker does: os._exit, no atexit handlers
+    worker = "import os, pathlib; from pipeline.runtime.cache import downloads_folder as d; f = d(); (f / 'entry').mkdir(); print(f); os._exit(0)"
+    done = subprocess.run(
+        [sys.executable, "-c", worker], env={**os.environ, "TMPDIR": str(tmp_path)}, capture_output=True, text=True, check=True
+    )
+    left = Path(done.stdout.strip())
+    assert (left / "entry").is_dir() and left.parent == tmp_path / cache_module.DOWNLOADS_DIR
+    mine = cache_module.downloads_folder()
+    assert not left.exists()
+    assert mine.is_dir() and mine.parent == left.parent and mine.name.startswith(f"{os.getpid()}-")
+    assert cache_module.downloads_folder() == mine  # one folder per process
+
+
 def test_the_cache_dir_is_a_folder_or_a_url_shared_between_processes():
     runtime = parse_config(params_for(Path("/w"), None)).runtime
     assert runtime.cache_dir == Path(".cache/pipeline") == runtime.local_cache_dir()
