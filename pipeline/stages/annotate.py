@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -128,7 +129,7 @@ def build_shard(
             token_starts, token_ends = zip(*spans, strict=True)
             token_columns["start"].extend(token_starts)
             token_columns["end"].extend(token_ends)
-        token_columns["text"].extend(text[s:e] for s, e in spans)
+        token_columns["text"].extend([text[s:e] for s, e in spans])
         token_columns["ner_tag"].extend(tags)
         layer = record.layer if record else None
         rows["entities"].extend(
@@ -218,14 +219,27 @@ def build_in_batches(
     batch: int = BATCH_DOCUMENTS,
 ) -> Result:
     """:func:`build_shard` over at most ``batch`` documents at a time, then joined: the same
-    tables, but a worker's Python objects (a few per token) exist for one batch, not the shard."""
-    doc_ids = sorted(interim["documents"].column("doc_id").to_pylist())
+    tables, but a worker's Python objects (a few per token) exist for one batch, not the shard.
+
+    The interim tables are in ``doc_id`` order (as stored, :data:`~pipeline.io.tables.INTERIM_SORT_KEYS`,
+    and as :func:`documents_of` keeps them), so a batch is a run of consecutive documents, sliced,
+    and the batches' tables, each sorted by a key that starts with ``doc_id``, are joined in order."""
+    doc_ids = interim["documents"].column("doc_id").to_pylist()
+    firsts = doc_ids[batch::batch]
+    cuts = {
+        name: [
+            0,
+            *(np.searchsorted(table.column("doc_id").to_numpy(zero_copy_only=False), firsts).tolist() if firsts else []),
+            table.num_rows,
+        ]
+        for name, table in interim.items()
+    }
     results = []
-    for first in range(0, max(len(doc_ids), 1), batch):
-        part = documents_of(interim, doc_ids[first : first + batch])
+    for number in range(len(firsts) + 1):
+        part = {name: table.slice(cuts[name][number], cuts[name][number + 1] - cuts[name][number]) for name, table in interim.items()}
         results.append(build_shard(part["documents"], part["sentences"], part["tokens"], chosen, schema, ratios))
     return Result(
-        {name: tables.sort_table(name, pa.concat_tables([r.tables[name] for r in results])) for name in results[0].tables},
+        {name: pa.concat_tables([r.tables[name] for r in results]) for name in results[0].tables},
         [problem for result in results for problem in result.problems],
         {doc_id: layer for result in results for doc_id, layer in result.layer_of.items()},
     )
@@ -241,7 +255,7 @@ def documents_of(interim: dict[str, pa.Table], doc_ids: Sequence[str]) -> dict[s
 def build_documents(job: ShardJob, interim: dict[str, pa.Table], doc_ids: list[str], lines: list[LayerLine], schema: LabelSchema) -> Result:
     """Check the records ``lines`` against their documents, choose one per document and build the
     tables of the documents ``doc_ids`` (the shard's changed chunks, all at once)."""
-    part = documents_of(interim, doc_ids)
+    part = interim if len(doc_ids) == interim["documents"].num_rows else documents_of(interim, doc_ids)
     chosen, problems = check_and_select(
         load_records(lines),
         document_infos(part["documents"]),

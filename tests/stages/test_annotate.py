@@ -10,6 +10,7 @@ from stage_helpers import corpus, for_stage, params_for
 from pipeline.core.selection import check_and_select
 from pipeline.core.spans import Document, record_from_json
 from pipeline.core.text import text_sha256
+from pipeline.io import tables
 from pipeline.io.schemas import load_label_schema
 from pipeline.runtime.shards import shard_of
 from pipeline.stages import annotate, ingest
@@ -40,7 +41,7 @@ def gold(doc_id: str, text: str, entities, relations=(), line: int = 1):
     return record_from_json(data, layer="gold", path="x.jsonl", line=line)
 
 
-def test_building_in_batches_gives_the_tables_of_one_build():
+def test_building_in_batches_gives_the_tables_of_one_build(tmp_path: Path):
     texts = {f"d{n}": f"{TEXT} Moon Jae In sprach in Seoul, Nummer {n}." for n in range(5)}
     documents, sentences, tokens = interim(texts)
     records = [
@@ -60,6 +61,10 @@ def test_building_in_batches_gives_the_tables_of_one_build():
     assert set(batched.tables) == set(whole.tables)
     for name, table in whole.tables.items():
         assert batched.tables[name].equals(table), name
+        # and the same bytes written, though the batches' rows come in several chunks
+        tables.write_parquet(table, tmp_path / f"{name}-whole.parquet")
+        tables.write_parquet(batched.tables[name], tmp_path / f"{name}-batched.parquet")
+        assert (tmp_path / f"{name}-whole.parquet").read_bytes() == (tmp_path / f"{name}-batched.parquet").read_bytes(), name
     assert batched.layer_of == whole.layer_of and sorted(whole.layer_of.values()) == ["gold"] * 5
 
 
