@@ -38,6 +38,7 @@ from pipeline.doccano.server_config import (
     locked,
 )
 from pipeline.doccano.server_env import env_ready, run
+from pipeline.runtime.processes import alive
 
 log = logging.getLogger(__name__)
 
@@ -186,27 +187,6 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _reap(pid: int) -> None:
-    """Collect the exit status if ``pid`` is our own child (it is when started in this process)."""
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
-
-
-def _alive(pid: int) -> bool:
-    _reap(pid)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return True
-
-
 def _is_our_server(config: ServerConfig, pid: int) -> bool:
     """Guard against pid reuse: the process must be gunicorn from our server environment."""
     try:
@@ -228,7 +208,7 @@ def _read_pid(config: ServerConfig) -> tuple[int, int | None] | None:
 def _running(config: ServerConfig) -> tuple[int, int | None] | None:
     """(pid, port) of the live gunicorn master started from this home directory, whatever its port."""
     found = _read_pid(config)
-    if found is not None and _alive(found[0]) and _is_our_server(config, found[0]):
+    if found is not None and alive(found[0]) and _is_our_server(config, found[0]):
         return found
     return None
 
@@ -325,7 +305,7 @@ def _wait_ready(config: ServerConfig, pid: int, deadline: float, *, ours: bool) 
     while time.monotonic() < deadline:
         if _answering(config):
             return
-        if not _alive(pid):
+        if not alive(pid):
             config.pid_file.unlink(missing_ok=True)
             raise DoccanoServerError(f"doccano server (pid {pid}) exited during start-up; log {config.log_file}:\n{_log_tail(config)}")
         time.sleep(0.25)
@@ -420,12 +400,12 @@ def _stop_pid(config: ServerConfig, pid: int, grace_s: float = 20.0) -> None:
 
     send(signal.SIGTERM)
     deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and alive(pid):
         time.sleep(0.1)
-    if _alive(pid):
+    if alive(pid):
         log.warning("doccano server (pid %d) ignored SIGTERM for %.0f s, killing it", pid, grace_s)
         send(signal.SIGKILL)
-        while _alive(pid):
+        while alive(pid):
             time.sleep(0.05)
     config.pid_file.unlink(missing_ok=True)
 
