@@ -9,8 +9,10 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -235,6 +237,17 @@ def sharded_params(root: Path, cache: Path, workers: int = 1, chunks: int | None
     return params
 
 
+def preannotated_from_scratch(tmp_path: Path, build: Callable[[Path], None], **knobs: Any) -> Path:
+    """The ``pre`` folder of the corpus ``build`` makes in ``tmp_path/scratch``, ingested and
+    preannotated with an empty cache (``tmp_path/empty-cache``; ``knobs`` for :func:`sharded_params`)."""
+    scratch = tmp_path / "scratch"
+    build(scratch)
+    fresh = sharded_params(scratch, tmp_path / "empty-cache", **knobs)
+    ingest.run(for_stage(fresh, "ingest"))
+    preannotate.run(for_stage(fresh, "preannotate"))
+    return scratch / "pre"
+
+
 def add_document_without_gold(root: Path, doc_id: str) -> None:
     line = {"id": doc_id, "text": "Außenminister Ri Yong Ho traf Kim Jong Un Ende Mai in Seoul."}
     with open(root / "seeds" / "docs.jsonl", "a", encoding="utf-8") as handle:
@@ -257,14 +270,12 @@ def test_a_new_document_without_gold_recomputes_only_its_shard_and_equals_a_run_
     assert computed(caplog) == (8, 1, 1, 1)
     assert metrics["preannotations"]["documents"] == 2
 
-    scratch = tmp_path / "scratch"
-    corpus(scratch, 30)
-    add_document_without_gold(scratch, "neu-1")
-    add_document_without_gold(scratch, "neu-2")
-    fresh = sharded_params(scratch, tmp_path / "empty-cache")
-    ingest.run(for_stage(fresh, "ingest"))
-    preannotate.run(for_stage(fresh, "preannotate"))
-    assert tree_bytes(root / "pre") == tree_bytes(scratch / "pre")
+    def build(scratch: Path) -> None:
+        corpus(scratch, 30)
+        add_document_without_gold(scratch, "neu-1")
+        add_document_without_gold(scratch, "neu-2")
+
+    assert tree_bytes(root / "pre") == tree_bytes(preannotated_from_scratch(tmp_path, build))
 
 
 def test_a_changed_pattern_file_recomputes_every_proposal_shard(tmp_path: Path, caplog: pytest.LogCaptureFixture):
@@ -303,13 +314,11 @@ def test_a_gold_label_that_changes_no_majority_recomputes_only_its_shard_and_equ
     preannotate.run(for_stage(params, "preannotate"))
     assert computed(caplog) == (8, 1, 1, 0)  # the hand-pattern matches are kept too
 
-    scratch = tmp_path / "scratch"
-    corpus(scratch, 30)
-    relabel(scratch, 3, "ORG")
-    fresh = sharded_params(scratch, tmp_path / "empty-cache", workers=2)
-    ingest.run(for_stage(fresh, "ingest"))
-    preannotate.run(for_stage(fresh, "preannotate"))
-    assert tree_bytes(root / "pre") == tree_bytes(scratch / "pre")
+    def build(scratch: Path) -> None:
+        corpus(scratch, 30)
+        relabel(scratch, 3, "ORG")
+
+    assert tree_bytes(root / "pre") == tree_bytes(preannotated_from_scratch(tmp_path, build, workers=2))
 
 
 def test_tokens_rebuilt_from_ingest_are_the_proposers_own():
@@ -351,12 +360,7 @@ def test_a_changed_gold_label_recomputes_only_the_shards_where_its_phrase_can_ma
     assert computed(caplog) == (8, 1, 1, 0)  # "Xaverius Quast" is a phrase in no other shard
     assert part_counts(caplog) == (1, 7)  # nor in any other shard's vocabulary: their parts are the last run's
 
-    scratch = tmp_path / "scratch"
-    build_with_solo(scratch, "ORG")
-    fresh = sharded_params(scratch, tmp_path / "empty-cache")
-    ingest.run(for_stage(fresh, "ingest"))
-    preannotate.run(for_stage(fresh, "preannotate"))
-    assert tree_bytes(root / "pre") == tree_bytes(scratch / "pre")
+    assert tree_bytes(root / "pre") == tree_bytes(preannotated_from_scratch(tmp_path, lambda scratch: build_with_solo(scratch, "ORG")))
 
 
 def test_external_scores_no_run_used_for_two_weeks_are_pruned_and_the_one_used_is_kept(tmp_path: Path):
@@ -516,12 +520,7 @@ def test_a_part_whose_document_stops_flipping_a_phrase_is_recomputed_though_its_
     computed_parts, _ = part_counts(caplog)
     assert computed_parts >= 2  # the changed document's shard and the one of the document that flipped it
 
-    scratch = tmp_path / "scratch"
-    build(scratch, "PER")
-    fresh = sharded_params(scratch, tmp_path / "empty-cache")
-    ingest.run(for_stage(fresh, "ingest"))
-    preannotate.run(for_stage(fresh, "preannotate"))
-    assert tree_bytes(root / "pre") == tree_bytes(scratch / "pre")
+    assert tree_bytes(root / "pre") == tree_bytes(preannotated_from_scratch(tmp_path, lambda scratch: build(scratch, "PER")))
     last = "last/preannotate-parts.json"
     incremental, from_scratch = (
         json.loads((folder / last).read_text(encoding="utf-8"))["parts"] for folder in (tmp_path / "cache", tmp_path / "empty-cache")
@@ -551,12 +550,7 @@ def test_a_new_gold_document_recomputes_only_its_chunk_of_the_hand_and_proposal_
     assert computed(caplog)[1:] == (1, 1, 1)  # its gazetteer, proposal and hand-pattern shards
     assert chunk_counts(caplog) == (2, 2 * reused)
 
-    scratch = tmp_path / "scratch"
-    corpus(scratch, 41)
-    fresh = sharded_params(scratch, tmp_path / "empty-cache", chunks=1)
-    ingest.run(for_stage(fresh, "ingest"))
-    preannotate.run(for_stage(fresh, "preannotate"))
-    assert tree_bytes(root / "pre") == tree_bytes(scratch / "pre")
+    assert tree_bytes(root / "pre") == tree_bytes(preannotated_from_scratch(tmp_path, lambda scratch: corpus(scratch, 41), chunks=1))
 
 
 def test_phrase_tokens_are_remembered_so_a_run_without_new_phrases_builds_no_pipeline(tmp_path: Path, monkeypatch):
