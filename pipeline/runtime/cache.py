@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.io import atomic
-from pipeline.runtime.processes import alive
+from pipeline.runtime.processes import running
 
 CACHE_MAX_AGE_DAYS = 14
 # A marker older than this is rewritten when its entry is used (so that pruning by marker age on
@@ -358,7 +358,7 @@ def downloads_folder() -> Path:
         root.mkdir(exist_ok=True)
         for folder in root.iterdir():
             pid = folder.name.split("-", 1)[0]
-            if pid.isdigit() and not alive(int(pid)):
+            if pid.isdigit() and not running(int(pid)):
                 shutil.rmtree(folder, ignore_errors=True)
         _DOWNLOADS = (os.getpid(), Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root)))
         atexit.register(shutil.rmtree, _DOWNLOADS[1], True)

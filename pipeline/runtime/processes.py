@@ -17,9 +17,9 @@ def reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def alive(pid: int) -> bool:
-    """Whether process ``pid`` exists and is not a zombie (our own ended child is reaped first)."""
-    reap(pid)
+def running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie, without collecting anyone's exit status
+    (safe to ask in a process whose children a pool waits for)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -31,3 +31,10 @@ def alive(pid: int) -> bool:
         return stat.rsplit(")", 1)[1].split()[0] != "Z"
     except (FileNotFoundError, IndexError):
         return True
+
+
+def alive(pid: int) -> bool:
+    """:func:`running`, after reaping ``pid`` if it is our own ended child (the doccano supervisor
+    starts the server itself and waits for nobody else)."""
+    reap(pid)
+    return running(pid)
