@@ -224,6 +224,10 @@ def build_in_batches(
     The interim tables are in ``doc_id`` order (as stored, :data:`~pipeline.io.tables.INTERIM_SORT_KEYS`,
     and as :func:`documents_of` keeps them), so a batch is a run of consecutive documents, sliced,
     and the batches' tables, each sorted by a key that starts with ``doc_id``, are joined in order."""
+    for name, table in interim.items():
+        ids = table.column("doc_id")
+        if len(ids) > 1 and pc.any(pc.less(ids[1:], ids[:-1])).as_py():
+            raise ValueError(f"annotate: the interim {name} table is not in doc_id order; batches are slices of it")
     doc_ids = interim["documents"].column("doc_id").to_pylist()
     firsts = doc_ids[batch::batch]
     cuts = {

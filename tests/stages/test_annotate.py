@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from stage_helpers import corpus, for_stage, params_for
 
 from pipeline.core.selection import check_and_select
@@ -66,6 +67,14 @@ def test_building_in_batches_gives_the_tables_of_one_build(tmp_path: Path):
         tables.write_parquet(batched.tables[name], tmp_path / f"{name}-batched.parquet")
         assert (tmp_path / f"{name}-whole.parquet").read_bytes() == (tmp_path / f"{name}-batched.parquet").read_bytes(), name
     assert batched.layer_of == whole.layer_of and sorted(whole.layer_of.values()) == ["gold"] * 5
+
+
+def test_building_in_batches_refuses_interim_tables_out_of_doc_id_order():
+    texts = {f"d{n}": f"{TEXT} Nummer {n}." for n in range(3)}
+    documents, sentences, tokens = interim(texts)
+    shuffled = tokens.take([*range(tokens.num_rows // 2, tokens.num_rows), *range(tokens.num_rows // 2)])
+    with pytest.raises(ValueError, match="interim tokens table is not in doc_id order"):
+        build_in_batches({"documents": documents, "sentences": sentences, "tokens": shuffled}, {}, SCHEMA, RATIOS, batch=2)
 
 
 def test_a_record_whose_entity_crosses_a_paragraph_contributes_nothing():
