@@ -11,7 +11,29 @@ from pipeline.core.token_docs import token_words
 
 def test_words_rebuilt_from_ingest_tokens_are_the_tokenizers_for_any_whitespace_and_hyphens():
     nlp = blank_pipeline()
-    pieces = ["US", "-", "Präsident", "Nord-", "und", "Süd-Korea", "z.B.", "(", ")", "3.", " ", "  ", "\n", "\n\n", "\t", "\u00a0", "-X-"]
+    pieces = [
+        "US",
+        "-",
+        "Präsident",
+        "Nord-",
+        "und",
+        "Süd-Korea",
+        "z.B.",
+        "(",
+        ")",
+        "3.",
+        " ",
+        "  ",
+        "\n",
+        "\n\n",
+        "\t",
+        "\u00a0",
+        "-X-",
+        "🙂",
+        "𝔘lm",
+        "e\u0301",
+        "Köln",
+    ]  # astral and combining: offsets are code points
     rng = random.Random(11)
     for _ in range(400):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 25)))
