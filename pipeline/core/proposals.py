@@ -10,6 +10,8 @@ Pure: text in, spans out (spaCy is imported when a pipeline is built).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -137,6 +139,43 @@ def gazetteer_part(
                     flipped.append([doc_id, other])
         part.append([phrase, label, flipped])
     return part
+
+
+PART_MODULUS = 1 << 256
+
+
+class PartSums:
+    """A gazetteer part's digest as the sum, modulo 2**256, of the sha256 of each of its entries
+    (:func:`gazetteer_part`: one ``[phrase, label, flipped]`` per phrase, so no entry occurs twice).
+
+    A sum does not depend on the entries' order, and it changes entry by entry: when only the
+    entries of some phrases can differ from a part's last ones, its new sum is the last sum minus
+    their old entries' digests plus their new ones', without walking the rest of the part (see
+    ``PartDigests`` in :mod:`pipeline.stages.preannotate`). The digest of an entry that no document
+    flips (most of them, in every part) is kept per phrase and label. Cache keys, not security:
+    nobody chooses the entries to make two parts collide.
+    """
+
+    def __init__(self) -> None:
+        self._plain: dict[tuple[str, str | None], int] = {}
+
+    @staticmethod
+    def entry(entry: Sequence[Any]) -> int:
+        data = json.dumps(list(entry), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return int.from_bytes(hashlib.sha256(data).digest(), "big")
+
+    def of(self, part: Iterable[Sequence[Any]]) -> int:
+        """The sum of the entries of ``part``."""
+        total = 0
+        for phrase, label, flipped in part:
+            if flipped:
+                total += self.entry([phrase, label, flipped])
+                continue
+            found = self._plain.get((phrase, label))
+            if found is None:
+                found = self._plain[(phrase, label)] = self.entry([phrase, label, []])
+            total += found
+        return total % PART_MODULUS
 
 
 def majority_leads(counts: Mapping[str, Mapping[str, int]], labels: Mapping[str, str | None]) -> dict[str, int]:

@@ -126,28 +126,46 @@ class FileIndexes:
         name = hashlib.sha256(os.fsencode(path.resolve())).hexdigest()[:32]
         return self.folder / f"{name}.json"
 
-    def get(self, path: Path, display: str) -> dict[str, Any] | None:
-        """The stored scan of ``path`` as ``display`` names it, if one was made with this salt."""
+    def _head(self, path: Path) -> Path:
+        return self._entry(path).with_suffix(".head.json")
+
+    def get(self, path: Path, display: str, identity: str) -> tuple[dict[str, Any], FileScan | None] | None:
+        """The stored scan of ``path`` as ``display`` names it, if one was made with this salt and
+        the file is as it was then (``identity``, its :func:`~pipeline.io.memo.file_identity`: the
+        scan is None) or only grew by whole lines since (the scan so far, to go on from). A small
+        head file says which, so that a file edited in place costs no parsing of its stored lines."""
         try:
+            head = json.loads(self._head(path).read_text(encoding="utf-8"))
+            if not isinstance(head, dict) or [head.get("salt"), head.get("display")] != [self.salt, display]:
+                return None
+            grown = None if head["identity"] == identity else _grown_from(path, head)
+            if head["identity"] != identity and grown is None:
+                return None
             stored = json.loads(self._entry(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, KeyError, TypeError):
             return None
-        if not isinstance(stored, dict) or [stored.get("salt"), stored.get("display")] != [self.salt, display]:
+        # the entry must be the one the head was written with (another run may have replaced one of them)
+        if not isinstance(stored, dict) or any(stored.get(key) != head[key] for key in ("salt", "display", "identity", "sha256", "size")):
             return None
-        return stored
+        return stored, grown
 
     def put(self, path: Path, display: str, identity: str, scanned: FileScan, kept: list[ScannedLine], problems: list[Problem]) -> None:
-        entry = {
+        head = {
             "salt": self.salt,
             "display": display,
             "identity": identity,
             "size": scanned.size,
             "sha256": scanned.hasher.hexdigest(),
             "read": scanned.lines,
+            "last": [kept[-1].offset, kept[-1].length, kept[-1].sha256] if kept else None,
+        }
+        entry = {
+            **head,
             "lines": [[line.number, line.offset, line.length, line.sha256, line.summary] for line in kept],
             "problems": [problem.to_json() for problem in problems],
         }
         atomic.write_text(self._entry(path), json.dumps(entry, ensure_ascii=False, separators=(",", ":")))
+        atomic.write_text(self._head(path), json.dumps(head, ensure_ascii=False, separators=(",", ":")))
 
 
 @dataclass
@@ -160,15 +178,15 @@ class FileScan:
 
 
 def _grown_from(path: Path, stored: dict[str, Any]) -> FileScan | None:
-    """Where to go on scanning ``path`` if it is the stored file with whole lines appended: its
-    first ``size`` bytes hash as they did and end a line (else None: scan it all)."""
+    """Where to go on scanning ``path`` if it is the stored file (a :class:`FileIndexes` head) with
+    whole lines appended: its first ``size`` bytes hash as they did and end a line (else None: scan it all)."""
     size = stored.get("size")
     if not isinstance(size, int) or size <= 0 or os.path.getsize(path) <= size:
         return None
     scan = FileScan(size, stored["read"])
     with open(path, "rb") as handle:
-        if stored["lines"]:  # the last line kept must be where it was: an edit before it moved it
-            _, offset, length, sha256, _ = stored["lines"][-1]
+        if stored["last"]:  # the last line kept must be where it was: an edit before it moved it
+            offset, length, sha256 = stored["last"]
             handle.seek(offset)
             if hashlib.sha256(handle.read(length)).hexdigest() != sha256:
                 return None
@@ -322,11 +340,12 @@ def scan_jsonl(
         return [], problems
     identity = file_identity(path) if indexes is not None else ""
     scanned = FileScan()
-    stored = indexes.get(path, display) if indexes is not None else None
-    if stored is not None and (stored["identity"] == identity or (grown := _grown_from(path, stored)) is not None):
+    found = indexes.get(path, display, identity) if indexes is not None else None
+    if found is not None:
+        stored, grown = found
         kept = [ScannedLine(*line) for line in stored["lines"]]
         problems = [Problem.from_json(problem) for problem in stored["problems"]]
-        if stored["identity"] == identity:
+        if grown is None:
             return kept, problems
         scanned = grown
         if memo is not None:

@@ -52,7 +52,9 @@ import pyarrow as pa
 from pipeline.config import StageConfig
 from pipeline.core.labels import LabelSchema
 from pipeline.core.proposals import (
+    PART_MODULUS,
     GazetteerProposer,
+    PartSums,
     blank_pipeline,
     documents_by_phrase,
     gazetteer_counts,
@@ -560,32 +562,32 @@ def run(config: StageConfig) -> dict[str, Any]:
     # the shards where its phrase can match).
     # not under preannotate/: with a local cache_dir that folder is the shard cache, whose prune drops foreign files
     phrases = PhraseTokens(runtime.local_cache_dir() / "phrases" / "preannotate.json", digest(fingerprint, language), language)
-    tokens = phrases.of(sorted(counts))
-    labels = {phrase: majority(found, schema.entity_types) for phrase, found in counts.items()}
-    leads = majority_leads(counts, labels)
+    gazetteer = Gazetteer.of(counts, schema.entity_types, shard_most=shard_most, tokens=phrases.of(sorted(counts)))
     part_digests = PartDigests(
         runtime.local_cache_dir() / "last" / "preannotate-parts.json",
         digest(fingerprint, hand_key, section.documents),
         models,
-        Gazetteer(counts, labels, leads, shard_most, schema.entity_types),
-        tokens,
+        gazetteer,
         phrases,
     )
 
-    def shard_prefix(shard: int, vocabulary: set[str]) -> str:
-        own = PhraseDocuments(cache.path(count_keys[shard]))
-        part = gazetteer_part(counts, labels, tokens, vocabulary, own, own.documents, schema.entity_types, leads, shard_most)
-        return digest(fingerprint, "propose", hand_key, part, section.documents)
+    def shard_part(shard: int) -> Callable[[Gazetteer, set[str], set[str] | None], list[list[Any]]]:
+        def part(gazetteer: Gazetteer, vocabulary: set[str], only: set[str] | None) -> list[list[Any]]:
+            own = PhraseDocuments(cache.path(count_keys[shard]))
+            return gazetteer.part(vocabulary, own, own.documents, only)
+
+        return part
 
     propose_prefix: dict[int, str] = {}
     propose_keys: dict[int, str] = {}
     for shard in shards:
-        propose_prefix[shard] = part_digests.digest(
+        part_digest = part_digests.digest(
             part_name(shard),
             [count_keys[shard], match_keys[shard]],
             lambda shard=shard: set(json.loads((cache.path(match_keys[shard]) / "vocabulary.json").read_text(encoding="utf-8"))),
-            lambda vocabulary, shard=shard: shard_prefix(shard, vocabulary),
+            shard_part(shard),
         )
+        propose_prefix[shard] = digest(fingerprint, "propose", hand_key, part_digest, section.documents)
         # the count key covers the ingest shard's key and the shard's gold lines
         propose_keys[shard] = digest(propose_prefix[shard], count_keys[shard])
     propose_todo = [
@@ -600,12 +602,10 @@ def run(config: StageConfig) -> dict[str, Any]:
     scores = ShardCache(runtime.local_cache_dir(), "preannotate-external")
 
     def external_key(name: str, corpus: str, vocabulary: set[str]) -> str:
-        def compute(vocabulary: set[str]) -> str:
-            return digest(
-                corpus, [hand_key, gazetteer_part(counts, labels, tokens, vocabulary, {}, lambda _: [], schema.entity_types, leads)]
-            )
+        def part(gazetteer: Gazetteer, vocabulary: set[str], only: set[str] | None) -> list[list[Any]]:
+            return gazetteer.part(vocabulary, {}, lambda _: [], only)
 
-        return part_digests.digest(f"external/{name}", [corpus], lambda: vocabulary, compute)
+        return digest(corpus, [hand_key, part_digests.digest(f"external/{name}", [corpus], lambda: vocabulary, part)])
 
     external, evaluations = external_jobs(config, model, models.ref(model), scores, external_key, phrases.pipeline)
     if (propose_todo or evaluations) and forked:
@@ -648,7 +648,7 @@ def run(config: StageConfig) -> dict[str, Any]:
     log.info(
         "preannotate: %d documents proposed, %d shards (%d gazetteer and %d proposal shards computed, %d hand-pattern shards); "
         "%d external evaluation(s) computed; chunks of hand-pattern and proposal shards: %d computed, %d reused; "
-        "gazetteer parts: %d computed, %d reused; "
+        "gazetteer parts: %d computed, %d updated, %d reused; "
         "gold LOO entity P/R/F1 %.3f/%.3f/%.3f",
         metrics["preannotations"]["documents"],
         len(shards),
@@ -659,6 +659,7 @@ def run(config: StageConfig) -> dict[str, Any]:
         chunks["computed"],
         chunks["reused"],
         part_digests.computed,
+        part_digests.updated,
         part_digests.reused,
         micro["precision"],
         micro["recall"],
@@ -692,16 +693,36 @@ class PhraseTokens:
 
 @dataclass(frozen=True)
 class Gazetteer:
-    """This run's gazetteer as :func:`~pipeline.core.proposals.gazetteer_part` reads it: the summed
+    """A run's gazetteer as :func:`~pipeline.core.proposals.gazetteer_part` reads it: the summed
     ``counts``, each phrase's majority ``labels`` and ``leads`` (:func:`~pipeline.core.proposals.majority_leads`),
-    and ``shard_most``, the most counts of one label a phrase has in one shard (a bound on what one
-    document of any shard has)."""
+    the phrases' ``tokens``, and ``shard_most``, the most counts of one label a phrase has in one
+    shard (a bound on what one document of any shard has; None: unknown, every maximum is looked up)."""
 
     counts: Mapping[str, Mapping[str, int]]
     labels: Mapping[str, str | None]
     leads: Mapping[str, int]
-    shard_most: Mapping[str, int]
+    shard_most: Mapping[str, int] | None
     entity_types: Sequence[str]
+    tokens: Mapping[str, Sequence[str]]
+
+    @classmethod
+    def of(cls, counts: Mapping[str, Mapping[str, int]], entity_types: Sequence[str], **more: Any) -> Gazetteer:
+        labels = {phrase: majority(found, entity_types) for phrase, found in counts.items()}
+        return cls(counts, labels, majority_leads(counts, labels), entity_types=entity_types, **more)
+
+    def part(
+        self,
+        vocabulary: set[str],
+        maxima: Mapping[str, Mapping[str, int]],
+        documents_of: Callable[[str], Sequence[tuple[str, Mapping[str, int]]]],
+        phrases: set[str] | None = None,
+    ) -> list[list[Any]]:
+        """The part of a shard (its ``vocabulary`` and documents, :func:`~pipeline.core.proposals.gazetteer_part`),
+        or only its entries of ``phrases``."""
+        counts = self.counts if phrases is None else {phrase: self.counts[phrase] for phrase in phrases if phrase in self.counts}
+        return gazetteer_part(
+            counts, self.labels, self.tokens, vocabulary, maxima, documents_of, self.entity_types, self.leads, self.shard_most
+        )
 
     def same_entries(self, before: Mapping[str, Mapping[str, int]], phrases: set[str]) -> set[str]:
         """Those of ``phrases`` (whose counts changed since ``before``) whose entry in every part is
@@ -709,32 +730,34 @@ class Gazetteer:
         had = {phrase: before[phrase] for phrase in phrases if phrase in before and phrase in self.counts}
         labels = {phrase: majority(found, self.entity_types) for phrase, found in had.items()}
         leads = majority_leads(had, labels)
+        most = self.shard_most or {}
         return {
             phrase
             for phrase in had
-            if labels[phrase] == self.labels[phrase] and self.shard_most.get(phrase, 0) < min(leads[phrase], self.leads[phrase])
+            if labels[phrase] == self.labels[phrase] and most.get(phrase, 0) < min(leads[phrase], self.leads[phrase])
         }
 
 
 class PartDigests:
     """The digest of each shard's gazetteer part (:func:`~pipeline.core.proposals.gazetteer_part`,
-    what keys its proposals; also of each external corpus's), reused from the last run where the
-    part cannot have changed, so that one changed gold record does not make the main process read
-    every shard's vocabulary and per-document counts and walk its vocabulary's phrases again.
+    what keys its proposals; also of each external corpus's), from the last run's where the part
+    can have changed in a few entries only, so that one changed gold record does not make the main
+    process walk every shard's phrases again.
 
-    A shard's part reads the counts of the phrases whose tokens all occur in its vocabulary, and
-    the shard's own per-document counts; it has an entry ``[phrase, label, flipped]`` for each such
-    phrase. Consider a shard whose own counts and vocabulary are the same entries as last time
-    (``keys``: its count and hand-pattern keys), and a phrase whose counts changed since the last
-    run. Its entry is the same as last time when the phrase was in the gazetteer then and is now,
-    with the same majority label, and no document can flip that label: ``flipped`` lists only
-    documents with at least the label's lead in counts (:func:`~pipeline.core.proposals.gazetteer_part`),
-    and no document of the shard has more than the phrase's ``shard_most``, so when that is below
-    the lead then and now, ``flipped`` is empty both times (:meth:`Gazetteer.same_entries`). One
-    more count of a frequent phrase is such a change. Every other changed phrase (added, removed,
-    relabelled, or one a document could flip) can change the part of the shards whose vocabulary
-    holds all its tokens; where none of them can, the part is the same, and so is its digest, and
-    when there is no such phrase at all no vocabulary is read.
+    A digest is a :class:`~pipeline.core.proposals.PartSums` sum: the same for the same entries,
+    changed entry by entry. A shard's part reads the counts of the phrases whose tokens all occur
+    in its vocabulary, and the shard's own per-document counts; it has an entry ``[phrase, label,
+    flipped]`` for each such phrase. Consider a shard whose own counts and vocabulary are the same
+    entries as last time (``keys``: its count and hand-pattern keys). Only the entries of phrases
+    whose counts changed since the last run can differ, and of those only the phrases its
+    vocabulary holds: its new sum is the last one minus their entries with the last run's counts
+    plus their entries with this run's. A changed phrase may also keep its entry in every part: when
+    it was in the gazetteer then and is now, with the same majority label, and no document can flip
+    that label (``flipped`` lists only documents with at least the label's lead in counts, and no
+    document of the shard has more than the phrase's ``shard_most``, so when that is below the lead
+    then and now, ``flipped`` is empty both times: :meth:`Gazetteer.same_entries`). One more count
+    of a frequent phrase is such a change. Where no other changed phrase can be in a part, its sum
+    is the last one, and when there is no such phrase at all no vocabulary is read.
 
     The last run's counts are those of its stored model; what it keyed each part by is kept in
     ``path`` (``<local cache>/last/``), valid for the same ``salt`` (the code, the hand patterns,
@@ -748,16 +771,18 @@ class PartDigests:
         salt: str,
         models: ShardCache,
         gazetteer: Gazetteer,
-        tokens: Mapping[str, Sequence[str]],
         phrases: PhraseTokens,
     ) -> None:
         self.path, self.salt = path, salt
+        self.gazetteer = gazetteer
+        self.sums = PartSums()
         self.last: dict[str, list[str]] = {}
         self.now: dict[str, list[str]] = {}
-        # the changed phrases that can change the part of a shard whose vocabulary holds them (None: no last run)
+        # the changed phrases whose entries can differ in the parts of shards whose vocabulary holds them (None: no last run)
         self.changed: set[str] | None = None
+        self.before: Gazetteer | None = None
         self.tokens: Mapping[str, Sequence[str]] = {}
-        self.computed = self.reused = 0
+        self.computed = self.updated = self.reused = 0
         try:
             stored = json.loads(path.read_text(encoding="utf-8"))
         except (FileNotFoundError, ValueError):
@@ -770,22 +795,41 @@ class PartDigests:
         counts = gazetteer.counts
         changed = {phrase for phrase in counts.keys() | before.keys() if dict(counts.get(phrase, {})) != before.get(phrase, {})}
         self.changed = changed - gazetteer.same_entries(before, changed)
-        removed = sorted(phrase for phrase in self.changed if phrase not in tokens)
-        self.tokens = {phrase: tokens[phrase] for phrase in self.changed if phrase in tokens} | phrases.of(removed)
+        removed = sorted(phrase for phrase in self.changed if phrase not in gazetteer.tokens)
+        self.tokens = {phrase: gazetteer.tokens[phrase] for phrase in self.changed if phrase in gazetteer.tokens} | phrases.of(removed)
+        # only the changed phrases' entries are ever taken from the last run's gazetteer
+        self.before = Gazetteer.of(
+            {phrase: before[phrase] for phrase in self.changed if phrase in before},
+            gazetteer.entity_types,
+            shard_most=None,
+            tokens=self.tokens,
+        )
 
-    def digest(self, name: str, keys: list[str], vocabulary: Callable[[], set[str]], compute: Callable[[set[str]], str]) -> str:
-        """The part digest of ``name`` (a shard's part name): the last run's, or ``compute(vocabulary())``."""
+    def digest(
+        self,
+        name: str,
+        keys: list[str],
+        vocabulary: Callable[[], set[str]],
+        part: Callable[[Gazetteer, set[str], set[str] | None], list[list[Any]]],
+    ) -> str:
+        """The part digest of ``name`` (a shard's part name): the last run's, that one updated, or
+        computed; ``part(gazetteer, vocabulary, phrases)`` is the part (its entries of ``phrases``
+        only, unless None) with ``gazetteer``."""
         last = self.last.get(name)
-        words = None
-        if self.changed is not None and last is not None and last[:-1] == keys:
-            if self.changed:
-                words = vocabulary()
-            if not self.changed or not any(words.issuperset(self.tokens[phrase]) for phrase in self.changed):  # type: ignore[union-attr]
+        if self.changed is not None and self.before is not None and last is not None and last[:-1] == keys:
+            words = vocabulary() if self.changed else set()
+            inside = {phrase for phrase in self.changed if words.issuperset(self.tokens[phrase])}
+            if not inside:
                 self.reused += 1
                 self.now[name] = [*keys, last[-1]]
                 return last[-1]
-        found = compute(vocabulary() if words is None else words)
-        self.computed += 1
+            old, new = (self.sums.of(part(gazetteer, words, inside)) for gazetteer in (self.before, self.gazetteer))
+            total = (int(last[-1], 16) - old + new) % PART_MODULUS
+            self.updated += 1
+        else:
+            total = self.sums.of(part(self.gazetteer, vocabulary(), None))
+            self.computed += 1
+        found = f"{total:064x}"
         self.now[name] = [*keys, found]
         return found
 

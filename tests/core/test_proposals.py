@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from pipeline.core.proposals import documents_by_phrase, gazetteer_part, majority, majority_leads
+from pipeline.core.proposals import PART_MODULUS, PartSums, documents_by_phrase, gazetteer_part, majority, majority_leads
 from pipeline.io.schemas import load_label_schema
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,3 +80,16 @@ def test_the_gazetteer_part_lists_exactly_the_documents_whose_own_counts_flip_th
         skipped += len(vocabulary) - len(recording.looked_up)
     assert flips > 50, "the random counts exercise flipped labels"
     assert skipped > 50, "the bound spares lookups"
+
+
+def test_a_part_sum_is_the_same_in_any_order_and_updates_entry_by_entry():
+    sums = PartSums()
+    part = [["Kim Jong Un", "PER", []], ["Trump", "PER", [["doc-1", "ORG"]]], ["Nordkorea", "GPE", []]]
+    total = sums.of(part)
+    assert sums.of(list(reversed(part))) == total
+    assert PartSums().of(part) == total  # the kept digests of unflipped entries are those computed afresh
+    changed = [["Trump", "ORG", []], ["Seoul", "GPE", []]]  # one entry changed, one added
+    updated = (total - sums.of(part[1:2]) + sums.of(changed)) % PART_MODULUS
+    assert updated == sums.of([part[0], part[2], *changed])
+    assert updated != total
+    assert sums.of([["Trump", "PER", []]]) != sums.of([["Trump", "PER", [["doc-1", "ORG"]]]])

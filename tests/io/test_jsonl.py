@@ -90,6 +90,12 @@ def scan_indexed(path: Path, indexes: FileIndexes):
     return scan_jsonl(path, path.name, DOCUMENT_SCHEMA, "id", lambda data: data["id"], indexes=indexes)
 
 
+def stored_entry(folder: Path) -> Path:
+    """The one file's index entry in ``folder`` (beside it: its head)."""
+    (entry,) = (path for path in folder.iterdir() if not path.name.endswith(".head.json"))
+    return entry
+
+
 def test_an_unchanged_file_comes_from_its_index_without_being_read(tmp_path: Path, monkeypatch):
     lines = b'{"id": "a", "text": "Eins."}\n{"id": "b", "text": "Zwei \\ufdd0."}\n{"id": "c", "text": 3}\n'
     path = write(tmp_path / "docs.jsonl", lines)
@@ -113,7 +119,7 @@ def test_a_changed_file_or_another_salt_is_scanned_again(tmp_path: Path):
     with open(path, "ab") as handle:
         handle.write(b'{"id": "b", "text": "Zwei."}\n')
     assert [line.summary for line in scan_indexed(path, indexes)[0]] == ["a", "b"]
-    (entry,) = (tmp_path / "index").iterdir()
+    entry = stored_entry(tmp_path / "index")
     stored = json.loads(entry.read_text())
     stored["lines"][0][4] = "remembered"  # what the index would give: only a scan with its salt sees it
     entry.write_text(json.dumps(stored))
@@ -135,7 +141,7 @@ def test_a_file_that_only_grew_by_whole_lines_is_read_from_where_it_ended(tmp_pa
     path = write(tmp_path / "docs.jsonl", b'{"id": "a", "text": "Eins."}\n\n{"id": "b", "text": 2}\n')
     indexes = FileIndexes(tmp_path / "index", "salt")
     scan_indexed(path, indexes)
-    (entry,) = (tmp_path / "index").iterdir()
+    entry = stored_entry(tmp_path / "index")
     stored = json.loads(entry.read_text())
     stored["lines"][0][4] = "remembered"  # only a scan that did not read line 1 again keeps this
     entry.write_text(json.dumps(stored))
@@ -155,7 +161,7 @@ def test_a_file_whose_old_bytes_changed_is_read_whole(tmp_path: Path):
         path = write(tmp_path / "docs.jsonl", first)
         indexes = FileIndexes(tmp_path / f"index-{len(first)}", "salt")
         scan_indexed(path, indexes)
-        (entry,) = indexes.folder.iterdir()
+        entry = stored_entry(indexes.folder)
         stored = json.loads(entry.read_text())
         stored["lines"][0][4] = "remembered"
         entry.write_text(json.dumps(stored))
@@ -184,3 +190,32 @@ def test_a_memo_that_differs_by_at_most_one_percent_is_not_rewritten(tmp_path: P
     scan(path, memo)
     memo.save()
     assert set(json.loads((tmp_path / "memo.json").read_text())["lines"]) == set(memo.seen)
+
+
+def test_a_file_edited_in_place_is_scanned_without_parsing_its_stored_lines(tmp_path: Path, monkeypatch):
+    path = write(tmp_path / "docs.jsonl", b'{"id": "a", "text": "Eins."}\n{"id": "b", "text": "Zwei."}\n')
+    indexes = FileIndexes(tmp_path / "index", "salt")
+    scan_indexed(path, indexes)
+    entry = stored_entry(tmp_path / "index")
+    write(path, b'{"id": "A", "text": "Eins."}\n{"id": "b", "text": "Zwei."}\n')
+    read: list[str] = []
+    real = Path.read_text
+    monkeypatch.setattr(Path, "read_text", lambda self, *args, **kwargs: read.append(self.name) or real(self, *args, **kwargs))
+    assert [line.summary for line in scan_indexed(path, indexes)[0]] == ["A", "b"]
+    assert entry.with_suffix(".head.json").name in read
+    assert entry.name not in read
+
+
+def test_an_entry_that_is_not_the_one_its_head_was_written_with_is_not_used(tmp_path: Path):
+    path = write(tmp_path / "docs.jsonl", b'{"id": "a", "text": "Eins."}\n')
+    indexes = FileIndexes(tmp_path / "index", "salt")
+    scan_indexed(path, indexes)
+    entry = stored_entry(tmp_path / "index")
+    stored = json.loads(entry.read_text())
+    stored["lines"][0][4] = "remembered"
+    old_entry = json.dumps(stored)
+    with open(path, "ab") as handle:
+        handle.write(b'{"id": "b", "text": "Zwei."}\n')
+    scan_indexed(path, indexes)  # a newer head and entry
+    entry.write_text(old_entry)  # another run's entry beside this head
+    assert [line.summary for line in scan_indexed(path, indexes)[0]] == ["a", "b"]

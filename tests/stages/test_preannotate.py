@@ -358,7 +358,7 @@ def test_a_changed_gold_label_recomputes_only_the_shards_where_its_phrase_can_ma
     caplog.set_level(logging.INFO, logger="pipeline")
     preannotate.run(for_stage(params, "preannotate"))
     assert computed(caplog) == (8, 1, 1, 0)  # "Xaverius Quast" is a phrase in no other shard
-    assert part_counts(caplog) == (1, 7)  # nor in any other shard's vocabulary: their parts are the last run's
+    assert part_counts(caplog) == (1, 0, 7)  # nor in any other shard's vocabulary: their parts are the last run's
 
     assert tree_bytes(root / "pre") == tree_bytes(preannotated_from_scratch(tmp_path, lambda scratch: build_with_solo(scratch, "ORG")))
 
@@ -439,16 +439,16 @@ def test_the_external_score_is_recomputed_only_when_a_phrase_it_contains_changes
         assert preannotate.run(for_stage(fresh, "preannotate"))["external"] == metrics["external"]
 
 
-def logged_counts(caplog: pytest.LogCaptureFixture, pattern: str) -> tuple[int, int]:
-    """The two counts ``pattern`` captures in the last preannotate log line that has them."""
+def logged_counts(caplog: pytest.LogCaptureFixture, pattern: str) -> tuple[int, ...]:
+    """The counts ``pattern`` captures in the last preannotate log line that has them."""
     found = re.findall(pattern, caplog.text)
     assert found, caplog.text
-    return int(found[-1][0]), int(found[-1][1])
+    return tuple(int(count) for count in found[-1])
 
 
-def part_counts(caplog: pytest.LogCaptureFixture) -> tuple[int, int]:
-    """(gazetteer parts computed, reused from the last run) of the last preannotate run."""
-    return logged_counts(caplog, r"gazetteer parts: (\d+) computed, (\d+) reused")
+def part_counts(caplog: pytest.LogCaptureFixture) -> tuple[int, ...]:
+    """(gazetteer parts computed, updated from the last run's, reused as they were) of the last preannotate run."""
+    return logged_counts(caplog, r"gazetteer parts: (\d+) computed, (\d+) updated, (\d+) reused")
 
 
 def test_reused_gazetteer_part_digests_equal_the_ones_computed_from_scratch(tmp_path: Path, caplog: pytest.LogCaptureFixture):
@@ -458,26 +458,30 @@ def test_reused_gazetteer_part_digests_equal_the_ones_computed_from_scratch(tmp_
     caplog.set_level(logging.INFO, logger="pipeline")
     ingest.run(for_stage(params, "ingest"))
     preannotate.run(for_stage(params, "preannotate"))
-    assert part_counts(caplog) == (8, 0)  # no last run to reuse from
+    assert part_counts(caplog) == (8, 0, 0)  # no last run to reuse from
     last = tmp_path / "cache" / "last" / "preannotate-parts.json"  # the cache folder is the local cache
     # the documents with the sentence of "Trump" (corpus: every one not divisible by 3)
-    with_trump = len({shard_of(f"doc-{number:03d}", 8) for number in range(30) if number % 3})
-    assert with_trump < 8
+    with_trump = {shard_of(f"doc-{number:03d}", 8) for number in range(30) if number % 3}
+    assert len(with_trump) < 8
     steps = (
-        ([-1], (1, 7)),  # solo's phrase, in no other shard's vocabulary
-        ([3], (1, 7)),  # one of 20 PER counts of "Kim Jong Un", in every shard's vocabulary: no document can flip it
-        ([1, 4, 7, 10], (with_trump, 8 - with_trump)),  # "Trump" PER 6, ORG 4: a document could now flip it
-        ([13, 16], (with_trump, 8 - with_trump)),  # "Trump" ORG 6, PER 4: its label changed
+        [-1],  # solo's phrase, in no other shard's vocabulary
+        [3],  # one of 20 PER counts of "Kim Jong Un", in every shard's vocabulary: no document can flip it
+        [1, 4, 7, 10],  # "Trump" PER 6, ORG 4: a document could now flip it
+        [13, 16],  # "Trump" ORG 6, PER 4: its label changed
     )
-    for edits, parts in steps:
+    for number, edits in enumerate(steps):
         for edit in edits:
-            relabel(root, edit, "ORG")
+            relabel(root, edit, "ORG")  # the record of doc-<edit> (solo's is the last)
         preannotate.run(for_stage(params, "preannotate"))
-        assert part_counts(caplog) == parts
+        # the edited records' shards are computed (their own counts changed); of the others, those
+        # whose vocabulary has "Trump" update their last sums (steps 3 and 4), the rest reuse them
+        edited = {shard_of("solo" if edit == -1 else f"doc-{edit:03d}", 8) for edit in edits}
+        updated = with_trump - edited if number >= 2 else set()
+        assert part_counts(caplog) == (len(edited), len(updated), 8 - len(edited) - len(updated))
         incremental = json.loads(last.read_text(encoding="utf-8"))
         last.unlink()
         preannotate.run(for_stage(params, "preannotate"))
-        assert part_counts(caplog) == (8, 0)
+        assert part_counts(caplog) == (8, 0, 0)
         assert json.loads(last.read_text(encoding="utf-8")) == incremental
 
 
@@ -517,8 +521,9 @@ def test_a_part_whose_document_stops_flipping_a_phrase_is_recomputed_though_its_
     relabel(root, -1, "PER")
     caplog.set_level(logging.INFO, logger="pipeline")
     preannotate.run(for_stage(params, "preannotate"))
-    computed_parts, _ = part_counts(caplog)
-    assert computed_parts >= 2  # the changed document's shard and the one of the document that flipped it
+    computed_parts, updated_parts, _ = part_counts(caplog)
+    assert computed_parts == 1  # the changed document's shard
+    assert updated_parts >= 1  # the shard of the document that flipped it (and any other whose vocabulary has the phrase)
 
     assert tree_bytes(root / "pre") == tree_bytes(preannotated_from_scratch(tmp_path, lambda scratch: build(scratch, "PER")))
     last = "last/preannotate-parts.json"
