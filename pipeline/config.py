@@ -483,7 +483,8 @@ READS: dict[str, Reads] = {
             "schemas.annotation",
             "schemas.labels",
         ),
-        untracked=(*SPEED, "ingest.out_dir"),
+        # publish.out_dir: only which inode holds a file whose bytes are already published (runtime/cache.py link_identical)
+        untracked=(*SPEED, "ingest.out_dir", "publish.out_dir"),
     ),
     "preannotate": Reads(
         ("preannotate", "annotate.annotations_dir", "ingest.out_dir", "ingest.language", "schemas.labels", "schemas.annotation"),

@@ -143,6 +143,42 @@ class ShardCache:
                     entry.unlink(missing_ok=True)
 
 
+def link_identical(staging: Path, folder: Path) -> int:
+    """Make each file of a staged entry that has a namesake in ``folder`` (the same relative path)
+    with the same bytes a hard link of that file; how many were. Outputs do not change, only which
+    inode holds them: a stage whose cache was rebuilt (a code change, an emptied ``.cache``) keeps
+    the inodes of the published files, which DVC knows as its cache objects, so DVC does not hash
+    the whole dataset again after every publish (it relinks a published file to its cache object,
+    and would see a new inode each time). Files on another device stay as they are."""
+    linked = 0
+    for path in sorted(staging.rglob("*")):
+        if path.is_dir() or path.is_symlink() or path.name in (MARKER, CHUNKS_FILE):
+            continue
+        other = folder / path.relative_to(staging)
+        try:
+            if not other.is_file() or other.stat().st_size != path.stat().st_size or os.path.samefile(other, path):
+                continue
+            if not _same_bytes(path, other):
+                continue
+            temp = atomic.temp_path(path)
+            os.link(other, temp)
+        except OSError:  # unreadable, vanished, or another device: the staged file stays
+            continue
+        os.replace(temp, path)
+        linked += 1
+    return linked
+
+
+def _same_bytes(first: Path, second: Path) -> bool:
+    with open(first, "rb") as one, open(second, "rb") as two:
+        while True:
+            block = one.read(1 << 20)
+            if block != two.read(1 << 20):
+                return False
+            if not block:
+                return True
+
+
 def _filesystem(url: str) -> tuple[Any, str]:
     """The fsspec file system of ``url`` and the path in it (listings never cached on S3: other
     processes write the same store; elsewhere each look-up drops the cached listing first)."""

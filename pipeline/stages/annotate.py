@@ -47,7 +47,7 @@ from pipeline.io.jsonl import LineMemo
 from pipeline.io.layers import LayerLine, entity_homes_for, index_layers, layer_indexes, load_records
 from pipeline.io.problemlog import read_problems, write_problems
 from pipeline.io.schemas import load_json_schema, load_label_schema
-from pipeline.runtime.cache import ShardCache
+from pipeline.runtime.cache import ShardCache, is_url, link_identical
 from pipeline.runtime.chunks import LastEntries, PreviousChunks, chunk_keys, write_chunks
 from pipeline.runtime.executor import shard_map
 from pipeline.runtime.fingerprint import code_fingerprint, digest, file_sha256
@@ -394,6 +394,8 @@ def run(config: StageConfig) -> list[Problem]:
     for shard, staging, chunks_computed, chunks_reused in progress(
         shard_map(cache.task(annotate_shard), todo, runtime), total=len(todo), description="annotate", minimum=2
     ):
+        if not is_url(runtime.cache_dir):
+            link_identical(Path(staging), config.publish.out_dir)
         cache.commit(keys[shard], Path(staging))
         computed += chunks_computed
         reused += chunks_reused

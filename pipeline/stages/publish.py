@@ -110,18 +110,6 @@ def remembered_facts(memo: Memo, path: Path, table: str) -> dict[str, Any]:
     return facts
 
 
-def kept_file(memo: Memo, source: Path, previous: Path, table: str) -> Path:
-    """The file to publish for ``source``: the currently published file ``previous`` when it holds
-    the same bytes (another inode when the per-shard cache was rebuilt: a code change, an emptied
-    ``.cache``). DVC knows the published file's inode as its cache object; a new inode with the
-    same bytes would have it hash the whole dataset again after every publish."""
-    if not previous.is_file() or os.path.samefile(source, previous):
-        return source
-    if remembered_facts(memo, previous, table)["sha256"] == remembered_facts(memo, source, table)["sha256"]:
-        return previous
-    return source
-
-
 def metrics(facts: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     """Counts for ``corpus/metrics.json`` from the :func:`file_facts` of each table's files."""
 
@@ -299,7 +287,6 @@ def assemble(config: StageConfig, staging: Path) -> dict[str, Any]:
             written = len(listed) + 1
             relative = f"{name}/{source.name}"
             target = staging / relative
-            source = kept_file(memo, source, config.publish.out_dir / relative, name)
             atomic.link_or_copy(source, target)  # tables' files are never modified in place once written
             checkpoint(f"wrote:{written}")
             found = remembered_facts(memo, target, name)

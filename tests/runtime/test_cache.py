@@ -20,7 +20,7 @@ from s3_helpers import moto_server
 from stage_helpers import build, corpus, params_for, params_on
 
 from pipeline.config import parse_config
-from pipeline.runtime.cache import CACHE_MAX_AGE_DAYS, MARKER, RemoteShardCache, ShardCache
+from pipeline.runtime.cache import CACHE_MAX_AGE_DAYS, CHUNKS_FILE, MARKER, RemoteShardCache, ShardCache, link_identical
 from pipeline.runtime.fingerprint import digest
 
 BUCKET = "shard-cache"
@@ -76,6 +76,51 @@ def square(job: tuple[int, str]) -> tuple[int, str]:
     (Path(staging) / "t").mkdir()
     (Path(staging) / "t" / f"part-{number}.bin").write_bytes(bytes([number * number]))
     return number, staging
+
+
+def test_a_staged_file_with_the_bytes_of_its_namesake_becomes_a_link_of_it(tmp_path: Path):
+    staging, published = tmp_path / "staging", tmp_path / "published"
+    files = {"tokens/part-1.parquet": (b"same", b"same"), "ner/train-1.parquet": (b"new", b"old"), "re/test-1.parquet": (b"one", None)}
+    for relative, (staged, there) in files.items():
+        (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+        (staging / relative).write_bytes(staged)
+        if there is not None:
+            (published / relative).parent.mkdir(parents=True, exist_ok=True)
+            (published / relative).write_bytes(there)
+    (staging / CHUNKS_FILE).write_text("{}")
+    (published / CHUNKS_FILE).write_text("{}")  # an entry's record of its chunks is never shared
+
+    assert link_identical(staging, published) == 1
+    assert os.path.samefile(staging / "tokens/part-1.parquet", published / "tokens/part-1.parquet")
+    assert not os.path.samefile(staging / "ner/train-1.parquet", published / "ner/train-1.parquet")  # same size, other bytes
+    assert not os.path.samefile(staging / CHUNKS_FILE, published / CHUNKS_FILE)
+    assert {relative: (staging / relative).read_bytes() for relative in files} == {relative: staged for relative, (staged, _) in files.items()}
+    assert sorted(p.name for p in (staging / "tokens").iterdir()) == ["part-1.parquet"]  # no temporary left
+    assert link_identical(staging, published) == 0  # linked already
+
+
+def test_after_a_rebuilt_cache_the_unchanged_tables_keep_the_published_inodes(tmp_path: Path):
+    root = tmp_path / "c"
+    corpus(root, 20)
+    build(params_on(root, tmp_path / "cache", None))
+    published, tables = root / "published", root / "interim" / "tables"
+    before = {path.relative_to(published): (path.stat().st_ino, path.read_bytes()) for path in published.rglob("*.parquet")}
+    layer = root / "annotations" / "gold" / "g.jsonl"
+    lines = layer.read_text(encoding="utf-8").splitlines(keepends=True)
+    layer.write_text("".join(lines[:3] + [lines[3].replace('"PER"', '"ORG"', 1)] + lines[4:]), encoding="utf-8")
+
+    build(params_on(root, tmp_path / "another-cache", None))  # every shard computed again
+    after = {path.relative_to(published): path for path in published.rglob("*.parquet")}
+    kept = {relative for relative, path in after.items() if path.stat().st_ino == before[relative][0]}
+    unchanged = {relative for relative, path in after.items() if path.read_bytes() == before[relative][1]}
+    assert kept == unchanged  # every file with the same bytes keeps its inode
+    assert kept and kept != set(after)  # the relabelled document's files are new, the others the same bytes
+    for relative, path in after.items():
+        assert os.path.samefile(path, tables / relative), relative  # published from the tables' files
+        if relative not in kept:
+            continue
+        entry = next((tmp_path / "another-cache" / "annotate").glob(f"*/{relative}"), None)
+        assert entry is not None and os.path.samefile(entry, path), relative  # the new entry holds the published inode
 
 
 def test_a_url_cache_is_committed_by_the_marker_the_main_process_writes_last(s3, tmp_path: Path):
