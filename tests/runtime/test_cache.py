@@ -94,7 +94,9 @@ def test_a_staged_file_with_the_bytes_of_its_namesake_becomes_a_link_of_it(tmp_p
     assert os.path.samefile(staging / "tokens/part-1.parquet", published / "tokens/part-1.parquet")
     assert not os.path.samefile(staging / "ner/train-1.parquet", published / "ner/train-1.parquet")  # same size, other bytes
     assert not os.path.samefile(staging / CHUNKS_FILE, published / CHUNKS_FILE)
-    assert {relative: (staging / relative).read_bytes() for relative in files} == {relative: staged for relative, (staged, _) in files.items()}
+    assert {relative: (staging / relative).read_bytes() for relative in files} == {
+        relative: staged for relative, (staged, _) in files.items()
+    }
     assert sorted(p.name for p in (staging / "tokens").iterdir()) == ["part-1.parquet"]  # no temporary left
     assert link_identical(staging, published) == 0  # linked already
 
