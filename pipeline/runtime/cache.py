@@ -22,6 +22,8 @@ machines share one cache. Object stores have no rename, so on a URL:
 The keys and bytes are the same whichever store holds them. Credentials and an S3-compatible
 endpoint come from the environment only (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
 ``AWS_ENDPOINT_URL``, which botocore honours, or fsspec's own configuration); nothing here logs them.
+The module is over 400 lines because the local and the URL cache are one interface whose commit,
+mirror and pruning rules must agree.
 """
 
 from __future__ import annotations
