@@ -96,6 +96,15 @@ def stored_entry(folder: Path) -> Path:
     return entry
 
 
+def remembered_entry(folder: Path) -> tuple[Path, str]:
+    """The one file's index entry in ``folder``, and its JSON with the first line's summary made
+    "remembered": what only a scan that takes that line from the index returns."""
+    entry = stored_entry(folder)
+    stored = json.loads(entry.read_text())
+    stored["lines"][0][4] = "remembered"
+    return entry, json.dumps(stored)
+
+
 def test_an_unchanged_file_comes_from_its_index_without_being_read(tmp_path: Path, monkeypatch):
     lines = b'{"id": "a", "text": "Eins."}\n{"id": "b", "text": "Zwei \\ufdd0."}\n{"id": "c", "text": 3}\n'
     path = write(tmp_path / "docs.jsonl", lines)
@@ -119,10 +128,8 @@ def test_a_changed_file_or_another_salt_is_scanned_again(tmp_path: Path):
     with open(path, "ab") as handle:
         handle.write(b'{"id": "b", "text": "Zwei."}\n')
     assert [line.summary for line in scan_indexed(path, indexes)[0]] == ["a", "b"]
-    entry = stored_entry(tmp_path / "index")
-    stored = json.loads(entry.read_text())
-    stored["lines"][0][4] = "remembered"  # what the index would give: only a scan with its salt sees it
-    entry.write_text(json.dumps(stored))
+    entry, remembered = remembered_entry(tmp_path / "index")  # only a scan with its salt sees it
+    entry.write_text(remembered)
     assert [line.summary for line in scan_indexed(path, indexes)[0]] == ["remembered", "b"]
     assert [line.summary for line in scan_indexed(path, FileIndexes(tmp_path / "index", "other"))[0]] == ["a", "b"]
 
@@ -141,10 +148,8 @@ def test_a_file_that_only_grew_by_whole_lines_is_read_from_where_it_ended(tmp_pa
     path = write(tmp_path / "docs.jsonl", b'{"id": "a", "text": "Eins."}\n\n{"id": "b", "text": 2}\n')
     indexes = FileIndexes(tmp_path / "index", "salt")
     scan_indexed(path, indexes)
-    entry = stored_entry(tmp_path / "index")
-    stored = json.loads(entry.read_text())
-    stored["lines"][0][4] = "remembered"  # only a scan that did not read line 1 again keeps this
-    entry.write_text(json.dumps(stored))
+    entry, remembered = remembered_entry(tmp_path / "index")  # only a scan that did not read line 1 again keeps it
+    entry.write_text(remembered)
     with open(path, "ab") as handle:
         handle.write(b'{"id": "c", "text": "Drei."}\n')
     kept, problems = scan_indexed(path, indexes)
@@ -161,10 +166,8 @@ def test_a_file_whose_old_bytes_changed_is_read_whole(tmp_path: Path):
         path = write(tmp_path / "docs.jsonl", first)
         indexes = FileIndexes(tmp_path / f"index-{len(first)}", "salt")
         scan_indexed(path, indexes)
-        entry = stored_entry(indexes.folder)
-        stored = json.loads(entry.read_text())
-        stored["lines"][0][4] = "remembered"
-        entry.write_text(json.dumps(stored))
+        entry, remembered = remembered_entry(indexes.folder)
+        entry.write_text(remembered)
         # the same first line with another id (same size), or a last line without its line break
         write(path, (grown or first) + (b"" if grown else b"\n") + b'{"id": "b", "text": "Zwei."}\n')
         assert [line.summary for line in scan_indexed(path, indexes)[0]] == [(grown and "A") or "a", "b"]
@@ -210,10 +213,7 @@ def test_an_entry_that_is_not_the_one_its_head_was_written_with_is_not_used(tmp_
     path = write(tmp_path / "docs.jsonl", b'{"id": "a", "text": "Eins."}\n')
     indexes = FileIndexes(tmp_path / "index", "salt")
     scan_indexed(path, indexes)
-    entry = stored_entry(tmp_path / "index")
-    stored = json.loads(entry.read_text())
-    stored["lines"][0][4] = "remembered"
-    old_entry = json.dumps(stored)
+    entry, old_entry = remembered_entry(tmp_path / "index")
     with open(path, "ab") as handle:
         handle.write(b'{"id": "b", "text": "Zwei."}\n')
     scan_indexed(path, indexes)  # a newer head and entry
