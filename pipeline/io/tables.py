@@ -177,14 +177,8 @@ def sort_interim_table(name: str, table: pa.Table) -> pa.Table:
 
 
 def _sorted(table: pa.Table, keys: list[str]) -> pa.Table:
-    """``table`` sorted by the ascending ``keys``. A table of several chunks (rows reused from a
-    shard's previous entry beside the recomputed ones) is combined first: Arrow sorts one chunk
-    several times faster (0.05 s against 0.42 s for a 100,000-corpus shard's 711,042 tokens), and
-    the result is the same rows in one chunk either way."""
     if table.num_rows == 0:
         return table
-    if any(column.num_chunks > 1 for column in table.columns):
-        table = table.combine_chunks()
     return table.sort_by([(key, "ascending") for key in keys])
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-
 import pyarrow as pa
 
 from pipeline.io import tables
@@ -40,24 +38,3 @@ def test_published_entities_are_stored_by_offsets_not_by_id():
         schema=tables.ENTITIES,
     )
     assert tables.sort_table("entities", table).column("ent_id").to_pylist() == ["T2", "T1"]
-
-
-def test_a_table_of_several_chunks_sorts_to_the_rows_and_chunks_of_one():
-    rng = random.Random(7)
-    texts = ["a", "b", "ä", "Z", "", "doc-1", "doc-10", "doc-2", "🙂", "e\u0301", "é"]
-    for _ in range(100):
-        count = rng.randint(1, 40)
-        table = pa.table(
-            {
-                "doc_id": [rng.choice(texts) for _ in range(count)],
-                "number": [rng.randint(-3, 3) for _ in range(count)],
-                "row": list(range(count)),  # ties in every key keep their input order
-            }
-        )
-        cut = rng.randint(0, count)
-        chunked = pa.concat_tables([table.slice(0, cut), table.slice(cut)])
-        for keys in (["doc_id"], ["doc_id", "number"], ["number", "doc_id"]):
-            expected = table.sort_by([(key, "ascending") for key in keys])
-            found = tables._sorted(chunked, keys)
-            assert found.equals(expected), keys
-            assert [column.num_chunks for column in found.columns] == [1] * found.num_columns
