@@ -572,8 +572,10 @@ def run(config: StageConfig) -> dict[str, Any]:
     )
 
     def shard_part(shard: int) -> Callable[[Gazetteer, set[str], set[str] | None], list[list[Any]]]:
+        # one per shard: an update asks for the old and the new entries, and its index is read once
+        own = PhraseDocuments(cache.path(count_keys[shard]))
+
         def part(gazetteer: Gazetteer, vocabulary: set[str], only: set[str] | None) -> list[list[Any]]:
-            own = PhraseDocuments(cache.path(count_keys[shard]))
             return gazetteer.part(vocabulary, own, own.documents, only)
 
         return part
@@ -726,11 +728,14 @@ class Gazetteer:
 
     def same_entries(self, before: Mapping[str, Mapping[str, int]], phrases: set[str]) -> set[str]:
         """Those of ``phrases`` (whose counts changed since ``before``) whose entry in every part is
-        the same as with the counts ``before``, in whichever part they are (see :class:`PartDigests`)."""
+        the same as with the counts ``before``, in whichever part they are (see :class:`PartDigests`);
+        none without ``shard_most`` (without the bound, any document might flip any of them)."""
+        if self.shard_most is None:
+            return set()
         had = {phrase: before[phrase] for phrase in phrases if phrase in before and phrase in self.counts}
         labels = {phrase: majority(found, self.entity_types) for phrase, found in had.items()}
         leads = majority_leads(had, labels)
-        most = self.shard_most or {}
+        most = self.shard_most
         return {
             phrase
             for phrase in had

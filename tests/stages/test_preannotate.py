@@ -577,3 +577,15 @@ def test_phrase_tokens_are_remembered_so_a_run_without_new_phrases_builds_no_pip
     preannotate.run(for_stage(params, "preannotate"))
     preannotate.run(for_stage(params, "preannotate"))
     assert built == ["de"] and memo.exists()
+
+
+def test_a_changed_phrase_keeps_its_entries_only_when_a_bound_says_no_document_can_flip_it():
+    types = SCHEMA.entity_types
+    before, now = {"Trump": {"PER": 4}}, {"Trump": {"PER": 5}}
+    bounded = preannotate.Gazetteer.of(now, types, shard_most={"Trump": 1}, tokens={"Trump": ("Trump",)})
+    assert bounded.same_entries(before, {"Trump"}) == {"Trump"}  # no shard holds the lead of 4 or 5
+    assert (
+        preannotate.Gazetteer.of(now, types, shard_most={"Trump": 4}, tokens={"Trump": ("Trump",)}).same_entries(before, {"Trump"}) == set()
+    )
+    unknown = preannotate.Gazetteer.of(now, types, shard_most=None, tokens={"Trump": ("Trump",)})
+    assert unknown.same_entries(before, {"Trump"}) == set()
