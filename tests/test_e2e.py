@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -65,3 +66,18 @@ def test_same_inputs_give_byte_identical_outputs(built_repo: Path, tmp_path: Pat
     lock = (fresh / "dvc.lock").read_text()
     run(["dvc", "repro", "--force"], fresh, check=True)
     assert (fresh / "dvc.lock").read_text() == lock
+
+
+def test_after_the_shard_cache_is_rebuilt_the_published_files_stay_the_tables_files(repo_copy: Path):
+    # A code change (or an emptied .cache) rebuilds every shard entry with the same bytes. DVC finds
+    # their objects in its cache and relinks each published file to the old object; had the new
+    # entries new inodes, the tables' files would no longer be the published ones, and every later
+    # run that publishes would hash the whole dataset again (DVC's hash state is by inode).
+    run(["dvc", "repro"], repo_copy, check=True)
+    shutil.rmtree(repo_copy / ".cache" / "pipeline")
+    run(["dvc", "repro", "--force"], repo_copy, check=True)
+    published, tables = repo_copy / "corpus" / "published", repo_copy / "corpus" / "interim" / "tables"
+    files = sorted(published.rglob("*.parquet"))
+    assert files
+    for path in files:
+        assert os.path.samefile(path, tables / path.relative_to(published)), path.relative_to(published)
