@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
+import filecmp
 import os
 import shutil
 import tempfile
@@ -158,9 +159,7 @@ def link_identical(staging: Path, folder: Path) -> int:
             continue
         other = folder / path.relative_to(staging)
         try:
-            if not other.is_file() or other.stat().st_size != path.stat().st_size or os.path.samefile(other, path):
-                continue
-            if not _same_bytes(path, other):
+            if not other.is_file() or os.path.samefile(other, path) or not filecmp.cmp(path, other, shallow=False):
                 continue
             temp = atomic.temp_path(path)
             os.link(other, temp)
@@ -169,16 +168,6 @@ def link_identical(staging: Path, folder: Path) -> int:
         os.replace(temp, path)
         linked += 1
     return linked
-
-
-def _same_bytes(first: Path, second: Path) -> bool:
-    with open(first, "rb") as one, open(second, "rb") as two:
-        while True:
-            block = one.read(1 << 20)
-            if block != two.read(1 << 20):
-                return False
-            if not block:
-                return True
 
 
 def _filesystem(url: str) -> tuple[Any, str]:
