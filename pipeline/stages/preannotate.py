@@ -708,9 +708,16 @@ class Gazetteer:
     tokens: Mapping[str, Sequence[str]]
 
     @classmethod
-    def of(cls, counts: Mapping[str, Mapping[str, int]], entity_types: Sequence[str], **more: Any) -> Gazetteer:
+    def of(
+        cls,
+        counts: Mapping[str, Mapping[str, int]],
+        entity_types: Sequence[str],
+        shard_most: Mapping[str, int] | None,
+        tokens: Mapping[str, Sequence[str]],
+    ) -> Gazetteer:
+        """The gazetteer of ``counts``, its labels and leads computed."""
         labels = {phrase: majority(found, entity_types) for phrase, found in counts.items()}
-        return cls(counts, labels, majority_leads(counts, labels), entity_types=entity_types, **more)
+        return cls(counts, labels, majority_leads(counts, labels), shard_most, entity_types, tokens)
 
     def part(
         self,
@@ -726,20 +733,20 @@ class Gazetteer:
             counts, self.labels, self.tokens, vocabulary, maxima, documents_of, self.entity_types, self.leads, self.shard_most
         )
 
-    def same_entries(self, before: Mapping[str, Mapping[str, int]], phrases: set[str]) -> set[str]:
-        """Those of ``phrases`` (whose counts changed since ``before``) whose entry in every part is
-        the same as with the counts ``before``, in whichever part they are (see :class:`PartDigests`);
+    def same_entries(self, then: Gazetteer, phrases: set[str]) -> set[str]:
+        """Those of ``phrases`` (whose counts changed since the gazetteer ``then``) whose entry in
+        every part is the same as with ``then``, in whichever part they are (see :class:`PartDigests`);
         none without ``shard_most`` (without the bound, any document might flip any of them)."""
         if self.shard_most is None:
             return set()
-        had = {phrase: before[phrase] for phrase in phrases if phrase in before and phrase in self.counts}
-        labels = {phrase: majority(found, self.entity_types) for phrase, found in had.items()}
-        leads = majority_leads(had, labels)
         most = self.shard_most
         return {
             phrase
-            for phrase in had
-            if labels[phrase] == self.labels[phrase] and most.get(phrase, 0) < min(leads[phrase], self.leads[phrase])
+            for phrase in phrases
+            if phrase in then.counts
+            and phrase in self.counts
+            and then.labels[phrase] == self.labels[phrase]
+            and most.get(phrase, 0) < min(then.leads[phrase], self.leads[phrase])
         }
 
 
@@ -799,16 +806,12 @@ class PartDigests:
         self.last = stored.get("parts", {})
         counts = gazetteer.counts
         changed = {phrase for phrase in counts.keys() | before.keys() if dict(counts.get(phrase, {})) != before.get(phrase, {})}
-        self.changed = changed - gazetteer.same_entries(before, changed)
+        # only the changed phrases' entries are ever taken from the last run's gazetteer
+        then = Gazetteer.of({phrase: before[phrase] for phrase in changed if phrase in before}, gazetteer.entity_types, None, {})
+        self.changed = changed - gazetteer.same_entries(then, changed)
         removed = sorted(phrase for phrase in self.changed if phrase not in gazetteer.tokens)
         self.tokens = {phrase: gazetteer.tokens[phrase] for phrase in self.changed if phrase in gazetteer.tokens} | phrases.of(removed)
-        # only the changed phrases' entries are ever taken from the last run's gazetteer
-        self.before = Gazetteer.of(
-            {phrase: before[phrase] for phrase in self.changed if phrase in before},
-            gazetteer.entity_types,
-            shard_most=None,
-            tokens=self.tokens,
-        )
+        self.before = replace(then, tokens=self.tokens)
 
     def digest(
         self,

@@ -580,12 +580,14 @@ def test_phrase_tokens_are_remembered_so_a_run_without_new_phrases_builds_no_pip
 
 
 def test_a_changed_phrase_keeps_its_entries_only_when_a_bound_says_no_document_can_flip_it():
-    types = SCHEMA.entity_types
-    before, now = {"Trump": {"PER": 4}}, {"Trump": {"PER": 5}}
-    bounded = preannotate.Gazetteer.of(now, types, shard_most={"Trump": 1}, tokens={"Trump": ("Trump",)})
-    assert bounded.same_entries(before, {"Trump"}) == {"Trump"}  # no shard holds the lead of 4 or 5
-    assert (
-        preannotate.Gazetteer.of(now, types, shard_most={"Trump": 4}, tokens={"Trump": ("Trump",)}).same_entries(before, {"Trump"}) == set()
-    )
-    unknown = preannotate.Gazetteer.of(now, types, shard_most=None, tokens={"Trump": ("Trump",)})
-    assert unknown.same_entries(before, {"Trump"}) == set()
+    tokens = {"Trump": ("Trump",)}
+    then = preannotate.Gazetteer.of({"Trump": {"PER": 4}}, SCHEMA.entity_types, None, tokens)
+
+    def now(shard_most: dict[str, int] | None) -> preannotate.Gazetteer:
+        return preannotate.Gazetteer.of({"Trump": {"PER": 5}}, SCHEMA.entity_types, shard_most, tokens)
+
+    assert now({"Trump": 1}).same_entries(then, {"Trump"}) == {"Trump"}  # no shard holds the lead of 4 or 5
+    assert now({"Trump": 4}).same_entries(then, {"Trump"}) == set()  # a document of that shard could flip it
+    assert now(None).same_entries(then, {"Trump"}) == set()  # no bound: nothing is provably the same
+    relabelled = preannotate.Gazetteer.of({"Trump": {"ORG": 5}}, SCHEMA.entity_types, {"Trump": 1}, tokens)
+    assert relabelled.same_entries(then, {"Trump"}) == set()
